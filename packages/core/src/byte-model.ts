@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Dropout, type NamedParameter, NO_DROPOUT } from '@megabyte/nn';
+import { PAD_ID } from '@megabyte/patching';
+import type { ModelConfig } from './config.js';
+
+export interface ForwardOptions {
+  /** Enables dropout. */
+  readonly training?: boolean;
+  /** Seed of this pass's dropout masks, so a training step is reproducible. */
+  readonly dropoutSeed?: number;
+}
+
+export interface LossOptions extends ForwardOptions {
+  /** [B, T], 1 where the byte counts in the loss. Defaults to every position whose id is not padding. */
+  readonly mask?: tf.Tensor2D;
+}
+
+/**
+ * What every byte-level model here offers. `forward` takes bytes [B, T] and returns logits
+ * [B, T, V] in which position t predicts byte t itself from the bytes before it: the input shift
+ * lives inside the model, so loss needs no separate targets.
+ */
+export abstract class ByteModel<C extends ModelConfig = ModelConfig> {
+  protected constructor(
+    readonly config: C,
+    private readonly params: NamedParameter[],
+  ) {}
+
+  parameters(): NamedParameter[] {
+    return [...this.params];
+  }
+
+  /** ids [B, T] (int32, any T up to the context length) -> logits [B, T, V] */
+  forward(ids: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
+    const [batch, length] = ids.shape;
+    if (length > this.config.contextLength) {
+      throw new RangeError(
+        `sequence of ${length} bytes is longer than the model's context of ${this.config.contextLength}: split it into windows`,
+      );
+    }
+    if (length === 0) return tf.zeros([batch, 0, this.config.vocabSize]);
+    const dropout = options.training && this.config.dropout > 0 ? new Dropout(this.config.dropout, options.dropoutSeed ?? 0) : NO_DROPOUT;
+    return tf.tidy(() => {
+      const padded = this.padInput(ids);
+      const logits = this.logits(padded, dropout);
+      return length === padded.shape[1] ? logits : tf.slice(logits, [0, 0, 0], [batch, length, this.config.vocabSize]);
+    });
+  }
+
+  /** Mean cross-entropy in nats over the positions of the mask. */
+  loss(ids: tf.Tensor2D, options: LossOptions = {}): tf.Scalar {
+    return tf.tidy(() => {
+      const logits = this.forward(ids, options);
+      const mask = tf.cast(options.mask ?? tf.notEqual(ids, PAD_ID), 'float32') as tf.Tensor2D;
+      return maskedCrossEntropy(logits, ids, mask);
+    });
+  }
+
+  /** Bits per byte of the sequences (loss / ln 2), read back as a number. */
+  bitsPerByte(ids: tf.Tensor2D, options: LossOptions = {}): number {
+    const loss = this.loss(ids, options);
+    const nats = loss.dataSync()[0]!;
+    loss.dispose();
+    return nats / Math.LN2;
+  }
+
+  dispose(): void {
+    for (const p of this.params) p.variable.dispose();
+  }
+
+  /** Pads ids on the right so their length suits the model (a whole number of patches). */
+  protected padInput(ids: tf.Tensor2D): tf.Tensor2D {
+    return ids;
+  }
+
+  /** ids [B, T'] (already padded) -> logits [B, T', V] */
+  protected abstract logits(ids: tf.Tensor2D, dropout: Dropout): tf.Tensor3D;
+}
+
+/** logits [B, T, V], targets [B, T], mask [B, T] -> mean nats per masked position. */
+export function maskedCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const vocab = logits.shape[2];
+    const logProbs = tf.logSoftmax(logits);
+    const picked = tf.sum(tf.mul(logProbs, tf.oneHot(tf.cast(targets, 'int32'), vocab)), -1); // [B, T]
+    const count = tf.maximum(tf.sum(mask), 1);
+    return tf.div(tf.neg(tf.sum(tf.mul(picked, mask))), count) as tf.Scalar;
+  });
+}
+
+/** A [B, T] int32 tensor from row-major ids. */
+export function idsTensor(ids: Int32Array | Uint8Array | number[], batch: number, length: number): tf.Tensor2D {
+  return tf.tensor2d(Int32Array.from(ids), [batch, length], 'int32');
+}

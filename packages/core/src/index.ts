@@ -1,0 +1,19 @@
+export { ByteModel, type ForwardOptions, idsTensor, type LossOptions, maskedCrossEntropy } from './byte-model.js';
+export {
+  ConfigError,
+  MEGABYTE_PRESETS,
+  type MegabyteConfig,
+  type ModelConfig,
+  PRESET_NAMES,
+  type PresetName,
+  presetConfig,
+  type StageConfig,
+  TRANSFORMER_PRESETS,
+  type TransformerConfig,
+  validateConfig,
+} from './config.js';
+export { MegabyteModel } from './megabyte-model.js';
+export { type AnyModel, createModel } from './models.js';
+export { flopsPerByte, type ParameterBreakdown, parameterBreakdown } from './parameter-count.js';
+export type { Runtime } from './runtime.js';
+export { TransformerModel } from './transformer-model.js';

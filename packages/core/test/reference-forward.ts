@@ -1,0 +1,152 @@
+import type { NamedParameter } from '@megabyte/nn';
+import type { MegabyteConfig, TransformerConfig } from '../src/config.js';
+
+/**
+ * A plain-JavaScript forward pass written straight from the paper's equations (loops over
+ * numbers, no tfjs), reading the weights of a built model by name. Tests compare the tfjs model
+ * against it.
+ */
+type Matrix = number[][];
+
+export function referenceLogits(config: MegabyteConfig | TransformerConfig, parameters: NamedParameter[], ids: number[]): Matrix {
+  const weights = new Map(parameters.map((p) => [p.name, { shape: p.variable.shape, data: Array.from(p.variable.dataSync()) }]));
+  const get = (name: string): Matrix => {
+    const w = weights.get(name);
+    if (!w) throw new Error(`reference: no parameter ${name}`);
+    const cols = w.shape.length === 1 ? w.shape[0]! : w.shape[1]!;
+    const rows = w.data.length / cols;
+    return Array.from({ length: rows }, (_, r) => w.data.slice(r * cols, (r + 1) * cols));
+  };
+  const vector = (name: string) => get(name)[0]!;
+  return config.kind === 'megabyte' ? megabyte(config, get, vector, ids) : transformer(config, get, vector, ids);
+}
+
+type Getter = (name: string) => Matrix;
+type VectorGetter = (name: string) => number[];
+
+function megabyte(config: MegabyteConfig, get: Getter, vector: VectorGetter, ids: number[]): Matrix {
+  const P = config.patchSize;
+  const DG = config.global.byteDim;
+  const K = Math.ceil(ids.length / P);
+  const padded = [...ids, ...Array(K * P - ids.length).fill(256)];
+  const byteEmbed = get('global.embed.bytes.weight');
+  const positions = get('global.embed.positions');
+  // 1. embed and concatenate each patch
+  const patches: Matrix = [];
+  for (let k = 0; k < K; k++) {
+    const patch: number[] = [];
+    for (let p = 0; p < P; p++) {
+      const t = k * P + p;
+      patch.push(...add(byteEmbed[padded[t]!]!, positions[t]!));
+    }
+    patches.push(patch);
+  }
+  // 2. shift by one patch behind the pad
+  const globalIn = [vector('global.pad'), ...patches.slice(0, K - 1)];
+  // 3. global transformer
+  const globalOut = stack(config, get, vector, 'global', config.global.layers, config.global.heads, globalIn);
+  // 4-6. per patch: project slices, add previous-byte embedding (pad at p = 0) and positions, local transformer
+  const localEmbed = get('local.embed.bytes.weight');
+  const localPositions = get('local.embed.positions');
+  const logits: Matrix = [];
+  for (let k = 0; k < K; k++) {
+    const localIn: Matrix = [];
+    for (let p = 0; p < P; p++) {
+      const slice = globalOut[k]!.slice(p * DG, (p + 1) * DG);
+      const projected = linear(get, 'local.project', [slice], config.bias)[0]!;
+      const previous = p === 0 ? vector('local.pad') : localEmbed[padded[k * P + p - 1]!]!;
+      localIn.push(add(add(projected, previous), localPositions[p]!));
+    }
+    const localOut = stack(config, get, vector, 'local', config.local.layers, config.local.heads, localIn);
+    logits.push(...head(config, get, 'local', localOut));
+  }
+  return logits.slice(0, ids.length);
+}
+
+function transformer(config: TransformerConfig, get: Getter, vector: VectorGetter, ids: number[]): Matrix {
+  const embed = get('embed.bytes.weight');
+  const positions = get('embed.positions');
+  const input = ids.map((_, t) => add(t === 0 ? vector('start') : embed[ids[t - 1]!]!, positions[t]!));
+  const out = stack(config, get, vector, '', config.layers, config.heads, input);
+  return head(config, get, '', out);
+}
+
+function head(config: MegabyteConfig | TransformerConfig, get: Getter, prefix: string, h: Matrix): Matrix {
+  const name = (n: string) => (prefix ? `${prefix}.${n}` : n);
+  if (config.tieHead) return matmul(h, transpose(get(name('embed.bytes.weight'))));
+  return matmul(h, get(name('head.weight')));
+}
+
+function stack(
+  config: MegabyteConfig | TransformerConfig,
+  get: Getter,
+  vector: VectorGetter,
+  prefix: string,
+  layers: number,
+  heads: number,
+  x: Matrix,
+): Matrix {
+  const name = (n: string) => (prefix ? `${prefix}.${n}` : n);
+  const norm = (h: Matrix, n: string) => h.map((row) => normalise(config, row, vector(name(`${n}.weight`)), config.norm === 'layernorm' ? vector(name(`${n}.bias`)) : undefined));
+  let h = x;
+  for (let l = 0; l < layers; l++) {
+    const at = `layers.${l}`;
+    const a = attention(get, name(`${at}.attn`), norm(h, `${at}.attn_norm`), heads, config.bias);
+    h = h.map((row, t) => add(row, a[t]!));
+    const up = linear(get, name(`${at}.mlp.up`), norm(h, `${at}.mlp_norm`), config.bias).map((row) =>
+      row.map((v) => (config.activation === 'gelu' ? gelu(v) : Math.max(0, v))),
+    );
+    const down = linear(get, name(`${at}.mlp.down`), up, config.bias);
+    h = h.map((row, t) => add(row, down[t]!));
+  }
+  return norm(h, 'norm');
+}
+
+function attention(get: Getter, prefix: string, x: Matrix, heads: number, bias: boolean): Matrix {
+  const q = linear(get, `${prefix}.wq`, x, bias);
+  const k = linear(get, `${prefix}.wk`, x, bias);
+  const v = linear(get, `${prefix}.wv`, x, bias);
+  const dim = q[0]!.length;
+  const dh = dim / heads;
+  const out: Matrix = x.map(() => Array(dim).fill(0));
+  for (let head = 0; head < heads; head++) {
+    const cols = (row: number[]) => row.slice(head * dh, (head + 1) * dh);
+    for (let t = 0; t < x.length; t++) {
+      const scores = Array.from({ length: t + 1 }, (_, s) => dot(cols(q[t]!), cols(k[s]!)) / Math.sqrt(dh));
+      const max = Math.max(...scores);
+      const exp = scores.map((s) => Math.exp(s - max));
+      const total = exp.reduce((a, b) => a + b, 0);
+      for (let s = 0; s <= t; s++) {
+        const weight = exp[s]! / total;
+        cols(v[s]!).forEach((value, d) => {
+          out[t]![head * dh + d]! += weight * value;
+        });
+      }
+    }
+  }
+  return linear(get, `${prefix}.wo`, out, bias);
+}
+
+function linear(get: Getter, prefix: string, x: Matrix, bias: boolean): Matrix {
+  const y = matmul(x, get(`${prefix}.weight`));
+  if (!bias) return y;
+  const b = get(`${prefix}.bias`)[0]!;
+  return y.map((row) => add(row, b));
+}
+
+function normalise(config: { norm: string }, row: number[], gain: number[], bias: number[] | undefined): number[] {
+  const n = row.length;
+  if (config.norm === 'rmsnorm') {
+    const rms = Math.sqrt(row.reduce((a, v) => a + v * v, 0) / n + 1e-5);
+    return row.map((v, i) => (v / rms) * gain[i]!);
+  }
+  const mean = row.reduce((a, v) => a + v, 0) / n;
+  const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / n;
+  return row.map((v, i) => ((v - mean) / Math.sqrt(variance + 1e-5)) * gain[i]! + bias![i]!);
+}
+
+const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+const add = (a: number[], b: number[]) => a.map((v, i) => v + b[i]!);
+const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
+const transpose = (m: Matrix) => m[0]!.map((_, c) => m.map((row) => row[c]!));
+const matmul = (a: Matrix, b: Matrix) => a.map((row) => b[0]!.map((_, c) => row.reduce((s, v, i) => s + v * b[i]![c]!, 0)));

@@ -1,0 +1,1 @@
+export { LocalModel, type LocalModelOptions } from './local-model.js';

@@ -1,0 +1,50 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ParameterStore } from './parameters.js';
+
+export interface EmbeddingOptions {
+  readonly count: number;
+  readonly dim: number;
+  readonly std: number;
+}
+
+/** A lookup table of `count` vectors of size `dim`. */
+export class Embedding {
+  readonly table: tf.Variable; // [count, dim]
+
+  constructor(
+    store: ParameterStore,
+    readonly options: EmbeddingOptions,
+  ) {
+    this.table = store.add('weight', [options.count, options.dim], { kind: 'normal', std: options.std }, { decay: false });
+  }
+
+  /** ids [...] -> vectors [..., dim] */
+  apply(ids: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const flat = tf.reshape(ids, [-1]);
+      const vectors = lookup(this.table, flat); // [N, dim]
+      return tf.reshape(vectors, [...ids.shape, this.options.dim]);
+    });
+  }
+}
+
+/**
+ * Row lookup. The gradient of `gather` needs the UnsortedSegmentSum kernel, which some backends
+ * (wasm) lack; there the table's gradient is computed densely instead.
+ */
+export function lookup(table: tf.Tensor2D | tf.Variable, ids: tf.Tensor): tf.Tensor2D {
+  if (tf.getKernel('UnsortedSegmentSum', tf.getBackend()) !== undefined) {
+    return tf.gather(table, ids) as tf.Tensor2D;
+  }
+  return lookupWithDenseGradient(table, ids);
+}
+
+/** `gather` whose table gradient is one-hot(ids)^T . dy: matMul and OneHot exist on every backend. */
+export function lookupWithDenseGradient(table: tf.Tensor2D | tf.Variable, ids: tf.Tensor): tf.Tensor2D {
+  const count = table.shape[0]!;
+  const gatherRows = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.gather(inputs[0] as tf.Tensor, ids),
+    gradFunc: (dy: tf.Tensor) => tf.matMul(tf.oneHot(tf.cast(ids, 'int32'), count), dy as tf.Tensor2D, true, false),
+  }));
+  return gatherRows(table as tf.Tensor) as tf.Tensor2D;
+}

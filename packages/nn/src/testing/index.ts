@@ -1,0 +1,1 @@
+export { checkGradients, type GradientCheckResult } from './gradient-check.js';
