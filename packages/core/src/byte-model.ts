@@ -1,6 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { Dropout, type NamedParameter, NO_DROPOUT } from '@megabyte/nn';
 import { PAD_ID } from '@megabyte/patching';
+import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
 
 export interface ForwardOptions {
@@ -39,11 +39,16 @@ export abstract class ByteModel<C extends ModelConfig = ModelConfig> {
       );
     }
     if (length === 0) return tf.zeros([batch, 0, this.config.vocabSize]);
-    const dropout = options.training && this.config.dropout > 0 ? new Dropout(this.config.dropout, options.dropoutSeed ?? 0) : NO_DROPOUT;
+    const dropout =
+      options.training && this.config.dropout > 0
+        ? new Dropout(this.config.dropout, options.dropoutSeed ?? 0)
+        : NO_DROPOUT;
     return tf.tidy(() => {
       const padded = this.padInput(ids);
       const logits = this.logits(padded, dropout);
-      return length === padded.shape[1] ? logits : tf.slice(logits, [0, 0, 0], [batch, length, this.config.vocabSize]);
+      return length === padded.shape[1]
+        ? logits
+        : tf.slice(logits, [0, 0, 0], [batch, length, this.config.vocabSize]);
     });
   }
 
@@ -89,6 +94,10 @@ export function maskedCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, ma
 }
 
 /** A [B, T] int32 tensor from row-major ids. */
-export function idsTensor(ids: Int32Array | Uint8Array | number[], batch: number, length: number): tf.Tensor2D {
+export function idsTensor(
+  ids: Int32Array | Uint8Array | number[],
+  batch: number,
+  length: number,
+): tf.Tensor2D {
   return tf.tensor2d(Int32Array.from(ids), [batch, length], 'int32');
 }

@@ -93,7 +93,15 @@ export const MEGABYTE_PRESETS = {
 export const TRANSFORMER_PRESETS = {
   tiny: { ...COMMON_DEFAULTS, kind: 'transformer', contextLength: 256, dim: 128, layers: 6, heads: 4 },
   small: { ...COMMON_DEFAULTS, kind: 'transformer', contextLength: 2048, dim: 512, layers: 8, heads: 8 },
-  base: { ...COMMON_DEFAULTS, kind: 'transformer', contextLength: 8192, dim: 1024, layers: 12, heads: 16, dropout: 0.1 },
+  base: {
+    ...COMMON_DEFAULTS,
+    kind: 'transformer',
+    contextLength: 8192,
+    dim: 1024,
+    layers: 12,
+    heads: 16,
+    dropout: 0.1,
+  },
 } as const satisfies Record<string, TransformerConfig>;
 
 export type PresetName = keyof typeof MEGABYTE_PRESETS;
@@ -151,13 +159,20 @@ export function validateConfig(input: unknown): ModelConfig {
 
   integer('vocabSize', merged.vocabSize, 256);
   integer('contextLength', merged.contextLength);
-  if (typeof merged.mlpRatio !== 'number' || !(merged.mlpRatio > 0)) problems.push(`mlpRatio: expected a number > 0, got ${describe(merged.mlpRatio)}`);
-  if (merged.activation !== 'gelu' && merged.activation !== 'relu') problems.push(`activation: expected "gelu" or "relu", got ${describe(merged.activation)}`);
-  if (merged.norm !== 'layernorm' && merged.norm !== 'rmsnorm') problems.push(`norm: expected "layernorm" or "rmsnorm", got ${describe(merged.norm)}`);
-  if (typeof merged.bias !== 'boolean') problems.push(`bias: expected true or false, got ${describe(merged.bias)}`);
-  if (typeof merged.tieHead !== 'boolean') problems.push(`tieHead: expected true or false, got ${describe(merged.tieHead)}`);
-  if (typeof merged.dropout !== 'number' || merged.dropout < 0 || merged.dropout >= 1) problems.push(`dropout: expected a number in [0, 1), got ${describe(merged.dropout)}`);
-  if (typeof merged.initStd !== 'number' || !(merged.initStd > 0)) problems.push(`initStd: expected a number > 0, got ${describe(merged.initStd)}`);
+  if (typeof merged.mlpRatio !== 'number' || !(merged.mlpRatio > 0))
+    problems.push(`mlpRatio: expected a number > 0, got ${describe(merged.mlpRatio)}`);
+  if (merged.activation !== 'gelu' && merged.activation !== 'relu')
+    problems.push(`activation: expected "gelu" or "relu", got ${describe(merged.activation)}`);
+  if (merged.norm !== 'layernorm' && merged.norm !== 'rmsnorm')
+    problems.push(`norm: expected "layernorm" or "rmsnorm", got ${describe(merged.norm)}`);
+  if (typeof merged.bias !== 'boolean')
+    problems.push(`bias: expected true or false, got ${describe(merged.bias)}`);
+  if (typeof merged.tieHead !== 'boolean')
+    problems.push(`tieHead: expected true or false, got ${describe(merged.tieHead)}`);
+  if (typeof merged.dropout !== 'number' || merged.dropout < 0 || merged.dropout >= 1)
+    problems.push(`dropout: expected a number in [0, 1), got ${describe(merged.dropout)}`);
+  if (typeof merged.initStd !== 'number' || !(merged.initStd > 0))
+    problems.push(`initStd: expected a number > 0, got ${describe(merged.initStd)}`);
 
   const headsDivide = (path: string, width: number, heads: unknown) => {
     if (integer(`${path}.heads`, heads) && width % (heads as number) !== 0) {
@@ -173,10 +188,17 @@ export function validateConfig(input: unknown): ModelConfig {
     integer('global.layers', global.layers);
     integer('local.layers', local.layers);
     const localDimOk = integer('local.dim', local.dim);
-    if (patchOk && typeof merged.contextLength === 'number' && merged.contextLength % (merged.patchSize as number) !== 0) {
-      problems.push(`contextLength: ${merged.contextLength} must be a multiple of patchSize ${merged.patchSize}`);
+    if (
+      patchOk &&
+      typeof merged.contextLength === 'number' &&
+      merged.contextLength % (merged.patchSize as number) !== 0
+    ) {
+      problems.push(
+        `contextLength: ${merged.contextLength} must be a multiple of patchSize ${merged.patchSize}`,
+      );
     }
-    if (patchOk && byteDimOk) headsDivide('global', (merged.patchSize as number) * (global.byteDim as number), global.heads);
+    if (patchOk && byteDimOk)
+      headsDivide('global', (merged.patchSize as number) * (global.byteDim as number), global.heads);
     if (localDimOk) headsDivide('local', local.dim as number, local.heads);
   } else {
     integer('layers', merged.layers);

@@ -1,4 +1,11 @@
-export { ByteModel, type ForwardOptions, idsTensor, type LossOptions, maskedCrossEntropy } from './byte-model.js';
+export {
+  ByteModel,
+  type ForwardOptions,
+  idsTensor,
+  type LossOptions,
+  maskedCrossEntropy,
+} from './byte-model.js';
+export * from './checkpoint/index.js';
 export {
   ConfigError,
   MEGABYTE_PRESETS,
@@ -13,6 +20,7 @@ export {
   validateConfig,
 } from './config.js';
 export { MegabyteModel } from './megabyte-model.js';
+export { CHECKPOINT_FORMAT_VERSION, decodeModel, encodeModel } from './model-checkpoint.js';
 export { type AnyModel, createModel } from './models.js';
 export { flopsPerByte, type ParameterBreakdown, parameterBreakdown } from './parameter-count.js';
 export type { Runtime } from './runtime.js';

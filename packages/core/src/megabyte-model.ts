@@ -1,8 +1,8 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { GlobalModel } from '@megabyte/global';
 import { LocalModel } from '@megabyte/local';
 import { type Dropout, type NamedParameter, ParameterStore } from '@megabyte/nn';
 import { PAD_ID } from '@megabyte/patching';
+import * as tf from '@tensorflow/tfjs-core';
 import { ByteModel } from './byte-model.js';
 import { type MegabyteConfig, validateConfig } from './config.js';
 
@@ -14,7 +14,12 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
   readonly global: GlobalModel;
   readonly local: LocalModel;
 
-  private constructor(config: MegabyteConfig, global: GlobalModel, local: LocalModel, params: NamedParameter[]) {
+  private constructor(
+    config: MegabyteConfig,
+    global: GlobalModel,
+    local: LocalModel,
+    params: NamedParameter[],
+  ) {
     super(config, params);
     this.global = global;
     this.local = local;
@@ -22,7 +27,8 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
 
   static create(config: MegabyteConfig, options: { seed?: number } = {}): MegabyteModel {
     const checked = validateConfig(config);
-    if (checked.kind !== 'megabyte') throw new Error('MegabyteModel.create needs a config of kind "megabyte"');
+    if (checked.kind !== 'megabyte')
+      throw new Error('MegabyteModel.create needs a config of kind "megabyte"');
     const store = ParameterStore.create(options.seed ?? 0);
     const { vocabSize, patchSize, contextLength, global, local } = checked;
     const shared = {

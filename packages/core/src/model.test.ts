@@ -9,7 +9,7 @@ import {
   idsTensor,
   MEGABYTE_PRESETS,
   type MegabyteConfig,
-  MegabyteModel,
+  type MegabyteModel,
   parameterBreakdown,
   presetConfig,
   TRANSFORMER_PRESETS,
@@ -41,9 +41,17 @@ const microMegabyte: MegabyteConfig = {
   local: { dim: 8, layers: 1, heads: 2 },
 };
 
-const microTransformer: TransformerConfig = { ...common, kind: 'transformer', contextLength: 16, dim: 8, layers: 2, heads: 2 };
+const microTransformer: TransformerConfig = {
+  ...common,
+  kind: 'transformer',
+  contextLength: 16,
+  dim: 8,
+  layers: 2,
+  heads: 2,
+};
 
-const randomIds = (n: number, seed: number) => Array.from({ length: n }, (_, i) => (seed * 131 + i * 97 + ((i * i) % 7)) % 256);
+const randomIds = (n: number, seed: number) =>
+  Array.from({ length: n }, (_, i) => (seed * 131 + i * 97 + ((i * i) % 7)) % 256);
 
 function logitsOf(model: ReturnType<typeof createModel>, ids: number[]): number[][] {
   return tf.tidy(() => model.forward(idsTensor(ids, 1, ids.length)).arraySync()[0]!);
@@ -53,7 +61,12 @@ const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.a
 
 describe('config', () => {
   it('names every wrong field and why', () => {
-    const bad = { ...microMegabyte, contextLength: 18, global: { byteDim: 4, layers: 0, heads: 3 }, norm: 'batchnorm' };
+    const bad = {
+      ...microMegabyte,
+      contextLength: 18,
+      global: { byteDim: 4, layers: 0, heads: 3 },
+      norm: 'batchnorm',
+    };
     try {
       validateConfig(bad);
       expect.fail('should throw');
@@ -65,7 +78,9 @@ describe('config', () => {
       expect(problems).toMatch(/global\.heads: 3 heads must divide the width 16/);
       expect(problems).toMatch(/norm: expected "layernorm" or "rmsnorm", got "batchnorm"/);
     }
-    expect(() => validateConfig({ ...microMegabyte, local: undefined })).toThrow(/local: expected an object, got nothing/);
+    expect(() => validateConfig({ ...microMegabyte, local: undefined })).toThrow(
+      /local: expected an object, got nothing/,
+    );
     expect(() => presetConfig('huge')).toThrow(/unknown preset "huge": known presets are tiny, small, base/);
   });
 
@@ -154,7 +169,11 @@ describe.each([
     const model = createModel({ ...config, initStd: 0.3 }, { seed: 6 });
     const ids = idsTensor([...randomIds(12, 4), ...randomIds(12, 5)], 2, 12);
     // float32 finite differences carry ~1e-4 of absolute noise here, hence the 5e-3 floor
-    const result = checkGradients(() => model.loss(ids), model.parameters(), { probesPerVariable: 2, epsilon: 5e-3, floor: 5e-3 });
+    const result = checkGradients(() => model.loss(ids), model.parameters(), {
+      probesPerVariable: 2,
+      epsilon: 5e-3,
+      floor: 5e-3,
+    });
     expect(result.maxRelativeError).toBeLessThan(3e-2);
     expect(result.probes.filter((p) => Math.abs(p.analytic) > 1e-2).length).toBeGreaterThan(5);
     ids.dispose();
@@ -165,7 +184,10 @@ describe.each([
     const model = createModel(config, { seed: 7 });
     const ids = idsTensor(randomIds(32, 6), 2, 16);
     const step = () => {
-      const { value, grads } = tf.variableGrads(() => model.loss(ids), model.parameters().map((p) => p.variable));
+      const { value, grads } = tf.variableGrads(
+        () => model.loss(ids),
+        model.parameters().map((p) => p.variable),
+      );
       value.dispose();
       tf.dispose(Object.values(grads));
     };
@@ -197,7 +219,8 @@ describe('MEGABYTE shifts', () => {
     for (const k of [0, 1, 2, 3]) {
       const changed = ids.map((v, t) => (t >= k * 4 ? (v + 1) % 256 : v));
       const out = globalOf(changed);
-      for (let j = 0; j <= k; j++) expect(maxDiff(out[j]!, base[j]!), `patch ${j}, change from patch ${k}`).toBe(0);
+      for (let j = 0; j <= k; j++)
+        expect(maxDiff(out[j]!, base[j]!), `patch ${j}, change from patch ${k}`).toBe(0);
       if (k < 3) expect(maxDiff(out[k + 1]!, base[k + 1]!)).toBeGreaterThan(1e-6);
     }
     model.dispose();
@@ -213,7 +236,9 @@ describe('MEGABYTE shifts', () => {
 
   it('rejects sequences longer than the context with a clear error', () => {
     const model = createModel(microMegabyte);
-    expect(() => model.forward(idsTensor(randomIds(20, 1), 1, 20))).toThrow(/20 bytes is longer than the model's context of 16/);
+    expect(() => model.forward(idsTensor(randomIds(20, 1), 1, 20))).toThrow(
+      /20 bytes is longer than the model's context of 16/,
+    );
     model.dispose();
   });
 });

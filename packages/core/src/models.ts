@@ -8,5 +8,7 @@ export type AnyModel = MegabyteModel | TransformerModel;
 /** Builds the model a (validated) config describes. */
 export function createModel(config: ModelConfig, options: { seed?: number } = {}): AnyModel & ByteModel {
   const checked = validateConfig(config);
-  return checked.kind === 'megabyte' ? MegabyteModel.create(checked, options) : TransformerModel.create(checked, options);
+  return checked.kind === 'megabyte'
+    ? MegabyteModel.create(checked, options)
+    : TransformerModel.create(checked, options);
 }

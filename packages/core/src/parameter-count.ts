@@ -38,7 +38,10 @@ function megabyteBreakdown(config: MegabyteConfig): ParameterBreakdown {
   const embeddings = V * byteDim + T * byteDim + P * byteDim + V * localDim + localDim + P * localDim;
   const global = transformerParameters(P * byteDim, config.global.layers, config);
   const projection = byteDim * localDim + (config.bias ? localDim : 0);
-  const local = projection + transformerParameters(localDim, config.local.layers, config) + (config.tieHead ? 0 : localDim * V);
+  const local =
+    projection +
+    transformerParameters(localDim, config.local.layers, config) +
+    (config.tieHead ? 0 : localDim * V);
   return { embeddings, global, local, total: embeddings + global + local };
 }
 

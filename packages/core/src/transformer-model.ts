@@ -1,5 +1,13 @@
+import {
+  type Dropout,
+  Embedding,
+  type KVCache,
+  Linear,
+  type NamedParameter,
+  ParameterStore,
+  Transformer,
+} from '@megabyte/nn';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Dropout, Embedding, type KVCache, Linear, type NamedParameter, ParameterStore, Transformer } from '@megabyte/nn';
 import { ByteModel } from './byte-model.js';
 import { type TransformerConfig, validateConfig } from './config.js';
 
@@ -22,11 +30,17 @@ export class TransformerModel extends ByteModel<TransformerConfig> {
 
   static create(config: TransformerConfig, options: { seed?: number } = {}): TransformerModel {
     const checked = validateConfig(config);
-    if (checked.kind !== 'transformer') throw new Error('TransformerModel.create needs a config of kind "transformer"');
+    if (checked.kind !== 'transformer')
+      throw new Error('TransformerModel.create needs a config of kind "transformer"');
     const store = ParameterStore.create(options.seed ?? 0);
     const { vocabSize, dim, initStd: std } = checked;
     const bytes = new Embedding(store.scope('embed').scope('bytes'), { count: vocabSize, dim, std });
-    const positions = store.add('embed.positions', [checked.contextLength, dim], { kind: 'normal', std }, { decay: false });
+    const positions = store.add(
+      'embed.positions',
+      [checked.contextLength, dim],
+      { kind: 'normal', std },
+      { decay: false },
+    );
     const start = store.add('start', [dim], { kind: 'normal', std }, { decay: false });
     const transformer = new Transformer(store, {
       dim,
@@ -38,7 +52,9 @@ export class TransformerModel extends ByteModel<TransformerConfig> {
       bias: checked.bias,
       initStd: std,
     });
-    const head = checked.tieHead ? undefined : new Linear(store.scope('head'), { inFeatures: dim, outFeatures: vocabSize, bias: false, std });
+    const head = checked.tieHead
+      ? undefined
+      : new Linear(store.scope('head'), { inFeatures: dim, outFeatures: vocabSize, bias: false, std });
     return new TransformerModel(checked, bytes, positions, start, transformer, head, store.parameters());
   }
 
@@ -49,7 +65,9 @@ export class TransformerModel extends ByteModel<TransformerConfig> {
       const previous = this.bytes.apply(tf.slice(ids, [0, 0], [batch, length - 1])); // [B, T-1, D]
       const start = tf.tile(tf.reshape(this.start, [1, 1, dim]), [batch, 1, 1]);
       const shifted = tf.concat([start, previous], 1) as tf.Tensor3D; // [B, T, D]
-      const h = dropout.apply(tf.add(shifted, tf.slice(this.positions, [0, 0], [length, dim])) as tf.Tensor3D);
+      const h = dropout.apply(
+        tf.add(shifted, tf.slice(this.positions, [0, 0], [length, dim])) as tf.Tensor3D,
+      );
       return this.headLogits(this.transformer.apply(h, { dropout }));
     });
   }
@@ -58,16 +76,18 @@ export class TransformerModel extends ByteModel<TransformerConfig> {
   step(caches: readonly KVCache[], batch: number, position: number, previous?: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const dim = this.config.dim;
-      const input = previous ? this.bytes.apply(previous) : tf.tile(tf.reshape(this.start, [1, 1, dim]), [batch, 1, 1]);
+      const input = previous
+        ? this.bytes.apply(previous)
+        : tf.tile(tf.reshape(this.start, [1, 1, dim]), [batch, 1, 1]);
       const h = tf.add(input, tf.slice(this.positions, [position, 0], [1, dim])) as tf.Tensor3D;
-      return tf.reshape(this.headLogits(this.transformer.apply(h, { caches })), [batch, this.config.vocabSize]);
+      return tf.reshape(this.headLogits(this.transformer.apply(h, { caches })), [
+        batch,
+        this.config.vocabSize,
+      ]);
     });
   }
 
   private headLogits(h: tf.Tensor3D): tf.Tensor3D {
-    if (this.head) return this.head.apply(h);
-    const [batch, length, dim] = h.shape;
-    const flat = tf.matMul(tf.reshape(h, [batch * length, dim]), this.bytes.table, false, true);
-    return tf.reshape(flat, [batch, length, this.config.vocabSize]);
+    return this.head ? this.head.apply(h) : this.bytes.unembed(h);
   }
 }

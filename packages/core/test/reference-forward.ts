@@ -8,8 +8,14 @@ import type { MegabyteConfig, TransformerConfig } from '../src/config.js';
  */
 type Matrix = number[][];
 
-export function referenceLogits(config: MegabyteConfig | TransformerConfig, parameters: NamedParameter[], ids: number[]): Matrix {
-  const weights = new Map(parameters.map((p) => [p.name, { shape: p.variable.shape, data: Array.from(p.variable.dataSync()) }]));
+export function referenceLogits(
+  config: MegabyteConfig | TransformerConfig,
+  parameters: NamedParameter[],
+  ids: number[],
+): Matrix {
+  const weights = new Map(
+    parameters.map((p) => [p.name, { shape: p.variable.shape, data: Array.from(p.variable.dataSync()) }]),
+  );
   const get = (name: string): Matrix => {
     const w = weights.get(name);
     if (!w) throw new Error(`reference: no parameter ${name}`);
@@ -18,7 +24,9 @@ export function referenceLogits(config: MegabyteConfig | TransformerConfig, para
     return Array.from({ length: rows }, (_, r) => w.data.slice(r * cols, (r + 1) * cols));
   };
   const vector = (name: string) => get(name)[0]!;
-  return config.kind === 'megabyte' ? megabyte(config, get, vector, ids) : transformer(config, get, vector, ids);
+  return config.kind === 'megabyte'
+    ? megabyte(config, get, vector, ids)
+    : transformer(config, get, vector, ids);
 }
 
 type Getter = (name: string) => Matrix;
@@ -87,7 +95,15 @@ function stack(
   x: Matrix,
 ): Matrix {
   const name = (n: string) => (prefix ? `${prefix}.${n}` : n);
-  const norm = (h: Matrix, n: string) => h.map((row) => normalise(config, row, vector(name(`${n}.weight`)), config.norm === 'layernorm' ? vector(name(`${n}.bias`)) : undefined));
+  const norm = (h: Matrix, n: string) =>
+    h.map((row) =>
+      normalise(
+        config,
+        row,
+        vector(name(`${n}.weight`)),
+        config.norm === 'layernorm' ? vector(name(`${n}.bias`)) : undefined,
+      ),
+    );
   let h = x;
   for (let l = 0; l < layers; l++) {
     const at = `layers.${l}`;
@@ -134,7 +150,12 @@ function linear(get: Getter, prefix: string, x: Matrix, bias: boolean): Matrix {
   return y.map((row) => add(row, b));
 }
 
-function normalise(config: { norm: string }, row: number[], gain: number[], bias: number[] | undefined): number[] {
+function normalise(
+  config: { norm: string },
+  row: number[],
+  gain: number[],
+  bias: number[] | undefined,
+): number[] {
   const n = row.length;
   if (config.norm === 'rmsnorm') {
     const rms = Math.sqrt(row.reduce((a, v) => a + v * v, 0) / n + 1e-5);
@@ -149,4 +170,5 @@ const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x
 const add = (a: number[], b: number[]) => a.map((v, i) => v + b[i]!);
 const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
 const transpose = (m: Matrix) => m[0]!.map((_, c) => m.map((row) => row[c]!));
-const matmul = (a: Matrix, b: Matrix) => a.map((row) => b[0]!.map((_, c) => row.reduce((s, v, i) => s + v * b[i]![c]!, 0)));
+const matmul = (a: Matrix, b: Matrix) =>
+  a.map((row) => b[0]!.map((_, c) => row.reduce((s, v, i) => s + v * b[i]![c]!, 0)));

@@ -1,5 +1,11 @@
+import {
+  type Dropout,
+  type KVCache,
+  type ParameterStore,
+  Transformer,
+  type TransformerOptions,
+} from '@megabyte/nn';
 import * as tf from '@tensorflow/tfjs-core';
-import { type Dropout, type KVCache, type ParameterStore, Transformer, type TransformerOptions } from '@megabyte/nn';
 import { PatchEmbedder } from './patch-embedder.js';
 
 export interface GlobalModelOptions {
@@ -53,7 +59,10 @@ export class GlobalModel {
     return tf.tidy(() => {
       const [batch, count, width] = patches.shape;
       const pad: tf.Tensor3D = tf.tile(tf.reshape(this.pad, [1, 1, width]), [batch, 1, 1]);
-      return tf.concat<tf.Tensor3D>([pad, tf.slice(patches, [0, 0, 0], [batch, count - 1, width]) as tf.Tensor3D], 1);
+      return tf.concat<tf.Tensor3D>(
+        [pad, tf.slice(patches, [0, 0, 0], [batch, count - 1, width]) as tf.Tensor3D],
+        1,
+      );
     });
   }
 
@@ -64,7 +73,9 @@ export class GlobalModel {
    */
   step(caches: readonly KVCache[], batch: number, patch?: tf.Tensor2D, start = 0): tf.Tensor3D {
     return tf.tidy(() => {
-      const input = patch ? this.embedder.apply(patch, start) : tf.tile(tf.reshape(this.pad, [1, 1, this.width]), [batch, 1, 1]);
+      const input = patch
+        ? this.embedder.apply(patch, start)
+        : tf.tile(tf.reshape(this.pad, [1, 1, this.width]), [batch, 1, 1]);
       return this.transformer.apply(input as tf.Tensor3D, { caches });
     });
   }

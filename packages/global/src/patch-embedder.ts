@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { Embedding, type ParameterStore } from '@megabyte/nn';
+import * as tf from '@tensorflow/tfjs-core';
 
 export interface PatchEmbedderOptions {
   readonly vocabSize: number;
@@ -25,16 +25,24 @@ export class PatchEmbedder {
   ) {
     const { vocabSize, byteDim, maxPositions, initStd } = options;
     this.bytes = new Embedding(store.scope('bytes'), { count: vocabSize, dim: byteDim, std: initStd });
-    this.positions = store.add('positions', [maxPositions, byteDim], { kind: 'normal', std: initStd }, { decay: false });
+    this.positions = store.add(
+      'positions',
+      [maxPositions, byteDim],
+      { kind: 'normal', std: initStd },
+      { decay: false },
+    );
   }
 
   /** ids [B, K*P] starting at byte position `start` -> patch vectors [B, K, P*D_G] */
   apply(ids: tf.Tensor2D, start = 0): tf.Tensor3D {
     const { patchSize, byteDim, maxPositions } = this.options;
     const [batch, length] = ids.shape;
-    if (length % patchSize !== 0) throw new Error(`patch embedder: ${length} bytes is not a whole number of patches of ${patchSize}`);
+    if (length % patchSize !== 0)
+      throw new Error(`patch embedder: ${length} bytes is not a whole number of patches of ${patchSize}`);
     if (start + length > maxPositions) {
-      throw new Error(`patch embedder: bytes ${start}..${start + length} exceed the ${maxPositions} learned positions`);
+      throw new Error(
+        `patch embedder: bytes ${start}..${start + length} exceed the ${maxPositions} learned positions`,
+      );
     }
     return tf.tidy(() => {
       const positions = tf.slice(this.positions, [start, 0], [length, byteDim]); // [T, D_G]

@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import {
   type Dropout,
   Embedding,
@@ -8,6 +7,7 @@ import {
   Transformer,
   type TransformerOptions,
 } from '@megabyte/nn';
+import * as tf from '@tensorflow/tfjs-core';
 
 export interface LocalModelOptions {
   readonly vocabSize: number;
@@ -39,10 +39,20 @@ export class LocalModel {
     const { vocabSize, patchSize, globalByteDim, transformer } = options;
     const dim = transformer.dim;
     const std = transformer.initStd;
-    this.project = new Linear(store.scope('project'), { inFeatures: globalByteDim, outFeatures: dim, bias: transformer.bias, std });
+    this.project = new Linear(store.scope('project'), {
+      inFeatures: globalByteDim,
+      outFeatures: dim,
+      bias: transformer.bias,
+      std,
+    });
     this.bytes = new Embedding(store.scope('embed').scope('bytes'), { count: vocabSize, dim, std });
     this.pad = store.add('pad', [dim], { kind: 'normal', std }, { decay: false });
-    this.positions = store.add('embed.positions', [patchSize, dim], { kind: 'normal', std }, { decay: false });
+    this.positions = store.add(
+      'embed.positions',
+      [patchSize, dim],
+      { kind: 'normal', std },
+      { decay: false },
+    );
     this.transformer = new Transformer(store, transformer);
     this.head = options.tieHead
       ? undefined
@@ -89,10 +99,7 @@ export class LocalModel {
   /** Step 7: [..., D_L] -> [..., V] */
   logits(h: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
-      if (this.head) return this.head.apply(h);
-      const [rows, length, dim] = h.shape;
-      const flat = tf.matMul(tf.reshape(h, [rows * length, dim]), this.bytes.table, false, true);
-      return tf.reshape(flat, [rows, length, this.options.vocabSize]);
+      return this.head ? this.head.apply(h) : this.bytes.unembed(h);
     });
   }
 
@@ -102,7 +109,12 @@ export class LocalModel {
    * previous [B] holds the byte before it in the patch, or is undefined at p = 0.
    * Returns logits [B, V].
    */
-  step(caches: readonly KVCache[], conditioning: tf.Tensor3D, position: number, previous?: tf.Tensor1D): tf.Tensor2D {
+  step(
+    caches: readonly KVCache[],
+    conditioning: tf.Tensor3D,
+    position: number,
+    previous?: tf.Tensor1D,
+  ): tf.Tensor2D {
     return tf.tidy(() => {
       const [batch] = conditioning.shape;
       const dim = this.options.transformer.dim;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Dropout, NO_DROPOUT } from './dropout.js';
 import type { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
+import { matMul } from './matmul.js';
 import type { ParameterStore } from './parameters.js';
 
 export interface AttentionOptions {
@@ -56,10 +57,14 @@ export class CausalSelfAttention {
       const past = context.cache?.length ?? 0;
       if (context.cache) ({ keys: k, values: v } = context.cache.append(k, v)); // [B, H, S+T, Dh]
 
-      const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(this.headDim)); // [B, H, T, S+T]
+      const scores = tf.mul(matMul(q, k, false, true), 1 / Math.sqrt(this.headDim)); // [B, H, T, S+T]
       const probs = dropout.apply(tf.softmax(tf.add(scores, causalMask(length, past))));
-      const heads = tf.matMul(probs, v); // [B, H, T, Dh]
-      const merged: tf.Tensor3D = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [batch, length, this.options.dim]);
+      const heads = matMul(probs, v); // [B, H, T, Dh]
+      const merged: tf.Tensor3D = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [
+        batch,
+        length,
+        this.options.dim,
+      ]);
       return this.wo.apply(merged);
     });
   }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { matMul } from './matmul.js';
 import type { ParameterStore } from './parameters.js';
 
 export interface EmbeddingOptions {
@@ -15,7 +16,12 @@ export class Embedding {
     store: ParameterStore,
     readonly options: EmbeddingOptions,
   ) {
-    this.table = store.add('weight', [options.count, options.dim], { kind: 'normal', std: options.std }, { decay: false });
+    this.table = store.add(
+      'weight',
+      [options.count, options.dim],
+      { kind: 'normal', std: options.std },
+      { decay: false },
+    );
   }
 
   /** ids [...] -> vectors [..., dim] */
@@ -24,6 +30,14 @@ export class Embedding {
       const flat = tf.reshape(ids, [-1]);
       const vectors = lookup(this.table, flat); // [N, dim]
       return tf.reshape(vectors, [...ids.shape, this.options.dim]);
+    });
+  }
+
+  /** The transposed table as an output head (weight tying): h [..., dim] -> scores [..., count] */
+  unembed<T extends tf.Tensor>(h: T): T {
+    return tf.tidy(() => {
+      const flat = matMul(tf.reshape(h, [-1, this.options.dim]), this.table, false, true); // [N, count]
+      return tf.reshape(flat, [...h.shape.slice(0, -1), this.options.count]) as T;
     });
   }
 }
@@ -42,9 +56,15 @@ export function lookup(table: tf.Tensor2D | tf.Variable, ids: tf.Tensor): tf.Ten
 /** `gather` whose table gradient is one-hot(ids)^T . dy: matMul and OneHot exist on every backend. */
 export function lookupWithDenseGradient(table: tf.Tensor2D | tf.Variable, ids: tf.Tensor): tf.Tensor2D {
   const count = table.shape[0]!;
-  const gatherRows = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-    value: tf.gather(inputs[0] as tf.Tensor, ids),
-    gradFunc: (dy: tf.Tensor) => tf.matMul(tf.oneHot(tf.cast(ids, 'int32'), count), dy as tf.Tensor2D, true, false),
-  }));
+  const gatherRows = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = inputs[1] as tf.GradSaveFunc;
+    // The ids tensor may be freed before the backward pass runs: keep a copy for it.
+    save([ids]);
+    return {
+      value: tf.gather(inputs[0] as tf.Tensor, ids),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        matMul(tf.oneHot(tf.cast(saved[0]!, 'int32'), count), dy, true, false),
+    };
+  });
   return gatherRows(table as tf.Tensor) as tf.Tensor2D;
 }

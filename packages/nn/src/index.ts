@@ -1,10 +1,16 @@
 import './register-gradients.js';
 
-export { type AttentionContext, type AttentionOptions, CausalSelfAttention, causalMask } from './attention.js';
+export {
+  type AttentionContext,
+  type AttentionOptions,
+  CausalSelfAttention,
+  causalMask,
+} from './attention.js';
 export { Dropout, NO_DROPOUT } from './dropout.js';
 export { Embedding, type EmbeddingOptions, lookup, lookupWithDenseGradient } from './embedding.js';
 export { KVCache } from './kv-cache.js';
 export { Linear, type LinearOptions } from './linear.js';
+export { matMul } from './matmul.js';
 export { type Activation, gelu, Mlp, type MlpOptions } from './mlp.js';
 export { createNorm, LayerNorm, type Norm, type NormKind, RMSNorm } from './norm.js';
 export {
@@ -15,4 +21,9 @@ export {
   parameterCount,
   seedFor,
 } from './parameters.js';
-export { Transformer, TransformerBlock, type TransformerContext, type TransformerOptions } from './transformer.js';
+export {
+  Transformer,
+  TransformerBlock,
+  type TransformerContext,
+  type TransformerOptions,
+} from './transformer.js';

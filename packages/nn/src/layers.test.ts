@@ -1,14 +1,33 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { causalMask, KVCache, LayerNorm, Linear, lookup, lookupWithDenseGradient, ParameterStore, RMSNorm, Transformer } from './index.js';
+import {
+  causalMask,
+  type KVCache,
+  LayerNorm,
+  Linear,
+  lookup,
+  lookupWithDenseGradient,
+  ParameterStore,
+  RMSNorm,
+  Transformer,
+} from './index.js';
 import { checkGradients } from './testing/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const tinyTransformer = { dim: 8, layers: 2, heads: 2, mlpRatio: 2, activation: 'gelu', norm: 'layernorm', bias: true, initStd: 0.3 } as const;
+const tinyTransformer = {
+  dim: 8,
+  layers: 2,
+  heads: 2,
+  mlpRatio: 2,
+  activation: 'gelu',
+  norm: 'layernorm',
+  bias: true,
+  initStd: 0.3,
+} as const;
 
 describe('parameters', () => {
   it('names parameters hierarchically and seeds them by name, not by creation order', () => {
@@ -19,7 +38,9 @@ describe('parameters', () => {
     const y = b.scope('block').add('w', [3], { kind: 'normal', std: 1 }, { decay: true });
     expect(a.parameters().map((p) => p.name)).toEqual(['block.w']);
     expect(x.arraySync()).toEqual(y.arraySync());
-    expect(() => a.scope('block').add('w', [3], { kind: 'zeros' }, { decay: true })).toThrow(/block\.w is defined twice/);
+    expect(() => a.scope('block').add('w', [3], { kind: 'zeros' }, { decay: true })).toThrow(
+      /block\.w is defined twice/,
+    );
     tf.dispose([...a.parameters(), ...b.parameters()].map((p) => p.variable));
   });
 
@@ -36,7 +57,12 @@ describe('linear and norms', () => {
   it('computes x W + b and normalises by hand-checked values', () => {
     const store = ParameterStore.create(0);
     const linear = new Linear(store.scope('lin'), { inFeatures: 2, outFeatures: 2, bias: true, std: 1 });
-    linear.weight.assign(tf.tensor2d([[1, 2], [3, 4]]));
+    linear.weight.assign(
+      tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+    );
     linear.bias!.assign(tf.tensor1d([0.5, -0.5]));
     expect(linear.apply(tf.tensor3d([[[1, 1]]])).arraySync()).toEqual([[[4.5, 5.5]]]);
 
@@ -88,8 +114,15 @@ describe('causal attention', () => {
     const caches = model.createCaches();
     // a chunk of two, then single steps: chunks of any size must agree
     const pieces: number[][][][] = [];
-    for (const [start, size] of [[0, 2], [2, 1], [3, 1], [4, 1]] as const) {
-      pieces.push(tf.tidy(() => model.apply(tf.slice(x, [0, start, 0], [2, size, 8]), { caches }).arraySync()));
+    for (const [start, size] of [
+      [0, 2],
+      [2, 1],
+      [3, 1],
+      [4, 1],
+    ] as const) {
+      pieces.push(
+        tf.tidy(() => model.apply(tf.slice(x, [0, start, 0], [2, size, 8]), { caches }).arraySync()),
+      );
     }
     const incremental = [0, 1].map((b) => pieces.flatMap((piece) => piece[b]!));
     incremental.forEach((row, b) =>
@@ -147,6 +180,20 @@ describe('embedding lookup', () => {
     const dense = gradOf(lookupWithDenseGradient) as number[][];
     const sparse = gradOf(lookup) as number[][];
     dense.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(sparse[i]![j]!, 6)));
+    // ids made inside the forward pass are freed before the backward pass runs
+    const { grads } = tf.variableGrads(
+      () =>
+        tf.tidy(
+          () =>
+            tf.sum(
+              tf.mul(lookupWithDenseGradient(table, tf.reshape(tf.reshape(ids, [2, 2]), [4])), weights),
+            ) as tf.Scalar,
+        ),
+      [table],
+    );
+    (grads[table.name]!.arraySync() as number[][]).forEach((row, i) =>
+      row.forEach((v, j) => expect(v).toBeCloseTo(sparse[i]![j]!, 6)),
+    );
     tf.dispose([table, ids, weights]);
   });
 });

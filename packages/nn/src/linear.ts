@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { matMul } from './matmul.js';
 import type { ParameterStore } from './parameters.js';
 
 export interface LinearOptions {
@@ -18,15 +19,22 @@ export class Linear {
     store: ParameterStore,
     readonly options: LinearOptions,
   ) {
-    this.weight = store.add('weight', [options.inFeatures, options.outFeatures], { kind: 'normal', std: options.std }, { decay: true });
-    this.bias = options.bias ? store.add('bias', [options.outFeatures], { kind: 'zeros' }, { decay: false }) : undefined;
+    this.weight = store.add(
+      'weight',
+      [options.inFeatures, options.outFeatures],
+      { kind: 'normal', std: options.std },
+      { decay: true },
+    );
+    this.bias = options.bias
+      ? store.add('bias', [options.outFeatures], { kind: 'zeros' }, { decay: false })
+      : undefined;
   }
 
   apply<T extends tf.Tensor>(x: T): T {
     return tf.tidy(() => {
       const leading = x.shape.slice(0, -1);
       const flat = tf.reshape(x, [-1, this.options.inFeatures]); // [N, in]
-      let y = tf.matMul(flat, this.weight); // [N, out]
+      let y = matMul(flat, this.weight); // [N, out]
       if (this.bias) y = tf.add(y, this.bias);
       return tf.reshape(y, [...leading, this.options.outFeatures]) as T;
     });

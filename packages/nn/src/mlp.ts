@@ -24,8 +24,18 @@ export class Mlp {
     readonly options: MlpOptions,
   ) {
     const { dim, hiddenDim, bias } = options;
-    this.up = new Linear(store.scope('up'), { inFeatures: dim, outFeatures: hiddenDim, bias, std: options.std });
-    this.down = new Linear(store.scope('down'), { inFeatures: hiddenDim, outFeatures: dim, bias, std: options.outputStd });
+    this.up = new Linear(store.scope('up'), {
+      inFeatures: dim,
+      outFeatures: hiddenDim,
+      bias,
+      std: options.std,
+    });
+    this.down = new Linear(store.scope('down'), {
+      inFeatures: hiddenDim,
+      outFeatures: dim,
+      bias,
+      std: options.outputStd,
+    });
   }
 
   apply<T extends tf.Tensor>(x: T): T {
@@ -44,7 +54,8 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
   return tf.tidy(() => {
-    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
+    const cube = tf.mul(tf.mul(x, x), x); // tf.pow's gradient also differentiates the exponent, at a cost
+    const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), SQRT_2_OVER_PI);
     return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1)) as T;
   });
 }

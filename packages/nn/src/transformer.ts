@@ -66,7 +66,10 @@ export class Transformer {
     store: ParameterStore,
     readonly options: TransformerOptions,
   ) {
-    this.blocks = Array.from({ length: options.layers }, (_, i) => new TransformerBlock(store.scope('layers').scope(i), options));
+    this.blocks = Array.from(
+      { length: options.layers },
+      (_, i) => new TransformerBlock(store.scope('layers').scope(i), options),
+    );
     this.finalNorm = createNorm(options.norm, store.scope('norm'), options.dim);
   }
 

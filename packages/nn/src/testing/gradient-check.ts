@@ -22,14 +22,19 @@ export function checkGradients(
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
     return seed % size;
   };
-  const { grads } = tf.variableGrads(loss, variables.map((v) => v.variable));
+  const { grads } = tf.variableGrads(
+    loss,
+    variables.map((v) => v.variable),
+  );
   const probes: GradientCheckResult['probes'] = [];
   let maxRelativeError = 0;
   for (const { name, variable } of variables) {
     const analyticAll = grads[variable.name]!.dataSync();
     for (let p = 0; p < probesPerVariable; p++) {
       const index = nextIndex(variable.size);
-      const numeric = (lossWithNudge(loss, variable, index, epsilon) - lossWithNudge(loss, variable, index, -epsilon)) / (2 * epsilon);
+      const numeric =
+        (lossWithNudge(loss, variable, index, epsilon) - lossWithNudge(loss, variable, index, -epsilon)) /
+        (2 * epsilon);
       const analytic = analyticAll[index]!;
       const error = Math.abs(analytic - numeric) / Math.max(Math.abs(analytic), Math.abs(numeric), floor);
       maxRelativeError = Math.max(maxRelativeError, error);

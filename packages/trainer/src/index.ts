@@ -1,0 +1,21 @@
+export {
+  EVALUATION_MODES,
+  type EvaluationMode,
+  type EvaluationOptions,
+  type EvaluationResult,
+  evaluateStream,
+} from './evaluate.js';
+export * from './optim-index.js';
+export {
+  type CheckpointReason,
+  type CheckpointSink,
+  DEFAULT_TRAINING_OPTIONS,
+  type StepMetrics,
+  Trainer,
+  type TrainerData,
+  type TrainerEvent,
+  type TrainerHooks,
+  TrainingDivergedError,
+  type TrainingOptions,
+  type TrainingState,
+} from './trainer.js';

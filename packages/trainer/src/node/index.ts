@@ -1,0 +1,1 @@
+export { loadResumePoint, type ResumePoint, RunDirectory } from './run-directory.js';

@@ -1,0 +1,186 @@
+import { appendFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  type AnyModel,
+  type ByteModel,
+  CheckpointError,
+  decodeModel,
+  decodeSafetensors,
+  encodeSafetensors,
+} from '@megabyte/core';
+import { readCheckpointDirectory, saveModel } from '@megabyte/core/node';
+import * as tf from '@tensorflow/tfjs-core';
+import type { AdamWState } from '../adamw.js';
+import type { CheckpointReason, CheckpointSink, TrainerEvent, TrainingState } from '../trainer.js';
+
+const OPTIMIZER_FILE = 'optimizer.safetensors';
+const TRAINER_FILE = 'trainer.json';
+const METRICS_FILE = 'metrics.jsonl';
+const CHECKPOINTS = 'checkpoints';
+const BEST = 'best';
+
+/** What trainer.json holds besides the optimizer tensors. */
+interface TrainerFile {
+  readonly step: number;
+  readonly sampler: TrainingState['sampler'];
+  readonly optimizerStep: number;
+  readonly bestValidationBitsPerByte: number | null;
+  readonly options: TrainingState['options'];
+  readonly reason: CheckpointReason;
+  readonly savedAt: string;
+  /** Where the training data came from, so a resume can check it is given the same data. */
+  readonly data: string;
+}
+
+/**
+ * A training run on disk:
+ *   metrics.jsonl             one JSON line per logged step and evaluation
+ *   checkpoints/step-000100/  config.json, model.safetensors, optimizer.safetensors, trainer.json
+ *   best/                     the checkpoint with the lowest validation bits per byte
+ * Every checkpoint is written atomically; only the newest `keepLast` step checkpoints are kept.
+ */
+export class RunDirectory implements CheckpointSink {
+  readonly dir: string;
+
+  constructor(
+    dir: string,
+    private readonly options: { keepLast?: number; data: string },
+  ) {
+    this.dir = resolve(dir);
+  }
+
+  async save(model: ByteModel, state: TrainingState, reason: CheckpointReason): Promise<void> {
+    const optimizerTensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+    for (const [name, tensor] of state.optimizer.tensors) {
+      optimizerTensors[name] = { dtype: 'F32', shape: tensor.shape, data: tensor.dataSync() as Float32Array };
+    }
+    const trainer: TrainerFile = {
+      step: state.step,
+      sampler: state.sampler,
+      optimizerStep: state.optimizer.step,
+      bestValidationBitsPerByte: state.bestValidationBitsPerByte ?? null,
+      options: state.options,
+      reason,
+      savedAt: new Date().toISOString(),
+      data: this.options.data,
+    };
+    const target =
+      reason === 'best' ? join(this.dir, BEST) : join(this.dir, CHECKPOINTS, stepName(state.step));
+    await saveModel(model as AnyModel, target, {
+      extraFiles: {
+        [OPTIMIZER_FILE]: encodeSafetensors(optimizerTensors),
+        [TRAINER_FILE]: `${JSON.stringify(trainer, null, 2)}\n`,
+      },
+    });
+    if (reason !== 'best') await this.prune();
+  }
+
+  /** Appends trainer events to metrics.jsonl. */
+  async record(event: TrainerEvent): Promise<void> {
+    if (event.type !== 'step' && event.type !== 'eval') return;
+    await mkdir(this.dir, { recursive: true });
+    const line =
+      event.type === 'step'
+        ? { type: 'step', ...event.metrics, time: Date.now() }
+        : { ...event, time: Date.now() };
+    await appendFile(join(this.dir, METRICS_FILE), `${JSON.stringify(line)}\n`);
+  }
+
+  /** Step checkpoints, oldest first. */
+  async checkpoints(): Promise<string[]> {
+    try {
+      const names = await readdir(join(this.dir, CHECKPOINTS));
+      return names
+        .filter((n) => /^step-\d+$/.test(n))
+        .sort()
+        .map((n) => join(this.dir, CHECKPOINTS, n));
+    } catch {
+      return [];
+    }
+  }
+
+  private async prune(): Promise<void> {
+    const keep = this.options.keepLast ?? 3;
+    const all = await this.checkpoints();
+    for (const old of all.slice(0, Math.max(0, all.length - keep)))
+      await rm(old, { recursive: true, force: true });
+  }
+}
+
+function stepName(step: number): string {
+  return `step-${String(step).padStart(7, '0')}`;
+}
+
+export interface ResumePoint {
+  readonly dir: string;
+  readonly model: AnyModel;
+  readonly state: Omit<TrainingState, 'options'>;
+  readonly options: TrainingState['options'];
+  readonly data: string;
+}
+
+/**
+ * The newest step checkpoint of a run directory (or a checkpoint directory itself), with
+ * everything needed to continue: model, optimizer state, data position, options.
+ */
+export async function loadResumePoint(path: string): Promise<ResumePoint> {
+  const dir = await newestCheckpoint(resolve(path));
+  const { config, weights } = await readCheckpointDirectory(dir);
+  let trainer: TrainerFile;
+  let optimizerBytes: Uint8Array;
+  try {
+    trainer = JSON.parse(await readFile(join(dir, TRAINER_FILE), 'utf8')) as TrainerFile;
+    optimizerBytes = await readFile(join(dir, OPTIMIZER_FILE));
+  } catch (error) {
+    throw new CheckpointError(
+      `cannot resume from ${dir}`,
+      `${TRAINER_FILE} or ${OPTIMIZER_FILE} is missing or unreadable (${(error as Error).message})`,
+      {
+        hint: 'Only checkpoints written by `megabyte train` can be resumed; a model-only checkpoint can be fine-tuned with --init instead.',
+      },
+    );
+  }
+  const model = decodeModel({ config, weights }, dir);
+  const tensors = new Map<string, tf.Tensor>();
+  for (const [name, t] of decodeSafetensors(optimizerBytes, join(dir, OPTIMIZER_FILE)).tensors) {
+    tensors.set(name, tf.tensor(t.data as Float32Array, [...t.shape], 'float32'));
+  }
+  const optimizer: AdamWState = { step: trainer.optimizerStep, tensors };
+  return {
+    dir,
+    model,
+    options: trainer.options,
+    data: trainer.data,
+    state: {
+      step: trainer.step,
+      sampler: trainer.sampler,
+      optimizer,
+      bestValidationBitsPerByte: trainer.bestValidationBitsPerByte ?? undefined,
+    },
+  };
+}
+
+async function newestCheckpoint(path: string): Promise<string> {
+  if (await exists(join(path, TRAINER_FILE))) return path;
+  const run = new RunDirectory(path, { data: '' });
+  const all = await run.checkpoints();
+  if (all.length === 0) {
+    throw new CheckpointError(
+      `cannot resume from ${path}`,
+      `no ${CHECKPOINTS}/step-* directory with a ${TRAINER_FILE} in it`,
+      {
+        hint: 'Pass the run directory that `megabyte train` wrote (runs/<timestamp>) or one of its checkpoints.',
+      },
+    );
+  }
+  return all.at(-1)!;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,327 @@
+import { type ByteModel, idsTensor } from '@megabyte/core';
+import { type Corpus, RandomWindowSampler, type RandomWindowSamplerState } from '@megabyte/patching';
+import * as tf from '@tensorflow/tfjs-core';
+import { AdamW, type AdamWState } from './adamw.js';
+import { accumulateGradients, clipByGlobalNorm, disposeGradients, scaleGradients } from './clip.js';
+import { evaluateStream } from './evaluate.js';
+import { learningRateAt, type ScheduleConfig, validateSchedule } from './schedule.js';
+
+export interface TrainingOptions {
+  readonly steps: number;
+  /** Windows per optimizer step (split into `accumulationSteps` micro-batches). */
+  readonly batchSize: number;
+  readonly accumulationSteps: number;
+  /** Peak learning rate; the schedule warms up to it then decays. */
+  readonly lr: number;
+  readonly schedule: 'cosine' | 'polynomial' | 'constant';
+  readonly warmupSteps: number;
+  /** The decay's floor as a fraction of `lr`. */
+  readonly minLrRatio: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** Global gradient-norm clip; 0 disables clipping. */
+  readonly clip: number;
+  /** Validation every N steps (0: only at the end). */
+  readonly evalEvery: number;
+  /** Validation windows scored each time (the first ones of the split, so every evaluation sees the same bytes). */
+  readonly evalWindows: number;
+  readonly logEvery: number;
+  readonly checkpointEvery: number;
+  readonly seed: number;
+}
+
+/** The paper's recipe where it applies (Adam betas 0.9/0.98, clip 1.0, weight decay 0.1). */
+export const DEFAULT_TRAINING_OPTIONS: TrainingOptions = {
+  steps: 1000,
+  batchSize: 8,
+  accumulationSteps: 1,
+  lr: 2e-3,
+  schedule: 'cosine',
+  warmupSteps: 100,
+  minLrRatio: 0.1,
+  beta1: 0.9,
+  beta2: 0.98,
+  eps: 1e-8,
+  weightDecay: 0.1,
+  clip: 1,
+  evalEvery: 200,
+  evalWindows: 32,
+  logEvery: 10,
+  checkpointEvery: 500,
+  seed: 0,
+};
+
+export interface StepMetrics {
+  readonly step: number;
+  readonly loss: number;
+  readonly bitsPerByte: number;
+  readonly lr: number;
+  readonly gradNorm: number;
+  readonly bytesPerSecond: number;
+  readonly seconds: number;
+  readonly tensors: number;
+  readonly tensorBytes: number;
+}
+
+export type TrainerEvent =
+  | { readonly type: 'step'; readonly metrics: StepMetrics }
+  | { readonly type: 'eval'; readonly step: number; readonly bitsPerByte: number; readonly best: boolean }
+  | { readonly type: 'checkpoint'; readonly step: number; readonly reason: CheckpointReason }
+  | { readonly type: 'done'; readonly step: number; readonly validationBitsPerByte: number | undefined };
+
+export type CheckpointReason = 'interval' | 'best' | 'final' | 'interrupted';
+
+/** Everything needed to continue a run exactly where it stopped. */
+export interface TrainingState {
+  readonly step: number;
+  readonly sampler: RandomWindowSamplerState;
+  readonly optimizer: AdamWState;
+  readonly bestValidationBitsPerByte: number | undefined;
+  readonly options: TrainingOptions;
+}
+
+/** Where checkpoints go: a run directory in Node, memory or a download in the browser. */
+export interface CheckpointSink {
+  save(model: ByteModel, state: TrainingState, reason: CheckpointReason): Promise<void>;
+}
+
+export class TrainingDivergedError extends Error {
+  constructor(
+    readonly step: number,
+    readonly loss: number,
+    readonly gradNorm: number,
+  ) {
+    super(
+      `training diverged at step ${step}: loss ${loss}, gradient norm ${gradNorm}. The last good checkpoint is kept; ` +
+        'resume from it with a lower learning rate (--lr) or a longer warm-up.',
+    );
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+export interface TrainerData {
+  readonly train: Corpus;
+  readonly validation?: Corpus | undefined;
+}
+
+export interface TrainerHooks {
+  readonly onEvent?: (event: TrainerEvent) => void;
+  readonly checkpoints?: CheckpointSink;
+}
+
+/**
+ * Trains a byte model on random windows of a corpus with AdamW, a warm-up + decay schedule,
+ * global-norm clipping and gradient accumulation; evaluates and checkpoints on a schedule.
+ */
+export class Trainer {
+  readonly options: TrainingOptions;
+  private readonly sampler: RandomWindowSampler;
+  private readonly optimizer: AdamW;
+  private readonly schedule: ScheduleConfig;
+  private readonly validationIds: Int32Array | undefined;
+  private stepCount = 0;
+  private best: number | undefined;
+
+  constructor(
+    readonly model: ByteModel,
+    data: TrainerData,
+    options: Partial<TrainingOptions> = {},
+    private readonly hooks: TrainerHooks = {},
+  ) {
+    this.options = validateOptions({ ...DEFAULT_TRAINING_OPTIONS, ...options });
+    const { steps, lr, warmupSteps, minLrRatio, schedule } = this.options;
+    this.schedule =
+      schedule === 'constant'
+        ? { kind: 'constant', lr, warmupSteps }
+        : {
+            kind: schedule,
+            lr,
+            warmupSteps: Math.min(warmupSteps, steps),
+            totalSteps: steps,
+            minLr: lr * minLrRatio,
+          };
+    validateSchedule(this.schedule);
+    this.sampler = new RandomWindowSampler(data.train, {
+      windowLength: model.config.contextLength,
+      seed: this.options.seed,
+    });
+    this.optimizer = new AdamW({
+      lr,
+      beta1: this.options.beta1,
+      beta2: this.options.beta2,
+      eps: this.options.eps,
+      weightDecay: this.options.weightDecay,
+    });
+    this.validationIds = data.validation
+      ? validationStream(data.validation, model.config.contextLength, this.options.evalWindows)
+      : undefined;
+  }
+
+  get step(): number {
+    return this.stepCount;
+  }
+
+  /** One optimizer step over `batchSize` windows; throws TrainingDivergedError before applying a non-finite update. */
+  trainStep(): StepMetrics {
+    const started = performance.now();
+    const { batchSize, accumulationSteps, clip } = this.options;
+    const micro = batchSize / accumulationSteps;
+    const parameters = this.model.parameters();
+    const byVariable = new Map(parameters.map((p) => [p.variable.name, p.name]));
+    let summed: Map<string, tf.Tensor> | undefined;
+    let lossSum = 0;
+    for (let m = 0; m < accumulationSteps; m++) {
+      const batch = this.sampler.nextBatch(micro);
+      const dropoutSeed = this.options.seed * 1_000_003 + this.stepCount * accumulationSteps + m;
+      const ids = idsTensor(batch.ids, micro, batch.length);
+      const { value, grads } = tf.variableGrads(
+        () => this.model.loss(ids, { training: true, dropoutSeed }),
+        parameters.map((p) => p.variable),
+      );
+      ids.dispose();
+      lossSum += value.dataSync()[0]!;
+      value.dispose();
+      const named = new Map(Object.entries(grads).map(([variable, g]) => [byVariable.get(variable)!, g]));
+      summed = accumulateGradients(summed, named);
+    }
+    const mean = scaleGradients(summed!, 1 / accumulationSteps);
+    disposeGradients(summed!);
+    const { grads, norm } = clip > 0 ? clipByGlobalNorm(mean, clip) : { grads: mean, norm: Number.NaN };
+    if (clip > 0) disposeGradients(mean);
+    const loss = lossSum / accumulationSteps;
+    if (!Number.isFinite(loss) || (clip > 0 && !Number.isFinite(norm))) {
+      disposeGradients(grads);
+      throw new TrainingDivergedError(this.stepCount + 1, loss, norm);
+    }
+    const lr = learningRateAt(this.stepCount, this.schedule);
+    this.optimizer.step(parameters, grads, lr);
+    disposeGradients(grads);
+    this.stepCount += 1;
+    const seconds = (performance.now() - started) / 1000;
+    const memory = tf.memory();
+    return {
+      step: this.stepCount,
+      loss,
+      bitsPerByte: loss / Math.LN2,
+      lr,
+      gradNorm: norm,
+      bytesPerSecond: (batchSize * this.model.config.contextLength) / seconds,
+      seconds,
+      tensors: memory.numTensors,
+      tensorBytes: memory.numBytes,
+    };
+  }
+
+  /** Bits per byte on the fixed validation windows, or undefined without validation data. */
+  validate(): number | undefined {
+    if (!this.validationIds) return undefined;
+    return evaluateStream(this.model, this.validationIds, { batchSize: this.options.batchSize }).bitsPerByte;
+  }
+
+  /** Runs until `steps` (or the signal aborts: then an `interrupted` checkpoint is written). */
+  async run(
+    signal?: AbortSignal,
+  ): Promise<{ step: number; validationBitsPerByte: number | undefined; interrupted: boolean }> {
+    const { steps, logEvery, evalEvery, checkpointEvery } = this.options;
+    let lastValidation: number | undefined;
+    while (this.stepCount < steps) {
+      if (signal?.aborted) {
+        await this.saveCheckpoint('interrupted');
+        return { step: this.stepCount, validationBitsPerByte: lastValidation, interrupted: true };
+      }
+      const metrics = this.trainStep();
+      if (this.stepCount % logEvery === 0 || this.stepCount === steps) this.emit({ type: 'step', metrics });
+      const last = this.stepCount === steps;
+      if ((evalEvery > 0 && this.stepCount % evalEvery === 0) || last) {
+        lastValidation = this.validate();
+        if (lastValidation !== undefined) {
+          const best = this.best === undefined || lastValidation < this.best;
+          if (best) this.best = lastValidation;
+          this.emit({ type: 'eval', step: this.stepCount, bitsPerByte: lastValidation, best });
+          if (best && !last) await this.saveCheckpoint('best');
+        }
+      }
+      if (last) await this.saveCheckpoint('final');
+      else if (checkpointEvery > 0 && this.stepCount % checkpointEvery === 0)
+        await this.saveCheckpoint('interval');
+      // Yield to the event loop so signals (Ctrl-C) and UI updates get through between steps.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    this.emit({ type: 'done', step: this.stepCount, validationBitsPerByte: lastValidation });
+    return { step: this.stepCount, validationBitsPerByte: lastValidation, interrupted: false };
+  }
+
+  /** A snapshot for checkpoints; the optimizer tensors are copies the caller disposes. */
+  state(): TrainingState {
+    return {
+      step: this.stepCount,
+      sampler: this.sampler.state(),
+      optimizer: this.optimizer.state(),
+      bestValidationBitsPerByte: this.best,
+      options: this.options,
+    };
+  }
+
+  /** Continues from a snapshot taken by `state()` (model weights are restored separately). */
+  restore(state: Omit<TrainingState, 'options'>): void {
+    this.sampler.restore(state.sampler);
+    this.optimizer.loadState(state.optimizer, this.model.parameters());
+    this.stepCount = state.step;
+    this.best = state.bestValidationBitsPerByte;
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+
+  private async saveCheckpoint(reason: CheckpointReason): Promise<void> {
+    if (!this.hooks.checkpoints) return;
+    const state = this.state();
+    try {
+      await this.hooks.checkpoints.save(this.model, state, reason);
+    } finally {
+      tf.dispose([...state.optimizer.tensors.values()]);
+    }
+    this.emit({ type: 'checkpoint', step: this.stepCount, reason });
+  }
+
+  private emit(event: TrainerEvent): void {
+    this.hooks.onEvent?.(event);
+  }
+}
+
+/** The first `windows` context-length windows of the validation split, as one id stream. */
+function validationStream(validation: Corpus, contextLength: number, windows: number): Int32Array {
+  const length = Math.min(validation.length, contextLength * windows);
+  return validation.readIds(0, length);
+}
+
+function validateOptions(options: TrainingOptions): TrainingOptions {
+  const problems: string[] = [];
+  const positiveInteger = (name: keyof TrainingOptions, min = 1) => {
+    const value = options[name];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
+      problems.push(`${name}: expected an integer >= ${min}, got ${value}`);
+  };
+  positiveInteger('steps');
+  positiveInteger('batchSize');
+  positiveInteger('accumulationSteps');
+  positiveInteger('evalWindows');
+  positiveInteger('logEvery');
+  positiveInteger('warmupSteps', 0);
+  positiveInteger('evalEvery', 0);
+  positiveInteger('checkpointEvery', 0);
+  if (options.batchSize % options.accumulationSteps !== 0) {
+    problems.push(
+      `batchSize ${options.batchSize} must be a multiple of accumulationSteps ${options.accumulationSteps}`,
+    );
+  }
+  if (!(options.lr > 0)) problems.push(`lr: expected a number > 0, got ${options.lr}`);
+  if (!(options.clip >= 0)) problems.push(`clip: expected a number >= 0, got ${options.clip}`);
+  if (!(options.minLrRatio >= 0 && options.minLrRatio <= 1))
+    problems.push(`minLrRatio: expected a number in [0, 1], got ${options.minLrRatio}`);
+  if (problems.length > 0) throw new RangeError(`invalid training options:\n  - ${problems.join('\n  - ')}`);
+  return options;
+}
