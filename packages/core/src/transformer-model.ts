@@ -87,6 +87,23 @@ export class TransformerModel extends ByteModel<TransformerConfig> {
     });
   }
 
+  /**
+   * Starts incremental decoding from a prompt in one pass: feeds positions 0..n (the start vector,
+   * then the n bytes of `ids` [B, n]) into empty caches and returns the logits of position n, the
+   * byte after the prompt: [B, V]. Same result as n + 1 calls of `step`; needs n < contextLength.
+   */
+  prefill(caches: readonly KVCache[], ids: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const [batch, length] = ids.shape;
+      const dim = this.config.dim;
+      const start = tf.tile(tf.reshape(this.start, [1, 1, dim]), [batch, 1, 1]);
+      const input = length === 0 ? start : tf.concat([start, this.bytes.apply(ids)], 1);
+      const h = tf.add(input, tf.slice(this.positions, [0, 0], [length + 1, dim])) as tf.Tensor3D;
+      const last = tf.slice(this.transformer.apply(h, { caches }), [0, length, 0], [batch, 1, dim]);
+      return tf.reshape(this.headLogits(last as tf.Tensor3D), [batch, this.config.vocabSize]);
+    });
+  }
+
   private headLogits(h: tf.Tensor3D): tf.Tensor3D {
     return this.head ? this.head.apply(h) : this.bytes.unembed(h);
   }

@@ -30,8 +30,8 @@ export interface EvaluationResult {
 interface ScoringWindow {
   readonly start: number;
   readonly length: number;
-  /** Which positions of the window (window-relative) to keep, as [from, to). */
-  readonly keep: readonly [number, number];
+  /** Which positions of the window (window-relative) to keep, as ranges [from, to). */
+  readonly keep: ReadonlyArray<readonly [number, number]>;
 }
 
 /**
@@ -66,7 +66,9 @@ export function evaluateStream(
       return tf.neg(tf.sum(tf.mul(logProbs, tf.oneHot(input, model.config.vocabSize)), -1)).dataSync(); // [B*T]
     });
     batch.forEach((w, row) => {
-      for (let p = w.keep[0]; p < w.keep[1]; p++) surprisal[w.start + p] = nats[row * length + p]! / Math.LN2;
+      for (const [from, to] of w.keep) {
+        for (let p = from; p < to; p++) surprisal[w.start + p] = nats[row * length + p]! / Math.LN2;
+      }
     });
     computed += batch.reduce((sum, w) => sum + w.length, 0);
     options.onProgress?.(Math.min(first + batchSize, windows.length), windows.length);
@@ -95,7 +97,7 @@ function scoringWindows(
 ): ScoringWindow[] {
   const windowAt = (start: number, keepFrom: number): ScoringWindow => {
     const length = Math.min(context, total - start);
-    return { start, length, keep: [keepFrom, length] };
+    return { start, length, keep: [[keepFrom, length]] };
   };
   const tiles = (offset: number) => {
     const list: ScoringWindow[] = [];
@@ -104,9 +106,9 @@ function scoringWindows(
   };
   if (mode === 'windows') return tiles(0);
   if (mode === 'sliding') {
-    const step = stride ?? Math.max(1, context / 2);
+    const step = stride ?? Math.max(1, Math.floor(context / 2));
     if (!Number.isInteger(step) || step < 1 || step > context) {
-      throw new RangeError(`evaluate: sliding stride must be an integer in 1..${context}, got ${stride}`);
+      throw new RangeError(`evaluate: sliding stride must be an integer in 1..${context}, got ${step}`);
     }
     const list = [windowAt(0, 0)];
     for (let start = step; start + context - step < total; start += step)
@@ -115,26 +117,28 @@ function scoringWindows(
   }
   if (patchSize < 2)
     throw new RangeError('evaluate: strided inference needs a patch model (MEGABYTE with patchSize >= 2)');
-  // Keep from each pass the bytes in the second half of their patch; the second pass starts P/2 later.
+  // The first pass keeps the bytes in the second half of their patch, and the first `half` bytes
+  // of the stream, which the second pass never sees. The second pass starts P/2 later and keeps the
+  // rest: a byte in the first half of its patch sits in the second half of its shifted patch. So
+  // every byte is scored exactly once, each window is computed once, and the cost is about 2x.
   const half = Math.floor(patchSize / 2);
-  const secondHalf = (position: number, offset: number) =>
-    (position - offset) % patchSize >= half || position < offset;
-  return [...tiles(0), ...tiles(half)].flatMap((w) =>
-    splitKeep(w, (p) => secondHalf(w.start + p, w.start % patchSize === 0 ? 0 : half)),
-  );
+  return [
+    ...tiles(0).map((w) => keepWhere(w, (x) => x % patchSize >= half || x < half)),
+    ...tiles(half).map((w) => keepWhere(w, (x) => x % patchSize < half)),
+  ].filter((w) => w.keep.length > 0);
 }
 
-/** Splits a window's kept range into runs of positions that satisfy `wanted`. */
-function splitKeep(window: ScoringWindow, wanted: (position: number) => boolean): ScoringWindow[] {
-  const runs: ScoringWindow[] = [];
+/** The window with its kept ranges narrowed to the stream positions that satisfy `wanted`. */
+function keepWhere(window: ScoringWindow, wanted: (position: number) => boolean): ScoringWindow {
+  const keep: Array<[number, number]> = [];
   let from = -1;
   for (let p = 0; p <= window.length; p++) {
-    const inside = p < window.length && wanted(p);
+    const inside = p < window.length && wanted(window.start + p);
     if (inside && from < 0) from = p;
     if (!inside && from >= 0) {
-      runs.push({ ...window, keep: [from, p] });
+      keep.push([from, p]);
       from = -1;
     }
   }
-  return runs;
+  return { ...window, keep };
 }

@@ -19,3 +19,4 @@ export {
   type TrainingOptions,
   type TrainingState,
 } from './trainer.js';
+export { unigramBitsPerByte } from './unigram.js';

@@ -2,7 +2,13 @@ import { type ByteModel, idsTensor } from '@megabyte/core';
 import { type Corpus, RandomWindowSampler, type RandomWindowSamplerState } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, type AdamWState } from './adamw.js';
-import { accumulateGradients, clipByGlobalNorm, disposeGradients, scaleGradients } from './clip.js';
+import {
+  accumulateGradients,
+  clipByGlobalNorm,
+  disposeGradients,
+  globalNorm,
+  scaleGradients,
+} from './clip.js';
 import { evaluateStream } from './evaluate.js';
 import { learningRateAt, type ScheduleConfig, validateSchedule } from './schedule.js';
 
@@ -143,6 +149,14 @@ export class Trainer {
             minLr: lr * minLrRatio,
           };
     validateSchedule(this.schedule);
+    const context = model.config.contextLength;
+    if (data.train.length < context) {
+      // The models shift their input inside, so a training window is exactly T ids (not T + 1).
+      throw new RangeError(
+        `the training data has ${data.train.length} bytes but one window of the model's context needs ${context}: ` +
+          'use more data or a preset with a shorter context',
+      );
+    }
     this.sampler = new RandomWindowSampler(data.train, {
       windowLength: model.config.contextLength,
       seed: this.options.seed,
@@ -188,10 +202,12 @@ export class Trainer {
     }
     const mean = scaleGradients(summed!, 1 / accumulationSteps);
     disposeGradients(summed!);
-    const { grads, norm } = clip > 0 ? clipByGlobalNorm(mean, clip) : { grads: mean, norm: Number.NaN };
+    // The norm is measured even without clipping: it is logged, and a non-finite gradient must
+    // stop the run before it poisons the weights.
+    const { grads, norm } = clip > 0 ? clipByGlobalNorm(mean, clip) : { grads: mean, norm: globalNorm(mean) };
     if (clip > 0) disposeGradients(mean);
     const loss = lossSum / accumulationSteps;
-    if (!Number.isFinite(loss) || (clip > 0 && !Number.isFinite(norm))) {
+    if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
       disposeGradients(grads);
       throw new TrainingDivergedError(this.stepCount + 1, loss, norm);
     }
@@ -240,7 +256,8 @@ export class Trainer {
           const best = this.best === undefined || lastValidation < this.best;
           if (best) this.best = lastValidation;
           this.emit({ type: 'eval', step: this.stepCount, bitsPerByte: lastValidation, best });
-          if (best && !last) await this.saveCheckpoint('best');
+          // Also at the last step: the final evaluation is often the best one.
+          if (best) await this.saveCheckpoint('best');
         }
       }
       if (last) await this.saveCheckpoint('final');

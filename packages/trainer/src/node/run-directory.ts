@@ -41,6 +41,8 @@ interface TrainerFile {
  */
 export class RunDirectory implements CheckpointSink {
   readonly dir: string;
+  /** Appends to metrics.jsonl one after another, so lines keep the order of the events. */
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(
     dir: string,
@@ -75,15 +77,22 @@ export class RunDirectory implements CheckpointSink {
     if (reason !== 'best') await this.prune();
   }
 
-  /** Appends trainer events to metrics.jsonl. */
-  async record(event: TrainerEvent): Promise<void> {
-    if (event.type !== 'step' && event.type !== 'eval') return;
-    await mkdir(this.dir, { recursive: true });
+  /**
+   * Appends trainer events to metrics.jsonl (`bpb` is bits per byte). Safe to call from a
+   * synchronous `onEvent` without awaiting: writes are queued in call order.
+   */
+  record(event: TrainerEvent): Promise<void> {
+    if (event.type !== 'step' && event.type !== 'eval') return this.writes;
     const line =
       event.type === 'step'
-        ? { type: 'step', ...event.metrics, time: Date.now() }
-        : { ...event, time: Date.now() };
-    await appendFile(join(this.dir, METRICS_FILE), `${JSON.stringify(line)}\n`);
+        ? { type: 'step', ...event.metrics, bpb: event.metrics.bitsPerByte, time: Date.now() }
+        : { ...event, bpb: event.bitsPerByte, time: Date.now() };
+    const write = this.writes.then(async () => {
+      await mkdir(this.dir, { recursive: true });
+      await appendFile(join(this.dir, METRICS_FILE), `${JSON.stringify(line)}\n`);
+    });
+    this.writes = write.catch(() => undefined);
+    return write;
   }
 
   /** Step checkpoints, oldest first. */
@@ -126,23 +135,44 @@ export interface ResumePoint {
 export async function loadResumePoint(path: string): Promise<ResumePoint> {
   const dir = await newestCheckpoint(resolve(path));
   const { config, weights } = await readCheckpointDirectory(dir);
+  const context = `cannot resume from ${dir}`;
+  const hint =
+    'Only checkpoints written by `megabyte train` can be resumed; a model-only checkpoint can be fine-tuned with --init instead.';
+  const read = async (file: string) => {
+    try {
+      return await readFile(join(dir, file));
+    } catch (error) {
+      throw new CheckpointError(context, `${file} is missing or unreadable (${(error as Error).message})`, {
+        hint,
+        cause: error,
+      });
+    }
+  };
+  const trainerText = (await read(TRAINER_FILE)).toString('utf8');
+  const optimizerBytes = await read(OPTIMIZER_FILE);
   let trainer: TrainerFile;
-  let optimizerBytes: Uint8Array;
   try {
-    trainer = JSON.parse(await readFile(join(dir, TRAINER_FILE), 'utf8')) as TrainerFile;
-    optimizerBytes = await readFile(join(dir, OPTIMIZER_FILE));
+    trainer = JSON.parse(trainerText) as TrainerFile;
   } catch (error) {
+    throw new CheckpointError(context, `${TRAINER_FILE} is not valid JSON (${(error as Error).message})`, {
+      hint: 'The file is corrupt: resume from an older checkpoint of the run (checkpoints/step-*).',
+      cause: error,
+    });
+  }
+  const problems = trainerFileProblems(trainer);
+  if (problems.length > 0) {
     throw new CheckpointError(
-      `cannot resume from ${dir}`,
-      `${TRAINER_FILE} or ${OPTIMIZER_FILE} is missing or unreadable (${(error as Error).message})`,
+      context,
+      problems.map((p) => `${TRAINER_FILE}: ${p}`),
       {
-        hint: 'Only checkpoints written by `megabyte train` can be resumed; a model-only checkpoint can be fine-tuned with --init instead.',
+        hint: 'The file is corrupt or from another program: resume from an older checkpoint of the run (checkpoints/step-*).',
       },
     );
   }
+  const decoded = decodeSafetensors(optimizerBytes, join(dir, OPTIMIZER_FILE)).tensors;
   const model = decodeModel({ config, weights }, dir);
   const tensors = new Map<string, tf.Tensor>();
-  for (const [name, t] of decodeSafetensors(optimizerBytes, join(dir, OPTIMIZER_FILE)).tensors) {
+  for (const [name, t] of decoded) {
     tensors.set(name, tf.tensor(t.data as Float32Array, [...t.shape], 'float32'));
   }
   const optimizer: AdamWState = { step: trainer.optimizerStep, tensors };
@@ -158,6 +188,32 @@ export async function loadResumePoint(path: string): Promise<ResumePoint> {
       bestValidationBitsPerByte: trainer.bestValidationBitsPerByte ?? undefined,
     },
   };
+}
+
+/** What is wrong with a parsed trainer.json, one line per field. */
+function trainerFileProblems(trainer: unknown): string[] {
+  if (typeof trainer !== 'object' || trainer === null || Array.isArray(trainer))
+    return [`expected a JSON object, got ${JSON.stringify(trainer)}`];
+  const t = trainer as Record<string, unknown>;
+  const problems: string[] = [];
+  const count = (field: string) => {
+    const value = t[field];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+      problems.push(`${field}: expected an integer >= 0, got ${JSON.stringify(value)}`);
+  };
+  const object = (field: string) => {
+    const value = t[field];
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      problems.push(`${field}: expected an object, got ${JSON.stringify(value)}`);
+  };
+  count('step');
+  count('optimizerStep');
+  object('sampler');
+  object('options');
+  const best = t.bestValidationBitsPerByte;
+  if (best !== undefined && best !== null && typeof best !== 'number')
+    problems.push(`bestValidationBitsPerByte: expected a number or null, got ${JSON.stringify(best)}`);
+  return problems;
 }
 
 async function newestCheckpoint(path: string): Promise<string> {

@@ -1,0 +1,36 @@
+// Bundles the CLI into one ES module. tfjs ships its gradient registration only as ES modules
+// written for bundlers (extensionless imports, `require` inside), beside CommonJS bundles for
+// Node that lack it; bundling with the `module` entries gives one tfjs-core with gradients.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: [new URL('src/main.ts', import.meta.url).pathname],
+  outfile: new URL('dist/megabyte.mjs', import.meta.url).pathname,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  // workspace packages from their TypeScript sources; tfjs from its ES module entries
+  conditions: ['@megabyte/source'],
+  mainFields: ['module', 'main'],
+  // resolved at run time from node_modules: native or optional packages and the wasm binaries' home
+  external: [
+    '@tensorflow/tfjs-node',
+    '@tensorflow/tfjs-node-gpu',
+    'webgpu',
+    '@tensorflow/tfjs-backend-wasm/package.json',
+  ],
+  banner: {
+    // CommonJS code inside the bundle (tfjs's Emscripten glue) expects require and __dirname
+    js: [
+      '#!/usr/bin/env node',
+      "import { createRequire as __createRequire } from 'node:module';",
+      "import { fileURLToPath as __fileURLToPath } from 'node:url';",
+      'const require = __createRequire(import.meta.url);',
+      'const __filename = __fileURLToPath(import.meta.url);',
+      "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
+    ].join('\n'),
+  },
+  logLevel: 'warning',
+});

@@ -1,0 +1,89 @@
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { flopsPerByte, type ModelConfig, parameterBreakdown, validateConfig } from '@megabyte/core';
+import { readCheckpointDirectory } from '@megabyte/core/node';
+import { resolveModelDirectory } from '@megabyte/trainer/node';
+import { Command } from 'commander';
+import { formatBytes, formatCount, userPath } from '../options.js';
+
+export function infoCommand(): Command {
+  return new Command('info')
+    .description("a model's config, parameter counts, FLOPs per byte and training history")
+    .requiredOption('--model <dir>', 'checkpoint or run directory')
+    .option('--json', 'print as JSON', false)
+    .addHelpText('after', '\nExample:\n  megabyte info --model models/default')
+    .action(async (flags: { model: string; json: boolean }) => {
+      const dir = await resolveModelDirectory(userPath(flags.model));
+      const { config: raw } = await readCheckpointDirectory(dir);
+      const { formatVersion: _, ...rest } = raw;
+      const config = validateConfig(rest);
+      const weights = await stat(join(dir, 'model.safetensors'));
+      const history = await trainingHistory(dir);
+      const report = {
+        checkpoint: dir,
+        config,
+        parameters: parameterBreakdown(config),
+        flopsPerByte: flopsPerByte(config),
+        weightsFileBytes: weights.size,
+        training: history,
+      };
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(
+        describe(report.config, report.parameters, report.flopsPerByte, dir, weights.size, history),
+      );
+    });
+}
+
+function describe(
+  config: ModelConfig,
+  parts: ReturnType<typeof parameterBreakdown>,
+  flops: number,
+  dir: string,
+  fileBytes: number,
+  history: Record<string, unknown> | undefined,
+): string {
+  const lines = [`checkpoint: ${dir} (weights ${formatBytes(fileBytes)})`];
+  if (config.kind === 'megabyte') {
+    lines.push(
+      `model: MEGABYTE, patch ${config.patchSize} bytes, context ${config.contextLength} bytes (${config.contextLength / config.patchSize} patches)`,
+      `  global: ${config.global.layers} layers x width ${config.patchSize * config.global.byteDim} (${config.patchSize} x D_G ${config.global.byteDim}), ${config.global.heads} heads`,
+      `  local:  ${config.local.layers} layers x width ${config.local.dim}, ${config.local.heads} heads`,
+    );
+  } else {
+    lines.push(
+      `model: baseline transformer, ${config.layers} layers x width ${config.dim}, ${config.heads} heads, context ${config.contextLength} bytes`,
+    );
+  }
+  lines.push(
+    `  ${config.norm}, ${config.activation}, mlp x${config.mlpRatio}, dropout ${config.dropout}, ${config.tieHead ? 'tied' : 'separate'} head`,
+    `parameters: ${formatCount(parts.total)} total = global ${formatCount(parts.global)} + local ${formatCount(parts.local)} + embeddings ${formatCount(parts.embeddings)}`,
+    `forward FLOPs per byte: ${formatCount(flops)} (2 x (m_global / P + m_local))`,
+  );
+  if (history) lines.push(`training: ${JSON.stringify(history)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** What the run directory around a checkpoint says about its training, if anything. */
+async function trainingHistory(checkpoint: string): Promise<Record<string, unknown> | undefined> {
+  for (const dir of [checkpoint, dirname(checkpoint), dirname(dirname(checkpoint))]) {
+    const summary = await readFile(join(dir, 'summary.json'), 'utf8').catch(() => undefined);
+    const trainer = await readFile(join(checkpoint, 'trainer.json'), 'utf8').catch(() => undefined);
+    if (summary) return JSON.parse(summary) as Record<string, unknown>;
+    if (trainer) {
+      const state = JSON.parse(trainer) as {
+        step: number;
+        bestValidationBitsPerByte: number | null;
+        savedAt: string;
+      };
+      return {
+        step: state.step,
+        bestValidationBitsPerByte: state.bestValidationBitsPerByte,
+        savedAt: state.savedAt,
+      };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,342 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import {
+  type AnyModel,
+  createModel,
+  type ModelConfig,
+  parameterBreakdown,
+  presetConfig,
+  validateConfig,
+} from '@megabyte/core';
+import { Corpus, splitCorpus } from '@megabyte/patching';
+import { resolveDataSource } from '@megabyte/patching/node';
+import {
+  Trainer,
+  type TrainerEvent,
+  TrainingDivergedError,
+  type TrainingOptions,
+  unigramBitsPerByte,
+} from '@megabyte/trainer';
+import { loadResumePoint, RunDirectory } from '@megabyte/trainer/node';
+import { SingleBar } from 'cli-progress';
+import { Command, Option } from 'commander';
+import {
+  BACKENDS,
+  collect,
+  formatCount,
+  formatDuration,
+  integer,
+  nonNegativeNumber,
+  positiveNumber,
+  userPath,
+} from '../options.js';
+import { startRuntime } from '../runtime.js';
+
+/** How the data was chosen, stored with each checkpoint so a resume reads the same bytes. */
+interface DataSpec {
+  readonly source: string;
+  readonly include?: string[] | undefined;
+  readonly exclude?: string[] | undefined;
+  readonly validationFraction: number;
+}
+
+interface TrainFlags {
+  data: string;
+  include?: string[];
+  exclude?: string[];
+  preset: string;
+  backend: string;
+  steps: number;
+  batch: number;
+  accumulate: number;
+  lr: number;
+  warmup: number;
+  schedule: TrainingOptions['schedule'];
+  clip: number;
+  weightDecay: number;
+  evalEvery: number;
+  evalWindows: number;
+  checkpointEvery: number;
+  keep: number;
+  validation: number;
+  seed: number;
+  out?: string;
+  resume?: string;
+}
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description(
+      'train a byte-level model (MEGABYTE or the baseline transformer) on files or a named dataset',
+    )
+    .option('--data <path|name>', 'a file, a directory (read recursively) or a dataset name (brown)', 'brown')
+    .option('--include <glob>', 'with a directory: only files matching this glob (repeatable)', collect)
+    .option('--exclude <glob>', 'with a directory: skip files matching this glob (repeatable)', collect)
+    .option(
+      '--preset <name|file.json>',
+      'tiny, small, base, transformer-tiny, ... or a config JSON file',
+      'tiny',
+    )
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
+    .option('--steps <n>', 'optimizer steps', integer(1), 600)
+    .option('--batch <n>', 'windows per step', integer(1), 8)
+    .option('--accumulate <n>', 'micro-batches per step (gradient accumulation)', integer(1), 1)
+    .option('--lr <x>', 'peak learning rate', positiveNumber, 2e-3)
+    .option('--warmup <n>', 'warm-up steps', integer(0), 50)
+    .addOption(
+      new Option('--schedule <kind>', 'decay after warm-up')
+        .choices(['cosine', 'polynomial', 'constant'])
+        .default('cosine'),
+    )
+    .option('--clip <x>', 'global gradient-norm clip (0: off)', nonNegativeNumber, 1)
+    .option('--weight-decay <x>', 'AdamW weight decay', nonNegativeNumber, 0.1)
+    .option('--eval-every <n>', 'validate every n steps (0: only at the end)', integer(0), 100)
+    .option('--eval-windows <n>', 'validation windows scored each time', integer(1), 64)
+    .option('--checkpoint-every <n>', 'checkpoint every n steps (0: only at the end)', integer(0), 200)
+    .option('--keep <n>', 'step checkpoints to keep', integer(1), 3)
+    .option('--validation <fraction>', 'share of the data held out for validation', positiveNumber, 0.05)
+    .option('--seed <n>', 'seed for initialisation, data order and dropout', integer(0), 0)
+    .option('--out <dir>', 'run directory (default runs/<timestamp>)')
+    .option(
+      '--resume <dir>',
+      'continue a run (its directory or one of its checkpoints) exactly where it stopped',
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  megabyte train                                  # tiny MEGABYTE on the Brown corpus, ~10 minutes on 2 cores
+  megabyte train --data ./notes --include '**/*.md' --steps 2000
+  megabyte train --preset transformer-tiny        # the baseline, for comparison
+  megabyte train --resume runs/2026-11-28T04-00-00 --steps 1200`,
+    )
+    .action(async (flags: TrainFlags) => {
+      await train(flags);
+    });
+}
+
+async function train(flags: TrainFlags): Promise<void> {
+  // The runtime comes first: every tensor, resumed weights included, must live on its backend.
+  const runtime = await startRuntime(flags.backend);
+  const resume = flags.resume ? await loadResumePoint(userPath(flags.resume)) : undefined;
+  const dataSpec: DataSpec = resume
+    ? (JSON.parse(resume.data) as DataSpec)
+    : {
+        source: flags.data,
+        include: flags.include,
+        exclude: flags.exclude,
+        validationFraction: flags.validation,
+      };
+
+  const source = await resolveDataSource(
+    dataSpec.source.includes('/') || dataSpec.source.startsWith('.')
+      ? userPath(dataSpec.source)
+      : dataSpec.source,
+    {
+      include: dataSpec.include,
+      exclude: dataSpec.exclude,
+    },
+  );
+  const documents = source.documents.map((d) => d.bytes);
+  const total = documents.reduce((sum, d) => sum + d.length, 0);
+  if (total === 0)
+    throw new Error(`data source "${dataSpec.source}" holds no bytes: give it a non-empty file or directory`);
+  const split =
+    documents.length > 1 || total > 1
+      ? splitCorpus(documents, { validationFraction: dataSpec.validationFraction, seed: 0 })
+      : { train: Corpus.fromDocuments(documents), validation: undefined };
+  process.stderr.write(
+    `data: ${dataSpec.source}, ${documents.length} document(s), ${formatCount(total)} bytes: ${formatCount(split.train.length)} train, ${formatCount(split.validation?.length ?? 0)} validation\n`,
+  );
+
+  const model: AnyModel = resume
+    ? resume.model
+    : createModel(await loadConfig(flags.preset), { seed: flags.seed });
+  const config = model.config;
+  const sizes = parameterBreakdown(config);
+  process.stderr.write(
+    `model: ${config.kind} (${resume ? `resumed from ${resume.dir}` : flags.preset}), ${formatCount(sizes.total)} parameters, context ${config.contextLength} bytes${config.kind === 'megabyte' ? `, patch ${config.patchSize}` : ''}\n`,
+  );
+  const unigram = split.validation
+    ? unigramBitsPerByte(split.train, split.validation, config.vocabSize)
+    : undefined;
+  if (unigram !== undefined)
+    process.stderr.write(
+      `reference: uniform 8.000 bpb, unigram byte model ${unigram.toFixed(3)} bpb on the validation split\n`,
+    );
+
+  const options: Partial<TrainingOptions> = resume
+    ? { ...resume.options, steps: flags.steps > resume.options.steps ? flags.steps : resume.options.steps }
+    : {
+        steps: flags.steps,
+        batchSize: flags.batch,
+        accumulationSteps: flags.accumulate,
+        lr: flags.lr,
+        warmupSteps: flags.warmup,
+        schedule: flags.schedule,
+        clip: flags.clip,
+        weightDecay: flags.weightDecay,
+        evalEvery: flags.evalEvery,
+        evalWindows: flags.evalWindows,
+        checkpointEvery: flags.checkpointEvery,
+        logEvery: 1,
+        seed: flags.seed,
+      };
+  const runDir = resume
+    ? runDirectoryOf(resume.dir)
+    : userPath(flags.out ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
+  const run = new RunDirectory(runDir, { keepLast: flags.keep, data: JSON.stringify(dataSpec) });
+  const progress = new Progress(options.steps ?? flags.steps, resume?.state.step ?? 0);
+  let pendingWrite = Promise.resolve();
+  let lastValidation: number | undefined;
+  let bytesPerSecond = 0;
+  const trainer = new Trainer(model, split, options, {
+    checkpoints: run,
+    onEvent: (event: TrainerEvent) => {
+      pendingWrite = pendingWrite.then(() => run.record(event));
+      if (event.type === 'step') {
+        bytesPerSecond = event.metrics.bytesPerSecond;
+        progress.step(event.metrics.step, event.metrics.loss, event.metrics.bitsPerByte, bytesPerSecond);
+      }
+      if (event.type === 'eval') {
+        lastValidation = event.bitsPerByte;
+        progress.note(
+          `step ${event.step}: validation ${event.bitsPerByte.toFixed(3)} bpb${event.best ? ' (best so far)' : ''}`,
+        );
+      }
+    },
+  });
+  if (resume) {
+    trainer.restore(resume.state);
+    for (const t of resume.state.optimizer.tensors.values()) t.dispose();
+  }
+
+  const started = Date.now();
+  await mkdir(runDir, { recursive: true });
+  await writeFile(
+    join(runDir, 'run.json'),
+    `${JSON.stringify({ command: process.argv.slice(2), data: dataSpec, config, runtime: runtime.description, startedAt: new Date(started).toISOString() }, null, 2)}\n`,
+  );
+  const abort = new AbortController();
+  const onSignal = () => {
+    if (abort.signal.aborted) process.exit(130);
+    progress.note('interrupted: writing a checkpoint (Ctrl-C again to quit without it)');
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  try {
+    const result = await trainer.run(abort.signal);
+    await pendingWrite;
+    progress.stop();
+    const seconds = (Date.now() - started) / 1000;
+    const summary = {
+      steps: result.step,
+      seconds,
+      validationBitsPerByte: result.validationBitsPerByte ?? lastValidation,
+      unigramBitsPerByte: unigram,
+      bytesPerSecond,
+      backend: runtime.backend,
+      interrupted: result.interrupted,
+    };
+    await writeFile(join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    if (result.interrupted) {
+      process.stderr.write(
+        `stopped at step ${result.step}; resume with:\n  megabyte train --resume ${runDir}\n`,
+      );
+      process.exitCode = 130;
+      return;
+    }
+    const bpb = summary.validationBitsPerByte;
+    process.stderr.write(
+      `done: ${result.step} steps in ${formatDuration(seconds)}, ${Math.round(bytesPerSecond)} bytes/s` +
+        (bpb !== undefined
+          ? `, validation ${bpb.toFixed(3)} bpb (unigram ${unigram?.toFixed(3)}, uniform 8)`
+          : '') +
+        `\nmodel: ${runDir}\n  megabyte generate --model ${runDir} --prompt "The "\n  megabyte eval --model ${runDir} --data ${dataSpec.source}\n`,
+    );
+  } catch (error) {
+    progress.stop();
+    if (error instanceof TrainingDivergedError) {
+      process.stderr.write(`${error.message}\ncheckpoints: ${runDir}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    trainer.dispose();
+    model.dispose();
+  }
+}
+
+/** A preset name, or a JSON file holding a model config. */
+async function loadConfig(preset: string): Promise<ModelConfig> {
+  if (!preset.endsWith('.json')) return presetConfig(preset);
+  const path = userPath(preset);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new Error(
+      `--preset ${preset}: cannot read ${path}; give a preset name (tiny, small, base, transformer-tiny, ...) or a config JSON file`,
+    );
+  }
+  try {
+    return validateConfig(JSON.parse(text));
+  } catch (error) {
+    throw new Error(`--preset ${preset}: ${(error as Error).message}`);
+  }
+}
+
+function runDirectoryOf(checkpoint: string): string {
+  return basename(dirname(checkpoint)) === 'checkpoints' ? dirname(dirname(checkpoint)) : checkpoint;
+}
+
+/** A live bar on a terminal; a line every tenth of the run (and on notes) otherwise. */
+class Progress {
+  private readonly bar: SingleBar | undefined;
+  private lastLine = 0;
+
+  constructor(
+    private readonly total: number,
+    start: number,
+  ) {
+    if (process.stderr.isTTY) {
+      this.bar = new SingleBar({
+        stream: process.stderr,
+        format: 'step {value}/{total} [{bar}] loss {loss} | {bpb} bpb | {rate} B/s | ETA {eta_formatted}',
+        barsize: 24,
+        etaBuffer: 20,
+        hideCursor: true,
+      });
+      this.bar.start(total, start, { loss: '-', bpb: '-', rate: '-' });
+    }
+  }
+
+  step(step: number, loss: number, bpb: number, rate: number): void {
+    if (this.bar) {
+      this.bar.update(step, { loss: loss.toFixed(3), bpb: bpb.toFixed(3), rate: Math.round(rate) });
+      return;
+    }
+    if (step - this.lastLine >= Math.max(1, Math.floor(this.total / 10)) || step === this.total) {
+      this.lastLine = step;
+      process.stderr.write(
+        `step ${step}/${this.total}: loss ${loss.toFixed(3)}, ${bpb.toFixed(3)} bpb, ${Math.round(rate)} bytes/s\n`,
+      );
+    }
+  }
+
+  note(line: string): void {
+    if (this.bar) {
+      this.bar.stop();
+      process.stderr.write(`${line}\n`);
+      this.bar.start(this.total, this.bar.getProgress() * this.total);
+    } else {
+      process.stderr.write(`${line}\n`);
+    }
+  }
+
+  stop(): void {
+    this.bar?.stop();
+  }
+}

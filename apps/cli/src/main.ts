@@ -1,0 +1,18 @@
+import { Command } from 'commander';
+import { evalCommand } from './commands/eval.js';
+import { infoCommand } from './commands/info.js';
+import { trainCommand } from './commands/train.js';
+
+const program = new Command('megabyte')
+  .description('MEGABYTE byte-level language models: train, evaluate, generate, inspect')
+  .showHelpAfterError('(run with --help for usage)')
+  .addCommand(trainCommand())
+  .addCommand(evalCommand())
+  .addCommand(infoCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.stderr.write(`megabyte: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,338 @@
+import type { KVCache } from '@megabyte/nn';
+import { PAD_ID } from '@megabyte/patching';
+import * as tf from '@tensorflow/tfjs-core';
+import { idsTensor } from '../byte-model.js';
+import { MegabyteModel } from '../megabyte-model.js';
+import type { AnyModel } from '../models.js';
+
+/**
+ * Feeds bytes to a model one step at a time and reads the logits of the next byte. A batch of
+ * sequences moves in lockstep: every sequence holds the same number of bytes, so their caches stay
+ * rectangular and the positions line up. Each call must be awaited before the next.
+ */
+export interface IncrementalDecoder {
+  /** Sequences decoded together. */
+  readonly batchSize: number;
+  /** Bytes fed to each sequence so far (prompt and pushed), including any that slid out of the context. */
+  readonly length: number;
+  /** Index of the oldest byte still in the model's context; it moves when the window slides. */
+  readonly windowStart: number;
+  /** How many times the context filled up and was re-encoded from a shorter window. */
+  readonly reencodes: number;
+  /** Starts over from prompts of equal length (any length, 0 included). */
+  prime(prompts: readonly ArrayLike<number>[]): Promise<void>;
+  /** Logits [V] of the next byte of each sequence, as of the last `prime` or `push`. */
+  logits(): readonly Float32Array[];
+  /** Appends one id to each sequence and computes the next logits. */
+  push(ids: readonly number[]): Promise<void>;
+  /** Keeps only the sequences listed (e.g. drops the finished ones); they are renumbered 0, 1, ... */
+  keepRows(rows: readonly number[]): void;
+  /** Frees the caches. */
+  dispose(): void;
+}
+
+export interface DecoderOptions {
+  /**
+   * Use KV caches (default). `false` runs the full forward pass over the context for every byte:
+   * the slow reference that the cached path must agree with.
+   */
+  readonly cache?: boolean;
+  /**
+   * Patches (bytes for the baseline, whose patch is one byte) dropped from the front when the
+   * context is full. Default: half the context.
+   */
+  readonly slide?: number;
+}
+
+/** The decoder that suits the model: MEGABYTE's two-level cache, or the baseline's single one. */
+export function createDecoder(model: AnyModel, options: DecoderOptions = {}): IncrementalDecoder {
+  const patchSize = model instanceof MegabyteModel ? model.config.patchSize : 1;
+  const patches = model.config.contextLength / patchSize;
+  const slide = options.slide ?? Math.max(1, Math.floor(patches / 2));
+  if (!Number.isInteger(slide) || slide < 1 || slide > patches) {
+    throw new RangeError(
+      `decoder option "slide": expected an integer in 1..${patches} (patches of the context), got ${slide}`,
+    );
+  }
+  const slideBytes = slide * patchSize;
+  if (options.cache === false) return new UncachedDecoder(model, slideBytes);
+  return model instanceof MegabyteModel
+    ? new MegabyteDecoder(model, slideBytes)
+    : new TransformerDecoder(model, slideBytes);
+}
+
+/**
+ * What all decoders share: the bytes in the context and the sliding window. When the context is
+ * full (the next byte would sit at position contextLength) the oldest `slideBytes` bytes are
+ * dropped and the rest is encoded again from scratch, because positions and caches are tied to the
+ * window's start. The window start is always a multiple of `slideBytes`, which a patch-aligned
+ * prompt longer than the context also gets in `prime`: the same window as feeding it byte by byte.
+ */
+abstract class WindowedDecoder implements IncrementalDecoder {
+  length = 0;
+  windowStart = 0;
+  reencodes = 0;
+  /** Each sequence's bytes from `windowStart` on. */
+  protected window: number[][] = [];
+  private current: Float32Array[] = [];
+  private busy = false;
+
+  protected constructor(
+    readonly model: AnyModel,
+    private readonly slideBytes: number,
+  ) {}
+
+  get batchSize(): number {
+    return this.window.length;
+  }
+
+  async prime(prompts: readonly ArrayLike<number>[]): Promise<void> {
+    const length = prompts[0]?.length;
+    if (length === undefined) throw new Error('decoder.prime: expected at least one prompt, got none');
+    prompts.forEach((prompt, row) => {
+      if (prompt.length !== length) {
+        throw new Error(
+          `decoder.prime: prompts must have equal lengths (the batch moves in lockstep): prompt ${row} has ${prompt.length} ids, prompt 0 has ${length}`,
+        );
+      }
+      Array.from(prompt).forEach((id, i) => this.checkId(id, `prompt ${row}, index ${i}`));
+    });
+    const { contextLength } = this.model.config;
+    const slides = length < contextLength ? 0 : Math.floor((length - contextLength) / this.slideBytes) + 1;
+    await this.run(() => {
+      this.length = length;
+      this.windowStart = slides * this.slideBytes;
+      this.window = prompts.map((prompt) => Array.from(prompt).slice(this.windowStart));
+      return this.encode();
+    });
+  }
+
+  logits(): readonly Float32Array[] {
+    return this.current;
+  }
+
+  async push(ids: readonly number[]): Promise<void> {
+    if (this.batchSize === 0) throw new Error('decoder.push: call prime first');
+    if (ids.length !== this.batchSize) {
+      throw new Error(`decoder.push: expected one id per sequence (${this.batchSize}), got ${ids.length}`);
+    }
+    ids.forEach((id, row) => this.checkId(id, `sequence ${row}`));
+    await this.run(() => {
+      ids.forEach((id, row) => this.window[row]!.push(id));
+      this.length++;
+      if (this.length - this.windowStart < this.model.config.contextLength) return this.extend();
+      this.windowStart += this.slideBytes;
+      this.window = this.window.map((bytes) => bytes.slice(this.slideBytes));
+      this.reencodes++;
+      return this.encode();
+    });
+  }
+
+  keepRows(rows: readonly number[]): void {
+    rows.forEach((row) => {
+      if (!Number.isInteger(row) || row < 0 || row >= this.batchSize) {
+        throw new RangeError(`decoder.keepRows: row ${row} is not in 0..${this.batchSize - 1}`);
+      }
+    });
+    this.window = rows.map((row) => this.window[row]!);
+    this.current = rows.map((row) => this.current[row]!);
+    this.selectRows([...rows]);
+  }
+
+  abstract dispose(): void;
+
+  /** Fresh state from `window` alone; returns the logits of the byte after it [B, V]. */
+  protected abstract encode(): tf.Tensor2D;
+  /** `window` just grew by one byte per sequence; returns the logits of the byte after it [B, V]. */
+  protected abstract extend(): tf.Tensor2D;
+  protected abstract selectRows(rows: number[]): void;
+
+  /** `window` as a [B, n] tensor of ids, from column `from` to column `to` (exclusive). */
+  protected windowIds(from: number, to: number): tf.Tensor2D {
+    return idsTensor(
+      this.window.flatMap((bytes) => bytes.slice(from, to)),
+      this.batchSize,
+      to - from,
+    );
+  }
+
+  private async run(compute: () => tf.Tensor2D): Promise<void> {
+    if (this.busy) throw new Error('decoder: a prime or push is still running; await it first');
+    this.busy = true;
+    try {
+      const logits = compute();
+      // data(), not dataSync(): GPU backends in the browser must not block on a read.
+      const values = await logits.data<'float32'>().finally(() => logits.dispose());
+      const vocab = this.model.config.vocabSize;
+      this.current = this.window.map((_, row) => values.slice(row * vocab, (row + 1) * vocab));
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private checkId(id: number, where: string): void {
+    const vocab = this.model.config.vocabSize;
+    if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+      throw new RangeError(`decoder: id ${id} (${where}) is outside the model's vocabulary 0..${vocab - 1}`);
+    }
+  }
+}
+
+/**
+ * MEGABYTE: the global model runs once per completed patch with its own KV cache, the local model
+ * once per byte with a cache that starts fresh at each patch. Encoding a window of n bytes costs
+ * one global pass over its whole patches (all at once) plus one local step per byte of the
+ * unfinished patch (fewer than P).
+ */
+class MegabyteDecoder extends WindowedDecoder {
+  private readonly globalCaches: KVCache[];
+  private readonly localCaches: KVCache[];
+  /** The current patch's global output, projected for the local model: [B, P, D_L]. */
+  private conditioning: tf.Tensor3D | undefined;
+
+  constructor(
+    readonly megabyte: MegabyteModel,
+    slideBytes: number,
+  ) {
+    super(megabyte, slideBytes);
+    this.globalCaches = megabyte.global.createCaches();
+    this.localCaches = megabyte.local.createCaches();
+  }
+
+  protected encode(): tf.Tensor2D {
+    const { patchSize } = this.megabyte.config;
+    const batch = this.batchSize;
+    const length = this.window[0]!.length;
+    const whole = length - (length % patchSize);
+    for (const cache of this.globalCaches) cache.reset();
+    const globalOut = tf.tidy(() => {
+      // The pad patch first: its output conditions patch 0.
+      const padOut = this.megabyte.global.step(this.globalCaches, batch);
+      if (whole === 0) return padOut;
+      const out = this.megabyte.global.step(this.globalCaches, batch, this.windowIds(0, whole), 0);
+      const [, count, width] = out.shape;
+      return tf.slice(out, [0, count - 1, 0], [batch, 1, width]); // conditions the patch after them
+    });
+    this.startPatch(globalOut);
+    // The bytes of the unfinished patch, one local step each; the last step predicts the next byte.
+    let logits = this.localStep(whole);
+    for (let position = whole + 1; position <= length; position++) {
+      logits.dispose();
+      logits = this.localStep(position);
+    }
+    return logits;
+  }
+
+  protected extend(): tf.Tensor2D {
+    const { patchSize } = this.megabyte.config;
+    const length = this.window[0]!.length;
+    if (length % patchSize === 0) {
+      // A patch just completed: the global model reads it and conditions the next one.
+      const patch = this.windowIds(length - patchSize, length);
+      this.startPatch(this.megabyte.global.step(this.globalCaches, this.batchSize, patch, length - patchSize));
+      patch.dispose();
+    }
+    return this.localStep(length);
+  }
+
+  protected selectRows(rows: number[]): void {
+    for (const cache of [...this.globalCaches, ...this.localCaches]) cache.selectRows(rows);
+    const conditioning = this.conditioning;
+    if (!conditioning) return;
+    this.conditioning = tf.tidy(() => tf.gather(conditioning, tf.tensor1d(rows, 'int32')));
+    conditioning.dispose();
+  }
+
+  dispose(): void {
+    for (const cache of [...this.globalCaches, ...this.localCaches]) cache.dispose();
+    this.conditioning?.dispose();
+    this.conditioning = undefined;
+  }
+
+  /** Takes the global output [B, 1, P*D_G] of the patch about to start and empties the local caches. */
+  private startPatch(globalOut: tf.Tensor3D): void {
+    this.conditioning?.dispose();
+    this.conditioning = this.megabyte.local.projectGlobal(globalOut);
+    globalOut.dispose();
+    for (const cache of this.localCaches) cache.reset();
+  }
+
+  /** One local step at window position t: logits of byte t [B, V], from the bytes of its patch before t. */
+  private localStep(t: number): tf.Tensor2D {
+    const conditioning = this.conditioning!;
+    return tf.tidy(() => {
+      const [batch, , dim] = conditioning.shape;
+      const p = t % this.megabyte.config.patchSize;
+      const slice = tf.slice(conditioning, [0, p, 0], [batch, 1, dim]) as tf.Tensor3D;
+      const previous = p === 0 ? undefined : tf.reshape(this.windowIds(t - 1, t), [batch]);
+      return this.megabyte.local.step(this.localCaches, slice, p, previous as tf.Tensor1D | undefined);
+    });
+  }
+}
+
+/** The baseline transformer: one KV cache; encoding a window is one pass over all its bytes. */
+class TransformerDecoder extends WindowedDecoder {
+  private readonly caches: KVCache[];
+
+  constructor(
+    readonly transformer: Exclude<AnyModel, MegabyteModel>,
+    slideBytes: number,
+  ) {
+    super(transformer, slideBytes);
+    this.caches = transformer.transformer.createCaches();
+  }
+
+  protected encode(): tf.Tensor2D {
+    for (const cache of this.caches) cache.reset();
+    return tf.tidy(() => this.transformer.prefill(this.caches, this.windowIds(0, this.window[0]!.length)));
+  }
+
+  protected extend(): tf.Tensor2D {
+    const length = this.window[0]!.length;
+    return tf.tidy(() =>
+      this.transformer.step(this.caches, this.batchSize, length, this.windowIds(length - 1, length)),
+    );
+  }
+
+  protected selectRows(rows: number[]): void {
+    for (const cache of this.caches) cache.selectRows(rows);
+  }
+
+  dispose(): void {
+    for (const cache of this.caches) cache.dispose();
+  }
+}
+
+/**
+ * No cache: a full forward pass over the context for every byte, O(n) positions per byte instead
+ * of one. A pad id stands in for the next byte, which the model's causal shift never lets its own
+ * logits see.
+ */
+class UncachedDecoder extends WindowedDecoder {
+  constructor(model: AnyModel, slideBytes: number) {
+    super(model, slideBytes);
+  }
+
+  protected encode(): tf.Tensor2D {
+    return this.extend();
+  }
+
+  protected extend(): tf.Tensor2D {
+    return tf.tidy(() => {
+      const batch = this.batchSize;
+      const length = this.window[0]!.length;
+      const ids = idsTensor(
+        this.window.flatMap((bytes) => [...bytes, PAD_ID]),
+        batch,
+        length + 1,
+      );
+      const vocab = this.model.config.vocabSize;
+      const last = tf.slice(this.model.forward(ids), [0, length, 0], [batch, 1, vocab]);
+      return tf.reshape(last, [batch, vocab]);
+    });
+  }
+
+  protected selectRows(): void {}
+
+  dispose(): void {}
+}
