@@ -1,0 +1,232 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import {
+  type ByteModel,
+  createModel,
+  idsTensor,
+  type MegabyteConfig,
+  type TransformerConfig,
+} from '@megabyte/core';
+import { encodeText } from '@megabyte/patching';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluateStream } from './evaluate.js';
+
+// A large init std makes the predictions depend clearly on the context, so scoring a byte from the
+// wrong window or position shows up as a different number.
+const MICRO: MegabyteConfig = {
+  kind: 'megabyte',
+  vocabSize: 258,
+  patchSize: 4,
+  contextLength: 16,
+  global: { byteDim: 4, layers: 1, heads: 2 },
+  local: { dim: 8, layers: 1, heads: 2 },
+  mlpRatio: 2,
+  activation: 'gelu',
+  norm: 'layernorm',
+  bias: false,
+  dropout: 0.1,
+  initStd: 0.5,
+  tieHead: false,
+};
+const BASELINE: TransformerConfig = {
+  kind: 'transformer',
+  vocabSize: 258,
+  contextLength: 16,
+  dim: 8,
+  layers: 1,
+  heads: 2,
+  mlpRatio: 2,
+  activation: 'gelu',
+  norm: 'layernorm',
+  bias: false,
+  dropout: 0,
+  initStd: 0.5,
+  tieHead: false,
+};
+const T = MICRO.contextLength;
+const P = MICRO.patchSize;
+
+/** About three windows of text, not a whole number of windows or patches. */
+const IDS = Int32Array.from(
+  encodeText('Strided inference scores each byte twice; keep the better one!').subarray(0, 3 * T + 5),
+);
+
+let model: ByteModel;
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  model = createModel(MICRO, { seed: 3 });
+});
+
+afterAll(() => {
+  model.dispose();
+});
+
+/** -log2 p(ids[start + p]) for every position p of the window [start, start + length), from one forward pass. */
+function windowSurprisal(m: ByteModel, ids: Int32Array, start: number, length: number): Float32Array {
+  return tf.tidy(() => {
+    const window = ids.subarray(start, start + length);
+    const logProbs = tf.reshape(tf.logSoftmax(m.forward(idsTensor(window, 1, length))), [length, -1]);
+    const values = logProbs.arraySync() as number[][];
+    return Float32Array.from(window, (id, p) => -values[p]![id]! / Math.LN2);
+  });
+}
+
+/** The surprisal of every byte taken from the window `source(x)` = its start, computed directly. */
+function direct(m: ByteModel, ids: Int32Array, source: (x: number) => number): Float32Array {
+  const out = new Float32Array(ids.length);
+  const cache = new Map<number, Float32Array>();
+  for (let x = 0; x < ids.length; x++) {
+    const start = source(x);
+    expect(x - start).toBeGreaterThanOrEqual(0);
+    expect(x - start).toBeLessThan(T);
+    if (!cache.has(start)) {
+      cache.set(start, windowSurprisal(m, ids, start, Math.min(T, ids.length - start)));
+    }
+    out[x] = cache.get(start)![x - start]!;
+  }
+  return out;
+}
+
+function expectClose(actual: Float32Array, expected: Float32Array): void {
+  expect(actual.length).toBe(expected.length);
+  const worst = actual.reduce((max, value, i) => Math.max(max, Math.abs(value - expected[i]!)), 0);
+  expect(worst).toBeLessThan(1e-4);
+}
+
+function mean(values: Float32Array): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+describe('evaluateStream', () => {
+  it('windows: scores every id exactly once, as a forward pass over each window does', () => {
+    const result = evaluateStream(model, IDS, { batchSize: 2 });
+    expect(result.mode).toBe('windows');
+    expect(result.bytes).toBe(IDS.length);
+    expect(result.surprisal.some(Number.isNaN)).toBe(false);
+    expect(result.costMultiple).toBe(1);
+    expectClose(
+      result.surprisal,
+      direct(model, IDS, (x) => Math.floor(x / T) * T),
+    );
+    expect(result.bitsPerByte).toBeCloseTo(mean(result.surprisal), 5);
+    // The context matters in this model: the score is not a property of the byte alone.
+    const shifted = evaluateStream(model, IDS.subarray(1));
+    expect(Math.abs(shifted.surprisal[T - 1]! - result.surprisal[T]!)).toBeGreaterThan(1e-3);
+  });
+
+  it('gives the same result whatever the batch size, and reports progress', () => {
+    const progress: Array<[number, number]> = [];
+    const one = evaluateStream(model, IDS, {
+      batchSize: 1,
+      onProgress: (done, total) => progress.push([done, total]),
+    });
+    const all = evaluateStream(model, IDS, { batchSize: 8 });
+    expectClose(one.surprisal, all.surprisal);
+    expect(progress).toEqual([
+      [1, 4],
+      [2, 4],
+      [3, 4],
+      [4, 4],
+    ]);
+  });
+
+  it('sliding with stride = T equals windows', () => {
+    const windows = evaluateStream(model, IDS, { mode: 'windows' });
+    const sliding = evaluateStream(model, IDS, { mode: 'sliding', stride: T });
+    expectClose(sliding.surprisal, windows.surprisal);
+    expect(sliding.costMultiple).toBe(1);
+  });
+
+  it('sliding with a smaller stride gives every byte after the first window at least T - stride of context', () => {
+    const stride = 4;
+    const result = evaluateStream(model, IDS, { mode: 'sliding', stride });
+    expect(result.surprisal.some(Number.isNaN)).toBe(false);
+    // Byte x >= T comes from the window that starts at k * stride with x in its last `stride` positions.
+    const source = (x: number) => (x < T ? 0 : (Math.floor((x - T) / stride) + 1) * stride);
+    for (let x = T; x < IDS.length; x++) expect(x - source(x)).toBeGreaterThanOrEqual(T - stride);
+    expectClose(result.surprisal, direct(model, IDS, source));
+    // About T / stride forward positions per byte (less on a stream this short: the first window is shared).
+    expect(result.costMultiple).toBeGreaterThan(3);
+    expect(result.costMultiple).toBeLessThanOrEqual(T / stride);
+    const long = Int32Array.from({ length: 40 * T }, (_, i) => IDS[i % IDS.length]!);
+    const longCost = evaluateStream(model, long, { mode: 'sliding', stride, batchSize: 32 }).costMultiple;
+    expect(longCost).toBeGreaterThan(0.95 * (T / stride));
+    expect(longCost).toBeLessThanOrEqual(T / stride);
+  });
+
+  it('sliding defaults to a stride of T / 2', () => {
+    const byDefault = evaluateStream(model, IDS, { mode: 'sliding' });
+    const half = evaluateStream(model, IDS, { mode: 'sliding', stride: T / 2 });
+    expectClose(byDefault.surprisal, half.surprisal);
+  });
+
+  it('strided: each byte comes from the pass in which it sits in the second half of its patch', () => {
+    const half = P / 2;
+    const result = evaluateStream(model, IDS, { mode: 'strided', batchSize: 3 });
+    expect(result.mode).toBe('strided');
+    expect(result.surprisal.some(Number.isNaN)).toBe(false);
+    // Pass 1: windows at 0, T, 2T, ...; pass 2: windows at P/2, P/2 + T, ... The first P/2 bytes
+    // exist only in pass 1.
+    const source = (x: number) => {
+      const firstPass = Math.floor(x / T) * T;
+      if (x < half || (x - firstPass) % P >= half) return firstPass;
+      const secondPass = half + Math.floor((x - half) / T) * T;
+      expect((x - secondPass) % P).toBeGreaterThanOrEqual(half);
+      return secondPass;
+    };
+    expectClose(result.surprisal, direct(model, IDS, source));
+    expect(result.bitsPerByte).toBeCloseTo(mean(result.surprisal), 5);
+    // Two passes over the stream, each window computed once.
+    expect(result.costMultiple).toBeGreaterThan(1.8);
+    expect(result.costMultiple).toBeLessThanOrEqual(2);
+    // And the result differs from plain windows: half the bytes come from the shifted pass.
+    const windows = evaluateStream(model, IDS);
+    expect(Math.abs(windows.bitsPerByte - result.bitsPerByte)).toBeGreaterThan(1e-4);
+  });
+
+  it('works on the baseline transformer in windows and sliding modes', () => {
+    const baseline = createModel(BASELINE, { seed: 1 });
+    try {
+      const windows = evaluateStream(baseline, IDS);
+      expectClose(
+        windows.surprisal,
+        direct(baseline, IDS, (x) => Math.floor(x / T) * T),
+      );
+      const sliding = evaluateStream(baseline, IDS, { mode: 'sliding', stride: 8 });
+      expect(sliding.surprisal.some(Number.isNaN)).toBe(false);
+    } finally {
+      baseline.dispose();
+    }
+  });
+
+  it('does not leak tensors', () => {
+    evaluateStream(model, IDS, { mode: 'strided' });
+    const before = tf.memory().numTensors;
+    for (const mode of ['windows', 'sliding', 'strided'] as const) evaluateStream(model, IDS, { mode });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  describe('errors', () => {
+    it('rejects empty data', () => {
+      expect(() => evaluateStream(model, new Int32Array(0))).toThrow(/the data to score is empty/);
+    });
+
+    it('rejects a bad sliding stride, naming the allowed range', () => {
+      for (const stride of [0, -1, 2.5, T + 1]) {
+        expect(() => evaluateStream(model, IDS, { mode: 'sliding', stride })).toThrow(
+          new RegExp(`stride must be an integer in 1\\.\\.${T}, got ${stride}`),
+        );
+      }
+    });
+
+    it('rejects strided inference on the baseline transformer', () => {
+      const baseline = createModel(BASELINE, { seed: 1 });
+      try {
+        expect(() => evaluateStream(baseline, IDS, { mode: 'strided' })).toThrow(/needs a patch model/);
+      } finally {
+        baseline.dispose();
+      }
+    });
+  });
+});
