@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { benchCommand } from './commands/bench.js';
 import { evalCommand } from './commands/eval.js';
 import { infoCommand } from './commands/info.js';
 import { trainCommand } from './commands/train.js';
@@ -8,7 +9,8 @@ const program = new Command('megabyte')
   .showHelpAfterError('(run with --help for usage)')
   .addCommand(trainCommand())
   .addCommand(evalCommand())
-  .addCommand(infoCommand());
+  .addCommand(infoCommand())
+  .addCommand(benchCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import {
   type AnyModel,
@@ -9,7 +9,7 @@ import {
   validateConfig,
 } from '@megabyte/core';
 import { Corpus, splitCorpus } from '@megabyte/patching';
-import { resolveDataSource } from '@megabyte/patching/node';
+import { resolveDataSource, writeFileAtomic } from '@megabyte/patching/node';
 import {
   Trainer,
   type TrainerEvent,
@@ -212,8 +212,7 @@ async function train(flags: TrainFlags): Promise<void> {
   }
 
   const started = Date.now();
-  await mkdir(runDir, { recursive: true });
-  await writeFile(
+  await writeFileAtomic(
     join(runDir, 'run.json'),
     `${JSON.stringify({ command: process.argv.slice(2), data: dataSpec, config, runtime: runtime.description, startedAt: new Date(started).toISOString() }, null, 2)}\n`,
   );
@@ -238,7 +237,7 @@ async function train(flags: TrainFlags): Promise<void> {
       backend: runtime.backend,
       interrupted: result.interrupted,
     };
-    await writeFile(join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    await writeFileAtomic(join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     if (result.interrupted) {
       process.stderr.write(
         `stopped at step ${result.step}; resume with:\n  megabyte train --resume ${runDir}\n`,

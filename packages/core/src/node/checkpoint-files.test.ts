@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CheckpointError } from '../checkpoint/errors.js';
-import { atomicWriteFile, readCheckpointDirectory, writeCheckpointDirectory } from './checkpoint-files.js';
+import { readCheckpointDirectory, writeCheckpointDirectory } from './checkpoint-files.js';
 
 let root: string;
 
@@ -155,22 +155,5 @@ describe('readCheckpointDirectory', () => {
     const file = join(root, 'file');
     await writeFile(file, '');
     expect((await rejection(readCheckpointDirectory(file))).problems).toEqual(['it is not a directory']);
-  });
-});
-
-describe('atomicWriteFile', () => {
-  it('writes and overwrites a file, creating its directory, leaving no temporary file', async () => {
-    const path = join(root, 'logs', 'metrics.json');
-    await atomicWriteFile(path, '{"step":1}');
-    await atomicWriteFile(path, new Uint8Array([0x7b, 0x7d]));
-    expect(await readFile(path, 'utf8')).toBe('{}');
-    expect(await readdir(join(root, 'logs'))).toEqual(['metrics.json']);
-  });
-
-  it('leaves the old file and no temporary file when the rename fails', async () => {
-    const path = join(root, 'target');
-    await mkdir(join(path, 'inside'), { recursive: true });
-    await expect(atomicWriteFile(path, 'data')).rejects.toThrow();
-    expect(await readdir(root)).toEqual(['target']);
   });
 });

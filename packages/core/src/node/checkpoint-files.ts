@@ -63,26 +63,6 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/**
- * Writes a file so that readers see either the old contents or the new, never a partial file:
- * the data goes to a temporary name in the same directory, is fsynced, then renamed over `path`.
- * Creates the parent directory if needed.
- */
-export async function atomicWriteFile(path: string, data: string | Uint8Array): Promise<void> {
-  const target = resolve(path);
-  const dir = dirname(target);
-  await mkdir(dir, { recursive: true });
-  const temp = `${target}.tmp-${randomSuffix()}`;
-  try {
-    await writeDurably(temp, data);
-    await rename(temp, target);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await syncDirectory(dir);
-}
-
 function extraFileProblems(names: readonly string[]): string[] {
   const problems: string[] = [];
   for (const name of names) {

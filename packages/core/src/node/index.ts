@@ -1,3 +1,3 @@
 export type { CheckpointFiles, LoadedCheckpointDirectory } from './checkpoint-files.js';
-export { atomicWriteFile, readCheckpointDirectory, writeCheckpointDirectory } from './checkpoint-files.js';
+export { readCheckpointDirectory, writeCheckpointDirectory } from './checkpoint-files.js';
 export { loadModel, saveModel } from './model-files.js';

@@ -1,18 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
- * Writes `bytes` to a temporary file beside `path` and renames it into place, so that a reader
- * sees either the old file or the complete new one, never a partial write.
+ * Writes `data` to a temporary file beside `path`, flushes it to disk and renames it into place,
+ * so that a reader (or a crash) sees either the old file or the complete new one, never a partial
+ * write. Creates the parent directory if needed.
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   const temporaryPath = join(
     dirname(path),
     `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
   );
   try {
-    await writeFile(temporaryPath, bytes, { flag: 'wx' });
+    const handle = await open(temporaryPath, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temporaryPath, path);
   } catch (error) {
     await rm(temporaryPath, { force: true });
