@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { evalCommand } from './commands/eval.js';
+import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { trainCommand } from './commands/train.js';
 
@@ -9,6 +10,7 @@ const program = new Command('megabyte')
   .showHelpAfterError('(run with --help for usage)')
   .addCommand(trainCommand())
   .addCommand(evalCommand())
+  .addCommand(generateCommand())
   .addCommand(infoCommand())
   .addCommand(benchCommand());
 

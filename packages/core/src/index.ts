@@ -19,6 +19,7 @@ export {
   type TransformerConfig,
   validateConfig,
 } from './config.js';
+export * from './generation/index.js';
 export { MegabyteModel } from './megabyte-model.js';
 export { CHECKPOINT_FORMAT_VERSION, decodeModel, encodeModel } from './model-checkpoint.js';
 export { type AnyModel, createModel } from './models.js';

@@ -93,8 +93,13 @@ export class TransformerModel extends ByteModel<TransformerConfig> {
    * byte after the prompt: [B, V]. Same result as n + 1 calls of `step`; needs n < contextLength.
    */
   prefill(caches: readonly KVCache[], ids: tf.Tensor2D): tf.Tensor2D {
+    const [batch, length] = ids.shape;
+    if (length >= this.config.contextLength) {
+      throw new RangeError(
+        `prefill: a prompt of ${length} bytes leaves no position for the next byte in the context of ${this.config.contextLength}: keep at most ${this.config.contextLength - 1}`,
+      );
+    }
     return tf.tidy(() => {
-      const [batch, length] = ids.shape;
       const dim = this.config.dim;
       const start = tf.tile(tf.reshape(this.start, [1, 1, dim]), [batch, 1, 1]);
       const input = length === 0 ? start : tf.concat([start, this.bytes.apply(ids)], 1);

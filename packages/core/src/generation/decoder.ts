@@ -1,9 +1,9 @@
-import type { KVCache } from '@megabyte/nn';
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { idsTensor } from '../byte-model.js';
 import { MegabyteModel } from '../megabyte-model.js';
 import type { AnyModel } from '../models.js';
+import type { TransformerModel } from '../transformer-model.js';
 
 /**
  * Feeds bytes to a model one step at a time and reads the logits of the next byte. A batch of
@@ -39,7 +39,8 @@ export interface DecoderOptions {
   readonly cache?: boolean;
   /**
    * Patches (bytes for the baseline, whose patch is one byte) dropped from the front when the
-   * context is full. Default: half the context.
+   * context is full. Default: half the context. Each slide re-encodes the rest of the context in
+   * one pass, once every `slide` patches: a small slide keeps more context and re-encodes more often.
    */
   readonly slide?: number;
 }
@@ -64,11 +65,12 @@ export function createDecoder(model: AnyModel, options: DecoderOptions = {}): In
 /**
  * What all decoders share: the bytes in the context and the sliding window. When the context is
  * full (the next byte would sit at position contextLength) the oldest `slideBytes` bytes are
- * dropped and the rest is encoded again from scratch, because positions and caches are tied to the
- * window's start. The window start is always a multiple of `slideBytes`, which a patch-aligned
- * prompt longer than the context also gets in `prime`: the same window as feeding it byte by byte.
+ * dropped and the rest is encoded again from scratch: positions, patch boundaries and cached keys
+ * are all relative to the window's start. The start is always a multiple of `slideBytes` (so of
+ * the patch size), and `prime` with a prompt longer than the context starts from the same window
+ * that feeding the prompt byte by byte would reach.
  */
-abstract class WindowedDecoder implements IncrementalDecoder {
+abstract class WindowedDecoder<M extends AnyModel = AnyModel> implements IncrementalDecoder {
   length = 0;
   windowStart = 0;
   reencodes = 0;
@@ -77,8 +79,8 @@ abstract class WindowedDecoder implements IncrementalDecoder {
   private current: Float32Array[] = [];
   private busy = false;
 
-  protected constructor(
-    readonly model: AnyModel,
+  constructor(
+    readonly model: M,
     private readonly slideBytes: number,
   ) {}
 
@@ -184,32 +186,23 @@ abstract class WindowedDecoder implements IncrementalDecoder {
  * one global pass over its whole patches (all at once) plus one local step per byte of the
  * unfinished patch (fewer than P).
  */
-class MegabyteDecoder extends WindowedDecoder {
-  private readonly globalCaches: KVCache[];
-  private readonly localCaches: KVCache[];
+class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
+  private readonly globalCaches = this.model.global.createCaches();
+  private readonly localCaches = this.model.local.createCaches();
   /** The current patch's global output, projected for the local model: [B, P, D_L]. */
   private conditioning: tf.Tensor3D | undefined;
 
-  constructor(
-    readonly megabyte: MegabyteModel,
-    slideBytes: number,
-  ) {
-    super(megabyte, slideBytes);
-    this.globalCaches = megabyte.global.createCaches();
-    this.localCaches = megabyte.local.createCaches();
-  }
-
   protected encode(): tf.Tensor2D {
-    const { patchSize } = this.megabyte.config;
+    const { patchSize } = this.model.config;
     const batch = this.batchSize;
     const length = this.window[0]!.length;
     const whole = length - (length % patchSize);
     for (const cache of this.globalCaches) cache.reset();
     const globalOut = tf.tidy(() => {
       // The pad patch first: its output conditions patch 0.
-      const padOut = this.megabyte.global.step(this.globalCaches, batch);
+      const padOut = this.model.global.step(this.globalCaches, batch);
       if (whole === 0) return padOut;
-      const out = this.megabyte.global.step(this.globalCaches, batch, this.windowIds(0, whole), 0);
+      const out = this.model.global.step(this.globalCaches, batch, this.windowIds(0, whole), 0);
       const [, count, width] = out.shape;
       return tf.slice(out, [0, count - 1, 0], [batch, 1, width]); // conditions the patch after them
     });
@@ -224,12 +217,12 @@ class MegabyteDecoder extends WindowedDecoder {
   }
 
   protected extend(): tf.Tensor2D {
-    const { patchSize } = this.megabyte.config;
+    const { patchSize } = this.model.config;
     const length = this.window[0]!.length;
     if (length % patchSize === 0) {
       // A patch just completed: the global model reads it and conditions the next one.
       const patch = this.windowIds(length - patchSize, length);
-      this.startPatch(this.megabyte.global.step(this.globalCaches, this.batchSize, patch, length - patchSize));
+      this.startPatch(this.model.global.step(this.globalCaches, this.batchSize, patch, length - patchSize));
       patch.dispose();
     }
     return this.localStep(length);
@@ -252,7 +245,7 @@ class MegabyteDecoder extends WindowedDecoder {
   /** Takes the global output [B, 1, P*D_G] of the patch about to start and empties the local caches. */
   private startPatch(globalOut: tf.Tensor3D): void {
     this.conditioning?.dispose();
-    this.conditioning = this.megabyte.local.projectGlobal(globalOut);
+    this.conditioning = this.model.local.projectGlobal(globalOut);
     globalOut.dispose();
     for (const cache of this.localCaches) cache.reset();
   }
@@ -262,35 +255,27 @@ class MegabyteDecoder extends WindowedDecoder {
     const conditioning = this.conditioning!;
     return tf.tidy(() => {
       const [batch, , dim] = conditioning.shape;
-      const p = t % this.megabyte.config.patchSize;
+      const p = t % this.model.config.patchSize;
       const slice = tf.slice(conditioning, [0, p, 0], [batch, 1, dim]) as tf.Tensor3D;
-      const previous = p === 0 ? undefined : tf.reshape(this.windowIds(t - 1, t), [batch]);
-      return this.megabyte.local.step(this.localCaches, slice, p, previous as tf.Tensor1D | undefined);
+      const previous = p === 0 ? undefined : (tf.reshape(this.windowIds(t - 1, t), [batch]) as tf.Tensor1D);
+      return this.model.local.step(this.localCaches, slice, p, previous);
     });
   }
 }
 
 /** The baseline transformer: one KV cache; encoding a window is one pass over all its bytes. */
-class TransformerDecoder extends WindowedDecoder {
-  private readonly caches: KVCache[];
-
-  constructor(
-    readonly transformer: Exclude<AnyModel, MegabyteModel>,
-    slideBytes: number,
-  ) {
-    super(transformer, slideBytes);
-    this.caches = transformer.transformer.createCaches();
-  }
+class TransformerDecoder extends WindowedDecoder<TransformerModel> {
+  private readonly caches = this.model.transformer.createCaches();
 
   protected encode(): tf.Tensor2D {
     for (const cache of this.caches) cache.reset();
-    return tf.tidy(() => this.transformer.prefill(this.caches, this.windowIds(0, this.window[0]!.length)));
+    return tf.tidy(() => this.model.prefill(this.caches, this.windowIds(0, this.window[0]!.length)));
   }
 
   protected extend(): tf.Tensor2D {
     const length = this.window[0]!.length;
     return tf.tidy(() =>
-      this.transformer.step(this.caches, this.batchSize, length, this.windowIds(length - 1, length)),
+      this.model.step(this.caches, this.batchSize, length, this.windowIds(length - 1, length)),
     );
   }
 
@@ -304,15 +289,11 @@ class TransformerDecoder extends WindowedDecoder {
 }
 
 /**
- * No cache: a full forward pass over the context for every byte, O(n) positions per byte instead
- * of one. A pad id stands in for the next byte, which the model's causal shift never lets its own
- * logits see.
+ * No cache, so nothing to keep between steps: a full forward pass over the context for every
+ * byte, n positions per byte instead of one. A pad id stands in for the next byte, which the
+ * model's causal shift never lets its own logits see.
  */
 class UncachedDecoder extends WindowedDecoder {
-  constructor(model: AnyModel, slideBytes: number) {
-    super(model, slideBytes);
-  }
-
   protected encode(): tf.Tensor2D {
     return this.extend();
   }

@@ -31,9 +31,10 @@ export interface SamplingOptions {
   readonly stopAtBoundary?: boolean;
 }
 
-type Resolved = Required<Omit<SamplingOptions, 'seed'>>;
+/** Sampling options with every default filled in (the seed stays optional: absent means random). */
+export type ResolvedSamplingOptions = Required<Omit<SamplingOptions, 'seed'>>;
 
-const DEFAULTS: Resolved = {
+const DEFAULTS: ResolvedSamplingOptions = {
   temperature: 1,
   topK: 0,
   topP: 1,
@@ -43,15 +44,17 @@ const DEFAULTS: Resolved = {
   stopAtBoundary: false,
 };
 
-// Cumulative sums of float probabilities land a hair below p; without this slack top-p could keep
-// one byte more than the smallest set that reaches p.
-const TOP_P_SLACK = 1e-9;
+// Logits arrive as float32 (about 7 significant digits), so a set whose probability is exactly p
+// can sum to a hair below it; without this slack top-p would keep one byte more than it should.
+const TOP_P_SLACK = 1e-6;
 
 /** Checks sampling options and fills the defaults; errors name the option, the expectation and the value. */
-export function validateSamplingOptions(options: SamplingOptions): Resolved & { seed: number | undefined } {
+export function validateSamplingOptions(
+  options: SamplingOptions,
+): ResolvedSamplingOptions & { seed: number | undefined } {
   const problem = (name: string, expected: string, value: unknown) =>
     new RangeError(`sampling option "${name}": expected ${expected}, got ${JSON.stringify(value) ?? value}`);
-  const resolved: Resolved = {
+  const resolved: ResolvedSamplingOptions = {
     temperature: options.temperature ?? DEFAULTS.temperature,
     topK: options.topK ?? DEFAULTS.topK,
     topP: options.topP ?? DEFAULTS.topP,
@@ -82,7 +85,7 @@ export function validateSamplingOptions(options: SamplingOptions): Resolved & { 
  * it. One Sampler per sequence: it owns that sequence's RNG.
  */
 export class Sampler {
-  readonly options: Resolved;
+  readonly options: ResolvedSamplingOptions;
   private readonly rng: Rng;
 
   /** `rng` resumes a saved sequence (see `rngState`); otherwise one is seeded from `options.seed`. */
@@ -128,14 +131,28 @@ export class Sampler {
       return probabilities;
     }
 
+    // Unnormalised, so the most likely byte has probability exactly 1.
     const best = scores[argmax(scores)]!;
     for (let id = 0; id < scores.length; id++)
       probabilities[id] = Math.exp((scores[id]! - best) / temperature);
+    if (topK > 0 || topP < 1) this.keepTop(probabilities);
+    // Relative to the most likely byte (1 here), which top-k and top-p always keep.
+    if (minP > 0)
+      for (let id = 0; id < scores.length; id++) if (probabilities[id]! < minP) probabilities[id] = 0;
+
+    let total = 0;
+    for (let id = 0; id < scores.length; id++) total += probabilities[id]!;
+    for (let id = 0; id < scores.length; id++) probabilities[id]! /= total;
+    return probabilities;
+  }
+
+  /** Top-k, then top-p over what top-k kept: zeroes the rest of `probabilities` (unnormalised). */
+  private keepTop(probabilities: Float64Array): void {
+    const { topK, topP } = this.options;
     // Most likely first; equal probabilities keep id order so the result never depends on the sort.
     const ranked = Array.from(probabilities.keys())
       .filter((id) => probabilities[id]! > 0)
       .sort((a, b) => probabilities[b]! - probabilities[a]! || a - b);
-
     let kept = topK > 0 ? Math.min(topK, ranked.length) : ranked.length;
     if (topP < 1) {
       let total = 0;
@@ -149,21 +166,13 @@ export class Sampler {
         }
       }
     }
-    // Relative to the most likely byte, so it does not matter that the survivors are not renormalised yet.
-    const floor = minP * probabilities[ranked[0]!]!;
-    while (kept > 1 && probabilities[ranked[kept - 1]!]! < floor) kept--;
-
     for (let i = kept; i < ranked.length; i++) probabilities[ranked[i]!] = 0;
-    let total = 0;
-    for (let i = 0; i < kept; i++) total += probabilities[ranked[i]!]!;
-    for (let i = 0; i < kept; i++) probabilities[ranked[i]!]! /= total;
-    return probabilities;
   }
 
   /** Logits with the special ids masked out (-Infinity) and the repetition penalty applied. */
   private allowedScores(logits: Float32Array, history: ArrayLike<number>): Float64Array {
     const { repetitionPenalty, repetitionWindow, stopAtBoundary } = this.options;
-    const scores = Float64Array.from(logits);
+    const scores = new Float64Array(logits);
     for (let id = 0; id < scores.length; id++) {
       if (Number.isNaN(scores[id])) {
         throw new Error(`sampling: the logit of id ${id} is NaN; the model's weights or inputs are broken`);

@@ -1,0 +1,16 @@
+export { createDecoder, type DecoderOptions, type IncrementalDecoder } from './decoder.js';
+export {
+  type BatchGenerateOptions,
+  type GenerateOptions,
+  generate,
+  generateBatch,
+  generateText,
+  type PromptInput,
+  utf8Chunks,
+} from './generate.js';
+export {
+  type ResolvedSamplingOptions,
+  Sampler,
+  type SamplingOptions,
+  validateSamplingOptions,
+} from './sampling.js';
