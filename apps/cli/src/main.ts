@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { convertCommand } from './commands/convert.js';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
@@ -12,6 +13,7 @@ const program = new Command('megabyte')
   .addCommand(evalCommand())
   .addCommand(generateCommand())
   .addCommand(infoCommand())
+  .addCommand(convertCommand())
   .addCommand(benchCommand());
 
 try {

@@ -13,18 +13,22 @@ import {
 import { createRuntime, type NodeRuntime, RuntimeUnavailableError } from '@megabyte/runtime-node';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, formatCount, integer, positiveNumber, userPath } from '../options.js';
+import { generateBenchCommand } from './bench-generate.js';
 
 /**
- * `megabyte bench`: the parent of the benchmarks (`model` now; e.g. `generate` later, through
- * `benchCommand([generateBenchCommand()])` or `addBenchSubcommands`). Each benchmark prints a
- * table on stdout, progress on stderr, and writes JSON.
+ * `megabyte bench`: the parent of the benchmarks (`model` and `generate`; more join through
+ * `benchCommand([...])` or `addBenchSubcommands`). Each benchmark prints a table on stdout,
+ * progress on stderr, and writes JSON.
  */
 export function benchCommand(subcommands: readonly Command[] = []): Command {
   return addBenchSubcommands(
     new Command('bench')
       .description('benchmarks: print a table and write JSON (under bench-results/ by default)')
-      .addHelpText('after', '\nExample:\n  megabyte bench model --presets tiny --backends wasm'),
-    [modelBenchCommand(), ...subcommands],
+      .addHelpText(
+        'after',
+        '\nExamples:\n  megabyte bench model --presets tiny --backends wasm\n  megabyte bench generate --bytes 1024',
+      ),
+    [modelBenchCommand(), generateBenchCommand(), ...subcommands],
   );
 }
 
@@ -498,7 +502,7 @@ export async function writeJson(path: string, value: unknown): Promise<void> {
   await rename(temporary, path);
 }
 
-function list(value: string): string[] {
+export function list(value: string): string[] {
   const items = value
     .split(',')
     .map((s) => s.trim())
@@ -507,7 +511,7 @@ function list(value: string): string[] {
   return items;
 }
 
-function backendList(value: string): string[] {
+export function backendList(value: string): string[] {
   const items = list(value);
   for (const item of items) {
     if (!(BACKENDS as readonly string[]).includes(item))
