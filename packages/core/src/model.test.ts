@@ -16,39 +16,14 @@ import {
   type TransformerConfig,
   validateConfig,
 } from './index.js';
+import { microMegabyteConfig, microTransformerConfig } from './testing/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const common = {
-  vocabSize: 258,
-  mlpRatio: 2,
-  activation: 'gelu',
-  norm: 'layernorm',
-  bias: false,
-  dropout: 0,
-  initStd: 0.5,
-  tieHead: false,
-} as const;
-
-const microMegabyte: MegabyteConfig = {
-  ...common,
-  kind: 'megabyte',
-  patchSize: 4,
-  contextLength: 16,
-  global: { byteDim: 4, layers: 2, heads: 2 },
-  local: { dim: 8, layers: 1, heads: 2 },
-};
-
-const microTransformer: TransformerConfig = {
-  ...common,
-  kind: 'transformer',
-  contextLength: 16,
-  dim: 8,
-  layers: 2,
-  heads: 2,
-};
+const microMegabyte = microMegabyteConfig({ initStd: 0.5, global: { byteDim: 4, layers: 2, heads: 2 } });
+const microTransformer = microTransformerConfig({ initStd: 0.5, layers: 2 });
 
 const randomIds = (n: number, seed: number) =>
   Array.from({ length: n }, (_, i) => (seed * 131 + i * 97 + ((i * i) % 7)) % 256);

@@ -1,48 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import {
-  type ByteModel,
-  createModel,
-  idsTensor,
-  type MegabyteConfig,
-  type TransformerConfig,
-} from '@megabyte/core';
+import { type ByteModel, createModel, idsTensor } from '@megabyte/core';
+import { microMegabyteConfig, microTransformerConfig } from '@megabyte/core/testing';
 import { encodeText } from '@megabyte/patching';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateStream } from './evaluate.js';
 
 // A large init std makes the predictions depend clearly on the context, so scoring a byte from the
 // wrong window or position shows up as a different number.
-const MICRO: MegabyteConfig = {
-  kind: 'megabyte',
-  vocabSize: 258,
-  patchSize: 4,
-  contextLength: 16,
-  global: { byteDim: 4, layers: 1, heads: 2 },
-  local: { dim: 8, layers: 1, heads: 2 },
-  mlpRatio: 2,
-  activation: 'gelu',
-  norm: 'layernorm',
-  bias: false,
-  dropout: 0.1,
-  initStd: 0.5,
-  tieHead: false,
-};
-const BASELINE: TransformerConfig = {
-  kind: 'transformer',
-  vocabSize: 258,
-  contextLength: 16,
-  dim: 8,
-  layers: 1,
-  heads: 2,
-  mlpRatio: 2,
-  activation: 'gelu',
-  norm: 'layernorm',
-  bias: false,
-  dropout: 0,
-  initStd: 0.5,
-  tieHead: false,
-};
+const MICRO = microMegabyteConfig({ dropout: 0.1, initStd: 0.5 });
+const BASELINE = microTransformerConfig({ initStd: 0.5 });
 const T = MICRO.contextLength;
 const P = MICRO.patchSize;
 

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { type ByteModel, createModel, type MegabyteConfig } from '@megabyte/core';
+import { type ByteModel, createModel } from '@megabyte/core';
 import { loadModel } from '@megabyte/core/node';
+import { microMegabyteConfig } from '@megabyte/core/testing';
 import { Corpus } from '@megabyte/patching';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateStream } from './evaluate.js';
@@ -18,21 +19,7 @@ import {
   type TrainingOptions,
 } from './trainer.js';
 
-const MICRO: MegabyteConfig = {
-  kind: 'megabyte',
-  vocabSize: 258,
-  patchSize: 4,
-  contextLength: 16,
-  global: { byteDim: 4, layers: 1, heads: 2 },
-  local: { dim: 8, layers: 1, heads: 2 },
-  mlpRatio: 2,
-  activation: 'gelu',
-  norm: 'layernorm',
-  bias: false,
-  dropout: 0.1,
-  initStd: 0.02,
-  tieHead: false,
-};
+const MICRO = microMegabyteConfig({ dropout: 0.1 });
 
 const SENTENCES = [
   'the cat sat on the mat. ',

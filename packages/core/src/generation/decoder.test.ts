@@ -3,35 +3,21 @@ import { PAD_ID, Rng } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { idsTensor } from '../byte-model.js';
-import type { MegabyteConfig, TransformerConfig } from '../config.js';
 import { type AnyModel, createModel } from '../models.js';
+import { microMegabyteConfig, microTransformerConfig } from '../testing/index.js';
 import { createDecoder, type DecoderOptions, type IncrementalDecoder } from './decoder.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const common = {
-  vocabSize: 258,
+const megabyteConfig = microMegabyteConfig({
   contextLength: 32,
-  mlpRatio: 2,
-  activation: 'gelu',
-  norm: 'layernorm',
-  bias: false,
-  dropout: 0,
   initStd: 0.2,
-  tieHead: false,
-} as const;
-
-const megabyteConfig: MegabyteConfig = {
-  ...common,
-  kind: 'megabyte',
-  patchSize: 4,
   global: { byteDim: 8, layers: 2, heads: 2 },
   local: { dim: 16, layers: 2, heads: 2 },
-};
-
-const transformerConfig: TransformerConfig = { ...common, kind: 'transformer', dim: 16, layers: 2, heads: 2 };
+});
+const transformerConfig = microTransformerConfig({ contextLength: 32, initStd: 0.2, dim: 16, layers: 2 });
 
 const MODELS = [
   ['MEGABYTE', megabyteConfig],

@@ -3,36 +3,22 @@ import type { LayerNorm, Linear } from '@megabyte/nn';
 import { BOUNDARY_ID, decodeText, encodeText } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { MegabyteConfig, TransformerConfig } from '../config.js';
 import type { MegabyteModel } from '../megabyte-model.js';
 import { type AnyModel, createModel } from '../models.js';
+import { microMegabyteConfig, microTransformerConfig } from '../testing/index.js';
 import { type GenerateOptions, generate, generateBatch, generateText, utf8Chunks } from './generate.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const common = {
-  vocabSize: 258,
+const megabyteConfig = microMegabyteConfig({
   contextLength: 32,
-  mlpRatio: 2,
-  activation: 'gelu',
-  norm: 'layernorm',
-  bias: false,
-  dropout: 0,
   initStd: 0.2,
-  tieHead: false,
-} as const;
-
-const megabyteConfig: MegabyteConfig = {
-  ...common,
-  kind: 'megabyte',
-  patchSize: 4,
   global: { byteDim: 8, layers: 2, heads: 2 },
   local: { dim: 16, layers: 2, heads: 2 },
-};
-
-const transformerConfig: TransformerConfig = { ...common, kind: 'transformer', dim: 16, layers: 2, heads: 2 };
+});
+const transformerConfig = microTransformerConfig({ contextLength: 32, initStd: 0.2, dim: 16, layers: 2 });
 
 async function collect(bytes: AsyncIterable<number>): Promise<number[]> {
   const out: number[] = [];

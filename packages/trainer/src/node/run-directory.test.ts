@@ -3,28 +3,15 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { type ByteModel, CheckpointError, createModel, type MegabyteConfig } from '@megabyte/core';
+import { type ByteModel, CheckpointError, createModel } from '@megabyte/core';
 import { saveModel } from '@megabyte/core/node';
+import { microMegabyteConfig } from '@megabyte/core/testing';
 import { Corpus } from '@megabyte/patching';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CheckpointReason, Trainer, type TrainingState } from '../trainer.js';
 import { loadResumePoint, RunDirectory } from './run-directory.js';
 
-const MICRO: MegabyteConfig = {
-  kind: 'megabyte',
-  vocabSize: 258,
-  patchSize: 4,
-  contextLength: 16,
-  global: { byteDim: 4, layers: 1, heads: 2 },
-  local: { dim: 8, layers: 1, heads: 2 },
-  mlpRatio: 2,
-  activation: 'gelu',
-  norm: 'layernorm',
-  bias: false,
-  dropout: 0.1,
-  initStd: 0.02,
-  tieHead: false,
-};
+const MICRO = microMegabyteConfig({ dropout: 0.1 });
 
 let root: string;
 const disposables: Array<{ dispose(): void }> = [];

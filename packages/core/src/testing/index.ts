@@ -1,0 +1,1 @@
+export { microMegabyteConfig, microTransformerConfig } from './micro-configs.js';
