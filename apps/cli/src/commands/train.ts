@@ -166,7 +166,7 @@ async function train(flags: TrainFlags): Promise<void> {
     );
 
   const options: Partial<TrainingOptions> = resume
-    ? { ...resume.options, steps: flags.steps > resume.options.steps ? flags.steps : resume.options.steps }
+    ? { ...resume.options, steps: Math.max(flags.steps, resume.options.steps) }
     : {
         steps: flags.steps,
         batchSize: flags.batch,
