@@ -21,7 +21,7 @@ export function convertCommand(): Command {
       '\nExample:\n  megabyte convert --model runs/2026-11-28T04-00-00 --out models/mine --dtype float16',
     )
     .action(async (flags: { model: string; out: string; dtype: 'float32' | 'float16' }) => {
-      await startRuntime('cpu', false);
+      await startRuntime('auto', false);
       const { model, dir } = await loadModelArgument(flags.model);
       const out = userPath(flags.out);
       await saveModel(model, out, { dtype: flags.dtype });
