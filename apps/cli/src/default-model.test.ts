@@ -19,13 +19,16 @@ describe('the shipped default model', () => {
   it('loads, predicts English far better than chance and generates English-looking bytes', async () => {
     const model = await loadModel(defaultModelDirectory());
     expect(model.config.kind).toBe('megabyte');
-    const text = encodeText('The jury said it did find that the city had been well run by the committee and the mayor.');
+    const text = encodeText(
+      'The jury said it did find that the city had been well run by the committee and the mayor.',
+    );
     const ids = idsTensor(text, 1, text.length);
     expect(model.bitsPerByte(ids)).toBeLessThan(3.5);
     ids.dispose();
 
     const bytes: number[] = [];
-    for await (const byte of generate(model, { prompt: 'The ', maxBytes: 120, temperature: 0 })) bytes.push(byte);
+    for await (const byte of generate(model, { prompt: 'The ', maxBytes: 120, temperature: 0 }))
+      bytes.push(byte);
     const out = new TextDecoder().decode(Uint8Array.from(bytes));
     const letters = [...out].filter((c) => /[A-Za-z ]/.test(c)).length;
     expect(letters / out.length).toBeGreaterThan(0.85);

@@ -13,7 +13,7 @@ import {
 import { createRuntime, type NodeRuntime, RuntimeUnavailableError } from '@megabyte/runtime-node';
 import { Command, Option } from 'commander';
 import { formatCount, integer, userPath } from '../options.js';
-import { backendList, list, renderTable, writeJson } from './bench.js';
+import { backendList, benchRuntime, list, renderTable, writeJson } from './bench.js';
 import { loadModelArgument } from './model-loading.js';
 
 interface GenerateBenchFlags {
@@ -199,17 +199,11 @@ async function benchGeneration(flags: GenerateBenchFlags): Promise<void> {
   const ceilings: Record<string, Ceilings> = {};
 
   for (const backend of flags.backends) {
-    let runtime: NodeRuntime;
-    try {
-      // Models are built after the switch and disposed before the next one: no tensor crosses backends.
-      runtime = await createRuntime({ backend });
-    } catch (error) {
-      if (!(error instanceof RuntimeUnavailableError)) throw error;
-      for (const job of jobs) skipped.push({ model: job.name, backend, reason: error.message });
-      continue;
-    }
+    const runtime = await benchRuntime(backend, (reason) => {
+      for (const job of jobs) skipped.push({ model: job.name, backend, reason });
+    });
+    if (!runtime) continue;
     runtimes[runtime.name] = runtime.description;
-    process.stderr.write(`backend: ${runtime.description}\n`);
     process.stderr.write(`${runtime.name}: measuring peak FLOP/s and memory bandwidth\n`);
     const measured = measureCeilings(runtime);
     ceilings[runtime.name] = measured;

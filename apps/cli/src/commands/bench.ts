@@ -1,6 +1,4 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { dirname } from 'node:path';
 import {
   type AnyModel,
   createModel,
@@ -10,6 +8,7 @@ import {
   parameterBreakdown,
   presetConfig,
 } from '@megabyte/core';
+import { writeFileAtomic } from '@megabyte/patching/node';
 import { createRuntime, type NodeRuntime, RuntimeUnavailableError } from '@megabyte/runtime-node';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, formatCount, integer, positiveNumber, userPath } from '../options.js';
@@ -178,17 +177,11 @@ async function benchModels(flags: ModelBenchFlags): Promise<void> {
       return false;
     });
     if (planned.length === 0) continue;
-    let runtime: NodeRuntime;
-    try {
-      // Models are built after the switch and disposed before the next one: no tensor crosses backends.
-      runtime = await createRuntime({ backend });
-    } catch (error) {
-      if (!(error instanceof RuntimeUnavailableError)) throw error;
-      for (const preset of planned) skipped.push({ preset: preset.name, backend, reason: error.message });
-      continue;
-    }
+    const runtime = await benchRuntime(backend, (reason) => {
+      for (const preset of planned) skipped.push({ preset: preset.name, backend, reason });
+    });
+    if (!runtime) continue;
     runtimes[runtime.name] = runtime.description;
-    process.stderr.write(`backend: ${runtime.description}\n`);
     let broken: string | undefined;
     for (const preset of planned) {
       for (const [model, config] of [
@@ -479,6 +472,23 @@ function speedups(rows: readonly ModelBenchRow[]): string[] {
 }
 
 /** Text columns left-aligned, numeric ones right-aligned, two spaces apart, with a rule under the header. */
+/** The runtime for one backend of a benchmark; undefined, with the reason given to `skip`, when it cannot load here. */
+export async function benchRuntime(
+  backend: string,
+  skip: (reason: string) => void,
+): Promise<NodeRuntime | undefined> {
+  try {
+    // Models are built after the switch and disposed before the next one: no tensor crosses backends.
+    const runtime = await createRuntime({ backend });
+    process.stderr.write(`backend: ${runtime.description}\n`);
+    return runtime;
+  } catch (error) {
+    if (!(error instanceof RuntimeUnavailableError)) throw error;
+    skip(error.message);
+    return undefined;
+  }
+}
+
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const numeric = header.map(
@@ -494,12 +504,9 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
   return `${[line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')}\n`;
 }
 
-/** Writes JSON to a temporary name beside `path`, then renames it: never a half-written file. */
+/** Writes a benchmark's JSON report atomically: never a half-written file. */
 export async function writeJson(path: string, value: unknown): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(temporary, path);
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 export function list(value: string): string[] {
