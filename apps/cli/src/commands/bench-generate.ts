@@ -10,7 +10,7 @@ import {
   parameterBreakdown,
   presetConfig,
 } from '@megabyte/core';
-import { createRuntime, type NodeRuntime, RuntimeUnavailableError } from '@megabyte/runtime-node';
+import type { NodeRuntime } from '@megabyte/runtime-node';
 import { Command, Option } from 'commander';
 import { formatCount, integer, userPath } from '../options.js';
 import { backendList, benchRuntime, list, renderTable, writeJson } from './bench.js';
