@@ -133,6 +133,21 @@ describe('createRuntime', () => {
     ]);
   });
 
+  it('lets auto skip a plugged-in candidate that fails with an error type of its own', async () => {
+    class DeviceLost extends Error {}
+    const lost: BackendCandidate = {
+      name: 'webgpu',
+      packageName: '@megabyte/runtime-webgpu',
+      probe: async () => ({ available: true, reason: 'navigator.gpu present' }),
+      load: async () => {
+        throw new DeviceLost('the device was lost while starting');
+      },
+    };
+    const runtime = await createRuntime({ candidates: [lost, cpuCandidate] });
+    expect(runtime.backend).toBe('cpu');
+    expect(runtime.reason).toContain('skipped webgpu: the device was lost while starting');
+  });
+
   it('lets auto try a plugged-in candidate first and skip it when it cannot run', async () => {
     const noDevice: BackendCandidate = {
       name: 'webgpu',

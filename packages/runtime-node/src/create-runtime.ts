@@ -89,8 +89,8 @@ async function pickFastest(
           : `picked by auto: the fastest that loads here (skipped ${skipped.join('; ')})`;
       return toRuntime(candidate, loaded, reason);
     } catch (error) {
-      if (!(error instanceof RuntimeUnavailableError)) throw error;
-      skip(candidate, error.message);
+      // Candidates from other packages throw their own error types; auto's job is to find one that works.
+      skip(candidate, errorMessage(error));
     }
   }
   throw new RuntimeUnavailableError('auto', `No backend could be loaded: ${skipped.join('; ')}.`);
