@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import './register-gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   causalMask,

@@ -3,6 +3,7 @@
 // disagreeing about the Tensor class (x.cast() then fails with "opHandler is null").
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '@megabyte/nn/gradients';
 import { type AnyModel, createModel, idsTensor, type ModelConfig } from '@megabyte/core';
 import { microMegabyteConfig, microTransformerConfig } from '@megabyte/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,7 @@
 import { type ByteModel, idsTensor } from '@megabyte/core';
 import { type Corpus, RandomWindowSampler, type RandomWindowSamplerState } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
+import '@megabyte/nn/gradients';
 import { AdamW, type AdamWState } from './adamw.js';
 import {
   accumulateGradients,

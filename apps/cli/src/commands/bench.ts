@@ -8,6 +8,7 @@ import {
   parameterBreakdown,
   presetConfig,
 } from '@megabyte/core';
+import '@megabyte/nn/gradients';
 import { writeFileAtomic } from '@megabyte/patching/node';
 import { createRuntime, type NodeRuntime, RuntimeUnavailableError } from '@megabyte/runtime-node';
 import { Command, InvalidArgumentError, Option } from 'commander';

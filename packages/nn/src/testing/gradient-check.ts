@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import '../register-gradients.js';
 
 export interface GradientCheckResult {
   /** Largest |analytic - numeric| / max(|analytic|, |numeric|, floor) over the probed entries. */
