@@ -33,6 +33,9 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 export const BACKENDS = ['auto', 'cpu', 'wasm', 'tensorflow', 'tensorflow-gpu'] as const;
 
+/** Where the model only generates: WebGPU in Node reads results asynchronously, which generation does. */
+export const GENERATION_BACKENDS = [...BACKENDS, 'webgpu'] as const;
+
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
