@@ -4,7 +4,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@megabyte/nn/gradients';
 import { type AnyModel, createModel, generate, idsTensor, type ModelConfig } from '@megabyte/core';
-import { microMegabyteConfig, microTransformerConfig } from '@megabyte/core/testing';
+import {
+  microMegabyteConfig,
+  microTransformerConfig,
+  relativeError,
+  sampleIds,
+} from '@megabyte/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime } from './index.js';
 
@@ -38,25 +43,6 @@ const MODELS: Record<string, ModelConfig> = {
   megabyte: microMegabyteConfig({ initStd: 0.5 }),
   transformer: microTransformerConfig({ initStd: 0.5 }),
 };
-
-/** max |a - b| / max |b|: the error relative to the reference's scale (elementwise blows up at 0). */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  if (actual.length !== expected.length) {
-    throw new Error(`length ${actual.length} != reference length ${expected.length}`);
-  }
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return diff / Math.max(scale, Number.MIN_VALUE);
-}
-
-/** Deterministic bytes for a [batch, length] input. */
-function sampleIds(batch: number, length: number, seed: number): number[] {
-  return Array.from({ length: batch * length }, (_, i) => (seed * 131 + i * 97 + ((i * i) % 7)) % 256);
-}
 
 async function greedy(model: AnyModel): Promise<number[]> {
   const bytes: number[] = [];

@@ -5,9 +5,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@megabyte/nn/gradients';
 import { type AnyModel, createModel, idsTensor, type ModelConfig } from '@megabyte/core';
-import { microMegabyteConfig, microTransformerConfig } from '@megabyte/core/testing';
+import {
+  microMegabyteConfig,
+  microTransformerConfig,
+  relativeError,
+  sampleIds,
+} from '@megabyte/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { relativeError, sampleIds, swiftShaderMissing, useSwiftShader } from '../test/helpers.js';
+import { swiftShaderMissing, useSwiftShader } from '../test/helpers.js';
 import {
   createWebGpuRuntime,
   shutdown,

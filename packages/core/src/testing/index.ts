@@ -1,1 +1,2 @@
+export { relativeError, sampleIds } from './compare.js';
 export { microMegabyteConfig, microTransformerConfig } from './micro-configs.js';
