@@ -13,7 +13,7 @@ import {
 import type { NodeRuntime } from '@megabyte/runtime-node';
 import { Command, Option } from 'commander';
 import { formatCount, integer, userPath } from '../options.js';
-import { backendList, benchRuntime, list, renderTable, writeJson } from './bench.js';
+import { backendList, benchRuntime, list, publishReport, renderTable } from './bench.js';
 import { loadModelArgument } from './model-loading.js';
 
 interface GenerateBenchFlags {
@@ -245,11 +245,7 @@ async function benchGeneration(flags: GenerateBenchFlags): Promise<void> {
     comparisons: comparisons(rows),
     skipped,
   };
-  const out = userPath(flags.out);
-  await writeJson(out, report);
-  if (flags.json) {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  } else {
+  await publishReport(flags, report, rows, () => {
     const lines = [
       ...Object.entries(ceilings).map(([name, c]) => `${name}: ${describeCeilings(c)}`),
       '',
@@ -259,10 +255,8 @@ async function benchGeneration(flags: GenerateBenchFlags): Promise<void> {
       ...rows.flatMap((row) => row.notes.map((note) => `${row.model} on ${row.backend}: ${note}`)),
       ...skipped.map((s) => `${s.model} on ${s.backend} skipped: ${s.reason}`),
     ];
-    process.stdout.write(`${lines.join('\n')}\n`);
-  }
-  process.stderr.write(`results: ${out}\n`);
-  if (rows.some((row) => row.error !== undefined)) process.exitCode = 1;
+    return `${lines.join('\n')}\n`;
+  });
 }
 
 async function benchOne(

@@ -219,21 +219,13 @@ async function benchModels(flags: ModelBenchFlags): Promise<void> {
     rows,
     skipped,
   };
-  const out = userPath(flags.out);
-  await writeJson(out, report);
-  if (flags.json) {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  } else {
+  await publishReport(flags, report, rows, () => {
     const notes = [
       ...rows.flatMap((row) => row.notes.map((note) => `${row.model} on ${row.backend}: ${note}`)),
       ...skipped.map((s) => `${s.preset} on ${s.backend} skipped: ${s.reason}`),
     ];
-    process.stdout.write(modelBenchTable(rows));
-    process.stdout.write([...speedups(rows), ...(notes.length > 0 ? ['', ...notes] : [])].join('\n'));
-    process.stdout.write('\n');
-  }
-  process.stderr.write(`results: ${out}\n`);
-  if (rows.some((row) => row.error !== undefined)) process.exitCode = 1;
+    return `${modelBenchTable(rows)}${[...speedups(rows), ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
+  });
 }
 
 function benchOne(
@@ -503,6 +495,23 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
       .join('  ')
       .trimEnd();
   return `${[line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')}\n`;
+}
+
+/**
+ * Writes a benchmark's JSON report, prints it (`--json`) or its text form, and fails the command
+ * when any row failed.
+ */
+export async function publishReport(
+  flags: { out: string; json: boolean },
+  report: unknown,
+  rows: ReadonlyArray<{ error?: string | undefined }>,
+  text: () => string,
+): Promise<void> {
+  const out = userPath(flags.out);
+  await writeJson(out, report);
+  process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : text());
+  process.stderr.write(`results: ${out}\n`);
+  if (rows.some((row) => row.error !== undefined)) process.exitCode = 1;
 }
 
 /** Writes a benchmark's JSON report atomically: never a half-written file. */
