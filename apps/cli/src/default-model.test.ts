@@ -23,7 +23,7 @@ describe('the shipped default model', () => {
       'The jury said it did find that the city had been well run by the committee and the mayor.',
     );
     const ids = idsTensor(text, 1, text.length);
-    expect(model.bitsPerByte(ids)).toBeLessThan(3.5);
+    expect(await model.bitsPerByte(ids)).toBeLessThan(3.5);
     ids.dispose();
 
     const bytes: number[] = [];

@@ -31,10 +31,11 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-export const BACKENDS = ['auto', 'cpu', 'wasm', 'tensorflow', 'tensorflow-gpu'] as const;
+export const BACKENDS = ['auto', 'webgpu', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
-/** Where the model only generates: WebGPU in Node reads results asynchronously, which generation does. */
-export const GENERATION_BACKENDS = [...BACKENDS, 'webgpu'] as const;
+/** Help text of every --backend option. */
+export const BACKEND_HELP =
+  'tfjs backend; auto picks the fastest that loads here (webgpu: Dawn in Node; on Linux without a GPU, VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json runs it on the CPU)';
 
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;

@@ -61,10 +61,10 @@ export abstract class ByteModel<C extends ModelConfig = ModelConfig> {
     });
   }
 
-  /** Bits per byte of the sequences (loss / ln 2), read back as a number. */
-  bitsPerByte(ids: tf.Tensor2D, options: LossOptions = {}): number {
+  /** Bits per byte of the sequences (loss / ln 2), read back as a number (asynchronously: GPU backends need it). */
+  async bitsPerByte(ids: tf.Tensor2D, options: LossOptions = {}): Promise<number> {
     const loss = this.loss(ids, options);
-    const nats = loss.dataSync()[0]!;
+    const nats = (await loss.data())[0]!;
     loss.dispose();
     return nats / Math.LN2;
   }

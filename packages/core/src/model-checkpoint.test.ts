@@ -17,9 +17,9 @@ describe.each([
   ['MEGABYTE', microMegabyteConfig({ initStd: 0.3 })],
   ['baseline', microTransformerConfig({ initStd: 0.3 })],
 ] as const)('%s checkpoints', (_, config) => {
-  it('round-trip bit-exactly in float32 and give the same logits', () => {
+  it('round-trip bit-exactly in float32 and give the same logits', async () => {
     const model = createModel(config, { seed: 11 });
-    const { configJson, weights } = encodeModel(model);
+    const { configJson, weights } = await encodeModel(model);
     const loaded = decodeModel({ config: JSON.parse(configJson), weights });
     expect(loaded.config).toEqual(model.config);
     const original = model.parameters();
@@ -34,9 +34,9 @@ describe.each([
     loaded.dispose();
   });
 
-  it('round-trip in float16 within half precision', () => {
+  it('round-trip in float16 within half precision', async () => {
     const model = createModel(config, { seed: 12 });
-    const { configJson, weights } = encodeModel(model, { dtype: 'float16' });
+    const { configJson, weights } = await encodeModel(model, { dtype: 'float16' });
     const loaded = decodeModel({ config: JSON.parse(configJson), weights });
     const original = model.parameters();
     loaded.parameters().forEach((p, i) => {
@@ -50,9 +50,9 @@ describe.each([
 });
 
 describe('loading a checkpoint that does not fit', () => {
-  it('reports every mismatch at once and builds nothing', () => {
+  it('reports every mismatch at once and builds nothing', async () => {
     const model = createModel(microMegabyteConfig(), { seed: 1 });
-    const { weights } = encodeModel(model);
+    const { weights } = await encodeModel(model);
     const before = tf.memory().numTensors;
     const wider = microMegabyteConfig({ local: { dim: 16, layers: 2, heads: 2 } });
     let error: unknown;
@@ -69,9 +69,9 @@ describe('loading a checkpoint that does not fit', () => {
     model.dispose();
   });
 
-  it('names config problems as checkpoint problems', () => {
+  it('names config problems as checkpoint problems', async () => {
     const model = createModel(microMegabyteConfig(), { seed: 1 });
-    const { weights } = encodeModel(model);
+    const { weights } = await encodeModel(model);
     expect(() =>
       decodeModel({ config: { ...microMegabyteConfig(), patchSize: 0 }, weights }, 'models/x'),
     ).toThrow(/cannot load models\/x: config\.json is not a valid model config/);

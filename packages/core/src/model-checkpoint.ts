@@ -17,7 +17,7 @@ export const CHECKPOINT_FORMAT_VERSION = 1;
 export function encodeModel(
   model: AnyModel,
   options: { dtype?: CheckpointDtype; metadata?: Record<string, string> } = {},
-): EncodedCheckpoint {
+): Promise<EncodedCheckpoint> {
   return encodeCheckpoint({
     config: { ...model.config, formatVersion: CHECKPOINT_FORMAT_VERSION },
     parameters: model.parameters().map((p) => ({ name: p.name, tensor: p.variable })),

@@ -148,6 +148,33 @@ describe('createRuntime', () => {
     expect(runtime.reason).toContain('skipped webgpu: the device was lost while starting');
   });
 
+  it('lets auto pass over a candidate that works but is slower here, which still loads by name', async () => {
+    let loads = 0;
+    const software: BackendCandidate = {
+      name: 'webgpu',
+      packageName: '@megabyte/runtime-webgpu',
+      probe: async () => ({
+        available: true,
+        reason: 'on SwiftShader',
+        passOver: 'SwiftShader is a software adapter, slower than wasm',
+      }),
+      load: async () => {
+        loads += 1;
+        return cpuCandidate.load({ log: () => {} });
+      },
+    };
+    const candidates = [software, cpuCandidate];
+    const picked = await createRuntime({ candidates });
+    expect(picked.name).toBe('cpu');
+    expect(picked.reason).toBe(
+      'picked by auto: the fastest that loads here (skipped webgpu: SwiftShader is a software adapter, slower than wasm)',
+    );
+    expect(loads).toBe(0);
+    const named = await createRuntime({ backend: 'webgpu', candidates });
+    expect(named.name).toBe('webgpu');
+    expect(loads).toBe(1);
+  });
+
   it('lets auto try a plugged-in candidate first and skip it when it cannot run', async () => {
     const noDevice: BackendCandidate = {
       name: 'webgpu',

@@ -77,8 +77,8 @@ async function pickFastest(
   };
   for (const candidate of candidates) {
     const status = await safeProbe(candidate);
-    if (!status.available) {
-      skip(candidate, status.reason);
+    if (!status.available || status.passOver !== undefined) {
+      skip(candidate, status.passOver ?? status.reason);
       continue;
     }
     try {

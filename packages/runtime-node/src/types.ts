@@ -29,6 +29,11 @@ export interface BackendStatus {
   readonly available: boolean;
   /** One short clause for people, e.g. `@tensorflow/tfjs-node is not installed`. */
   readonly reason: string;
+  /**
+   * Set when the backend works but `auto` should prefer the next one, and why: e.g. WebGPU on a
+   * software adapter (SwiftShader) runs slower than wasm on the same CPU. Asking by name still loads it.
+   */
+  readonly passOver?: string;
 }
 
 export interface LoadOptions {

@@ -30,10 +30,13 @@ export function makeWebGpuCandidate(parts: CandidateParts): WebGpuCandidate {
         }
         const info = await rawAdapterInfo(adapter);
         const name = [info.vendor, info.architecture].filter(Boolean).join(' ') || 'unnamed adapter';
-        const fallback = (info.isFallbackAdapter ?? adapter.isFallbackAdapter) ? ', a software adapter' : '';
+        const software = info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
         return {
           available: true,
-          reason: `${WEBGPU_BACKEND_PACKAGE} ${WEBGPU_BACKEND_VERSION} on ${name}${fallback}`,
+          reason: `${WEBGPU_BACKEND_PACKAGE} ${WEBGPU_BACKEND_VERSION} on ${name}${software ? ', a software adapter' : ''}`,
+          ...(software && {
+            passOver: `${name} is a software adapter, slower than wasm on the same CPU (--backend webgpu uses it anyway)`,
+          }),
         };
       } catch (error) {
         return { available: false, reason: `checking it failed: ${errorMessage(error)}` };

@@ -82,6 +82,8 @@ export interface WebGpuRuntime extends Runtime {
 export interface WebGpuCandidateStatus {
   readonly available: boolean;
   readonly reason: string;
+  /** Why `auto` should prefer another backend although this one works (a software adapter). */
+  readonly passOver?: string;
 }
 
 export interface WebGpuCandidateLoadOptions {

@@ -17,28 +17,26 @@ export function disposeGradients(grads: Gradients): void {
 }
 
 /**
- * The L2 norm of all gradients taken together, as one vector. Read back to the CPU because the
- * training loop branches on it (clip or not, stop on a non-finite norm); NaN or Infinity is
- * returned as is so the caller can stop instead of applying a poisoned update.
+ * The L2 norm of all gradients taken together, as one vector, as a scalar tensor that stays on the
+ * device: reading it is the caller's choice (one `await norm.data()` per step; GPU backends in Node
+ * cannot read synchronously). NaN or Infinity is kept as is so the caller can stop instead of
+ * applying a poisoned update.
  */
-export function globalNorm(grads: Gradients): number {
+export function globalNorm(grads: Gradients): tf.Scalar {
   const entries = gradientEntries(grads);
-  if (entries.length === 0) return 0;
-  const norm = tf.tidy(() => {
+  if (entries.length === 0) return tf.scalar(0);
+  return tf.tidy(() => {
     // Norm of per-tensor norms, the way torch.nn.utils.clip_grad_norm_ reduces them.
     const norms = entries.map(([, g]) => tf.sqrt(tf.sum(tf.square(g))));
-    return tf.sqrt(tf.sum(tf.square(tf.stack(norms))));
+    return tf.sqrt(tf.sum(tf.square(tf.stack(norms)))) as tf.Scalar;
   });
-  const value = norm.dataSync()[0]!;
-  norm.dispose();
-  return value;
 }
 
 export interface ClippedGradients {
   /** New tensors, owned by the caller (dispose them, e.g. with {@link disposeGradients}). */
   grads: Map<string, tf.Tensor>;
-  /** The global norm before clipping; NaN or Infinity when some gradient is not finite. */
-  norm: number;
+  /** The global norm before clipping (NaN or Infinity when some gradient is not finite); the caller disposes it. */
+  norm: tf.Scalar;
 }
 
 /**
@@ -46,17 +44,22 @@ export interface ClippedGradients {
  * `torch.nn.utils.clip_grad_norm_` does: scale = maxNorm / (norm + 1e-6), applied only when it is
  * below 1. The input is left untouched. With a non-finite norm nothing is scaled (a scale computed
  * from NaN or Infinity would only hide where the problem came from): check `norm` and skip the step.
+ * Everything happens on the device, without reading the norm back.
  */
 export function clipByGlobalNorm(grads: Gradients, maxNorm: number): ClippedGradients {
   if (!(Number.isFinite(maxNorm) && maxNorm > 0)) {
     throw new RangeError(`clipByGlobalNorm: maxNorm must be a finite number > 0, got ${maxNorm}`);
   }
   const norm = globalNorm(grads);
-  const scale = maxNorm / (norm + 1e-6);
-  if (Number.isFinite(norm) && scale < 1) return { grads: scaleGradients(grads, scale), norm };
-  const copies = new Map<string, tf.Tensor>();
-  for (const [name, g] of gradientEntries(grads)) copies.set(name, tf.clone(g));
-  return { grads: copies, norm };
+  const scale = tf.tidy(() => {
+    const shrink = tf.div(maxNorm, tf.add(norm, 1e-6));
+    const applies = tf.logicalAnd(tf.isFinite(norm), tf.less(shrink, 1));
+    return tf.where(applies, shrink, tf.onesLike(shrink)) as tf.Scalar;
+  });
+  const clipped = new Map<string, tf.Tensor>();
+  for (const [name, g] of gradientEntries(grads)) clipped.set(name, tf.mul(g, scale));
+  scale.dispose();
+  return { grads: clipped, norm };
 }
 
 /** Gradients multiplied by `factor` (e.g. 1 / micro-batches), as new tensors owned by the caller. */

@@ -66,8 +66,8 @@ function mean(values: Float32Array): number {
 }
 
 describe('evaluateStream', () => {
-  it('windows: scores every id exactly once, as a forward pass over each window does', () => {
-    const result = evaluateStream(model, IDS, { batchSize: 2 });
+  it('windows: scores every id exactly once, as a forward pass over each window does', async () => {
+    const result = await evaluateStream(model, IDS, { batchSize: 2 });
     expect(result.mode).toBe('windows');
     expect(result.bytes).toBe(IDS.length);
     expect(result.surprisal.some(Number.isNaN)).toBe(false);
@@ -78,17 +78,17 @@ describe('evaluateStream', () => {
     );
     expect(result.bitsPerByte).toBeCloseTo(mean(result.surprisal), 5);
     // The context matters in this model: the score is not a property of the byte alone.
-    const shifted = evaluateStream(model, IDS.subarray(1));
+    const shifted = await evaluateStream(model, IDS.subarray(1));
     expect(Math.abs(shifted.surprisal[T - 1]! - result.surprisal[T]!)).toBeGreaterThan(1e-3);
   });
 
-  it('gives the same result whatever the batch size, and reports progress', () => {
+  it('gives the same result whatever the batch size, and reports progress', async () => {
     const progress: Array<[number, number]> = [];
-    const one = evaluateStream(model, IDS, {
+    const one = await evaluateStream(model, IDS, {
       batchSize: 1,
       onProgress: (done, total) => progress.push([done, total]),
     });
-    const all = evaluateStream(model, IDS, { batchSize: 8 });
+    const all = await evaluateStream(model, IDS, { batchSize: 8 });
     expectClose(one.surprisal, all.surprisal);
     expect(progress).toEqual([
       [1, 4],
@@ -98,16 +98,16 @@ describe('evaluateStream', () => {
     ]);
   });
 
-  it('sliding with stride = T equals windows', () => {
-    const windows = evaluateStream(model, IDS, { mode: 'windows' });
-    const sliding = evaluateStream(model, IDS, { mode: 'sliding', stride: T });
+  it('sliding with stride = T equals windows', async () => {
+    const windows = await evaluateStream(model, IDS, { mode: 'windows' });
+    const sliding = await evaluateStream(model, IDS, { mode: 'sliding', stride: T });
     expectClose(sliding.surprisal, windows.surprisal);
     expect(sliding.costMultiple).toBe(1);
   });
 
-  it('sliding with a smaller stride gives every byte after the first window at least T - stride of context', () => {
+  it('sliding with a smaller stride gives every byte after the first window at least T - stride of context', async () => {
     const stride = 4;
-    const result = evaluateStream(model, IDS, { mode: 'sliding', stride });
+    const result = await evaluateStream(model, IDS, { mode: 'sliding', stride });
     expect(result.surprisal.some(Number.isNaN)).toBe(false);
     // Byte x >= T comes from the window that starts at k * stride with x in its last `stride` positions.
     const source = (x: number) => (x < T ? 0 : (Math.floor((x - T) / stride) + 1) * stride);
@@ -117,20 +117,21 @@ describe('evaluateStream', () => {
     expect(result.costMultiple).toBeGreaterThan(3);
     expect(result.costMultiple).toBeLessThanOrEqual(T / stride);
     const long = Int32Array.from({ length: 40 * T }, (_, i) => IDS[i % IDS.length]!);
-    const longCost = evaluateStream(model, long, { mode: 'sliding', stride, batchSize: 32 }).costMultiple;
+    const longCost = (await evaluateStream(model, long, { mode: 'sliding', stride, batchSize: 32 }))
+      .costMultiple;
     expect(longCost).toBeGreaterThan(0.95 * (T / stride));
     expect(longCost).toBeLessThanOrEqual(T / stride);
   });
 
-  it('sliding defaults to a stride of T / 2', () => {
-    const byDefault = evaluateStream(model, IDS, { mode: 'sliding' });
-    const half = evaluateStream(model, IDS, { mode: 'sliding', stride: T / 2 });
+  it('sliding defaults to a stride of T / 2', async () => {
+    const byDefault = await evaluateStream(model, IDS, { mode: 'sliding' });
+    const half = await evaluateStream(model, IDS, { mode: 'sliding', stride: T / 2 });
     expectClose(byDefault.surprisal, half.surprisal);
   });
 
-  it('strided: each byte comes from the pass in which it sits in the second half of its patch', () => {
+  it('strided: each byte comes from the pass in which it sits in the second half of its patch', async () => {
     const half = P / 2;
-    const result = evaluateStream(model, IDS, { mode: 'strided', batchSize: 3 });
+    const result = await evaluateStream(model, IDS, { mode: 'strided', batchSize: 3 });
     expect(result.mode).toBe('strided');
     expect(result.surprisal.some(Number.isNaN)).toBe(false);
     // Pass 1: windows at 0, T, 2T, ...; pass 2: windows at P/2, P/2 + T, ... The first P/2 bytes
@@ -148,49 +149,51 @@ describe('evaluateStream', () => {
     expect(result.costMultiple).toBeGreaterThan(1.8);
     expect(result.costMultiple).toBeLessThanOrEqual(2);
     // And the result differs from plain windows: half the bytes come from the shifted pass.
-    const windows = evaluateStream(model, IDS);
+    const windows = await evaluateStream(model, IDS);
     expect(Math.abs(windows.bitsPerByte - result.bitsPerByte)).toBeGreaterThan(1e-4);
   });
 
-  it('works on the baseline transformer in windows and sliding modes', () => {
+  it('works on the baseline transformer in windows and sliding modes', async () => {
     const baseline = createModel(BASELINE, { seed: 1 });
     try {
-      const windows = evaluateStream(baseline, IDS);
+      const windows = await evaluateStream(baseline, IDS);
       expectClose(
         windows.surprisal,
         direct(baseline, IDS, (x) => Math.floor(x / T) * T),
       );
-      const sliding = evaluateStream(baseline, IDS, { mode: 'sliding', stride: 8 });
+      const sliding = await evaluateStream(baseline, IDS, { mode: 'sliding', stride: 8 });
       expect(sliding.surprisal.some(Number.isNaN)).toBe(false);
     } finally {
       baseline.dispose();
     }
   });
 
-  it('does not leak tensors', () => {
-    evaluateStream(model, IDS, { mode: 'strided' });
+  it('does not leak tensors', async () => {
+    await evaluateStream(model, IDS, { mode: 'strided' });
     const before = tf.memory().numTensors;
-    for (const mode of ['windows', 'sliding', 'strided'] as const) evaluateStream(model, IDS, { mode });
+    for (const mode of ['windows', 'sliding', 'strided'] as const) await evaluateStream(model, IDS, { mode });
     expect(tf.memory().numTensors).toBe(before);
   });
 
   describe('errors', () => {
-    it('rejects empty data', () => {
-      expect(() => evaluateStream(model, new Int32Array(0))).toThrow(/the data to score is empty/);
+    it('rejects empty data', async () => {
+      await expect(evaluateStream(model, new Int32Array(0))).rejects.toThrow(/the data to score is empty/);
     });
 
-    it('rejects a bad sliding stride, naming the allowed range', () => {
+    it('rejects a bad sliding stride, naming the allowed range', async () => {
       for (const stride of [0, -1, 2.5, T + 1]) {
-        expect(() => evaluateStream(model, IDS, { mode: 'sliding', stride })).toThrow(
+        await expect(evaluateStream(model, IDS, { mode: 'sliding', stride })).rejects.toThrow(
           new RegExp(`stride must be an integer in 1\\.\\.${T}, got ${stride}`),
         );
       }
     });
 
-    it('rejects strided inference on the baseline transformer', () => {
+    it('rejects strided inference on the baseline transformer', async () => {
       const baseline = createModel(BASELINE, { seed: 1 });
       try {
-        expect(() => evaluateStream(baseline, IDS, { mode: 'strided' })).toThrow(/needs a patch model/);
+        await expect(evaluateStream(baseline, IDS, { mode: 'strided' })).rejects.toThrow(
+          /needs a patch model/,
+        );
       } finally {
         baseline.dispose();
       }

@@ -43,11 +43,11 @@ interface ScoringWindow {
  *   each byte is scored by the pass in which it sits in the second half of its patch (where the
  *   local model has seen more of the patch). Costs 2x.
  */
-export function evaluateStream(
+export async function evaluateStream(
   model: ByteModel,
   ids: Int32Array,
   options: EvaluationOptions = {},
-): EvaluationResult {
+): Promise<EvaluationResult> {
   const mode = options.mode ?? 'windows';
   const context = model.config.contextLength;
   if (ids.length === 0) throw new RangeError('evaluate: the data to score is empty');
@@ -60,11 +60,13 @@ export function evaluateStream(
     const length = Math.max(...batch.map((w) => w.length));
     const rows = new Int32Array(batch.length * length).fill(PAD_ID);
     batch.forEach((w, row) => rows.set(ids.subarray(w.start, w.start + w.length), row * length));
-    const nats = tf.tidy(() => {
+    const natsTensor = tf.tidy(() => {
       const input = idsTensor(rows, batch.length, length);
       const logProbs = tf.logSoftmax(model.forward(input));
-      return tf.neg(tf.sum(tf.mul(logProbs, tf.oneHot(input, model.config.vocabSize)), -1)).dataSync(); // [B*T]
+      return tf.neg(tf.sum(tf.mul(logProbs, tf.oneHot(input, model.config.vocabSize)), -1)); // [B, T]
     });
+    const nats = await natsTensor.data(); // [B*T]
+    natsTensor.dispose();
     batch.forEach((w, row) => {
       for (const [from, to] of w.keep) {
         for (let p = from; p < to; p++) surprisal[w.start + p] = nats[row * length + p]! / Math.LN2;

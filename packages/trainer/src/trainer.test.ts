@@ -118,13 +118,13 @@ describe('Trainer', () => {
 
     const straight = trainer(model(), data(), options);
     const straightLosses: number[] = [];
-    for (let i = 0; i < 2 * N; i++) straightLosses.push(straight.trainStep().loss);
+    for (let i = 0; i < 2 * N; i++) straightLosses.push((await straight.trainStep()).loss);
 
     const dir = await tempDir();
     const run = new RunDirectory(dir, { data: 'test corpus' });
     const first = trainer(model(), data(), options);
     const firstLosses: number[] = [];
-    for (let i = 0; i < N; i++) firstLosses.push(first.trainStep().loss);
+    for (let i = 0; i < N; i++) firstLosses.push((await first.trainStep()).loss);
     const midway = weights(first.model);
     const state = first.state();
     await run.save(first.model, state, 'interval');
@@ -135,7 +135,7 @@ describe('Trainer', () => {
     expect(second.options).toEqual(straight.options);
     expect(differing(weights(second.model), midway)).toEqual([]);
     const secondLosses: number[] = [];
-    for (let i = 0; i < N; i++) secondLosses.push(second.trainStep().loss);
+    for (let i = 0; i < N; i++) secondLosses.push((await second.trainStep()).loss);
 
     expect(firstLosses).toEqual(straightLosses.slice(0, N));
     expect(secondLosses).toEqual(straightLosses.slice(N));
@@ -146,13 +146,13 @@ describe('Trainer', () => {
     cleanup.push(() => point.model.dispose());
     tf.dispose([...point.state.optimizer.tensors.values()]);
     const unrestored = trainer(point.model, data(), options);
-    for (let i = 0; i < N; i++) unrestored.trainStep();
+    for (let i = 0; i < N; i++) await unrestored.trainStep();
     expect(differing(weights(unrestored.model), weights(straight.model)).length).toBeGreaterThan(0);
   });
 
   it('learns: validation bits per byte fall well below the initial ~8 on a repetitive corpus', async () => {
     const t = trainer(model(), data(), { ...BASE, steps: 60, batchSize: 2, warmupSteps: 5, evalWindows: 8 });
-    const initial = t.validate()!;
+    const initial = (await t.validate())!;
     expect(initial).toBeGreaterThan(7.5); // ~log2(258) for a fresh model
     expect(initial).toBeLessThan(8.5);
     const result = await t.run();
@@ -161,15 +161,15 @@ describe('Trainer', () => {
   });
 
   describe('divergence', () => {
-    it('trainStep throws TrainingDivergedError naming the step and leaves the weights untouched', () => {
+    it('trainStep rejects with TrainingDivergedError naming the step and leaves the weights untouched', async () => {
       const m = model();
       const t = trainer(m, data(), { ...BASE, steps: 10 });
-      t.trainStep();
+      await t.trainStep();
       poison(m);
       const before = weights(m);
       let error: unknown;
       try {
-        t.trainStep();
+        await t.trainStep();
       } catch (e) {
         error = e;
       }
@@ -181,14 +181,14 @@ describe('Trainer', () => {
       expect(t.step).toBe(1);
     });
 
-    it('stops the same way without clipping (clip 0)', () => {
+    it('stops the same way without clipping (clip 0)', async () => {
       const m = model();
       const t = trainer(m, data(), { ...BASE, steps: 10, clip: 0 });
-      const metrics = t.trainStep();
+      const metrics = await t.trainStep();
       expect(Number.isFinite(metrics.gradNorm)).toBe(true); // measured, though not clipped
       poison(m);
       const before = weights(m);
-      expect(() => t.trainStep()).toThrow(TrainingDivergedError);
+      await expect(t.trainStep()).rejects.toThrow(TrainingDivergedError);
       expect(differing(weights(m), before)).toEqual([]);
     });
 
@@ -223,7 +223,7 @@ describe('Trainer', () => {
     });
   });
 
-  it('keeps tensor memory flat over 200 steps with evaluation', () => {
+  it('keeps tensor memory flat over 200 steps with evaluation', async () => {
     const m = model();
     const trainData = data();
     const t = trainer(m, trainData, {
@@ -234,19 +234,19 @@ describe('Trainer', () => {
       evalWindows: 2,
     });
     const validationIds = trainData.validation!.toIds().subarray(0, 40);
-    const evaluateAll = () => {
-      t.validate();
-      evaluateStream(m, validationIds, { mode: 'sliding', stride: 8 });
-      evaluateStream(m, validationIds, { mode: 'strided' });
+    const evaluateAll = async () => {
+      await t.validate();
+      await evaluateStream(m, validationIds, { mode: 'sliding', stride: 8 });
+      await evaluateStream(m, validationIds, { mode: 'strided' });
     };
-    for (let i = 0; i < 3; i++) t.trainStep();
-    evaluateAll();
+    for (let i = 0; i < 3; i++) await t.trainStep();
+    await evaluateAll();
     const baseline = tf.memory().numTensors;
     const counts: number[] = [];
     for (let i = 3; i < 200; i++) {
-      const metrics = t.trainStep();
+      const metrics = await t.trainStep();
       expect(metrics.tensors).toBe(tf.memory().numTensors);
-      if (i % 25 === 0) evaluateAll();
+      if (i % 25 === 0) await evaluateAll();
       counts.push(tf.memory().numTensors);
     }
     expect(Math.max(...counts)).toBe(baseline);
@@ -263,13 +263,13 @@ describe('Trainer', () => {
       expect(() => new Trainer(m, tooSmall, BASE)).not.toThrow(/plus 1 for the last target/);
     });
 
-    it('trains on exactly one window of data', () => {
+    it('trains on exactly one window of data', async () => {
       const t = trainer(
         model(),
         { train: Corpus.fromBytes(new TextEncoder().encode('exactly16 bytes.')) },
         BASE,
       );
-      expect(Number.isFinite(t.trainStep().loss)).toBe(true);
+      expect(Number.isFinite((await t.trainStep()).loss)).toBe(true);
     });
   });
 
@@ -364,7 +364,7 @@ describe('Trainer', () => {
     const bestModel = await loadModel(join(dir, 'best'));
     cleanup.push(() => bestModel.dispose());
     const validationIds = trainData.validation!.readIds(0, 2 * MICRO.contextLength);
-    expect(evaluateStream(bestModel, validationIds, { batchSize: 2 }).bitsPerByte).toBeCloseTo(
+    expect((await evaluateStream(bestModel, validationIds, { batchSize: 2 })).bitsPerByte).toBeCloseTo(
       best.bitsPerByte,
       5,
     );

@@ -178,15 +178,19 @@ export class Trainer {
     return this.stepCount;
   }
 
-  /** One optimizer step over `batchSize` windows; throws TrainingDivergedError before applying a non-finite update. */
-  trainStep(): StepMetrics {
+  /**
+   * One optimizer step over `batchSize` windows; rejects with TrainingDivergedError before applying
+   * a non-finite update. The loss and the gradient norm are read back together, once per step, and
+   * asynchronously: GPU backends in Node cannot read synchronously.
+   */
+  async trainStep(): Promise<StepMetrics> {
     const started = performance.now();
     const { batchSize, accumulationSteps, clip } = this.options;
     const micro = batchSize / accumulationSteps;
     const parameters = this.model.parameters();
     const byVariable = new Map(parameters.map((p) => [p.variable.name, p.name]));
     let summed: Map<string, tf.Tensor> | undefined;
-    let lossSum = 0;
+    let lossSum: tf.Scalar = tf.scalar(0);
     for (let m = 0; m < accumulationSteps; m++) {
       const batch = this.sampler.nextBatch(micro);
       const dropoutSeed = this.options.seed * 1_000_003 + this.stepCount * accumulationSteps + m;
@@ -196,8 +200,9 @@ export class Trainer {
         parameters.map((p) => p.variable),
       );
       ids.dispose();
-      lossSum += value.dataSync()[0]!;
-      value.dispose();
+      const total = tf.add(lossSum, value) as tf.Scalar;
+      tf.dispose([lossSum, value]);
+      lossSum = total;
       const named = new Map(Object.entries(grads).map(([variable, g]) => [byVariable.get(variable)!, g]));
       summed = accumulateGradients(summed, named);
     }
@@ -205,9 +210,12 @@ export class Trainer {
     disposeGradients(summed!);
     // The norm is measured even without clipping: it is logged, and a non-finite gradient must
     // stop the run before it poisons the weights.
-    const { grads, norm } = clip > 0 ? clipByGlobalNorm(mean, clip) : { grads: mean, norm: globalNorm(mean) };
+    const { grads, norm: normTensor } =
+      clip > 0 ? clipByGlobalNorm(mean, clip) : { grads: mean, norm: globalNorm(mean) };
     if (clip > 0) disposeGradients(mean);
-    const loss = lossSum / accumulationSteps;
+    const [lossTotal = Number.NaN, norm = Number.NaN] = await readScalars(lossSum, normTensor);
+    tf.dispose([lossSum, normTensor]);
+    const loss = lossTotal / accumulationSteps;
     if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
       disposeGradients(grads);
       throw new TrainingDivergedError(this.stepCount + 1, loss, norm);
@@ -232,9 +240,12 @@ export class Trainer {
   }
 
   /** Bits per byte on the fixed validation windows, or undefined without validation data. */
-  validate(): number | undefined {
+  async validate(): Promise<number | undefined> {
     if (!this.validationIds) return undefined;
-    return evaluateStream(this.model, this.validationIds, { batchSize: this.options.batchSize }).bitsPerByte;
+    const result = await evaluateStream(this.model, this.validationIds, {
+      batchSize: this.options.batchSize,
+    });
+    return result.bitsPerByte;
   }
 
   /** Runs until `steps` (or the signal aborts: then an `interrupted` checkpoint is written). */
@@ -248,11 +259,11 @@ export class Trainer {
         await this.saveCheckpoint('interrupted');
         return { step: this.stepCount, validationBitsPerByte: lastValidation, interrupted: true };
       }
-      const metrics = this.trainStep();
+      const metrics = await this.trainStep();
       if (this.stepCount % logEvery === 0 || this.stepCount === steps) this.emit({ type: 'step', metrics });
       const last = this.stepCount === steps;
       if ((evalEvery > 0 && this.stepCount % evalEvery === 0) || last) {
-        lastValidation = this.validate();
+        lastValidation = await this.validate();
         if (lastValidation !== undefined) {
           const best = this.best === undefined || lastValidation < this.best;
           if (best) this.best = lastValidation;
@@ -307,6 +318,16 @@ export class Trainer {
 
   private emit(event: TrainerEvent): void {
     this.hooks.onEvent?.(event);
+  }
+}
+
+/** Scalars read back to numbers in one asynchronous transfer. */
+async function readScalars(...scalars: tf.Scalar[]): Promise<number[]> {
+  const packed = tf.stack(scalars);
+  try {
+    return Array.from(await packed.data());
+  } finally {
+    packed.dispose();
   }
 }
 

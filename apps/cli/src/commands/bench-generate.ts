@@ -205,7 +205,7 @@ async function benchGeneration(flags: GenerateBenchFlags): Promise<void> {
     if (!runtime) continue;
     runtimes[runtime.name] = runtime.description;
     process.stderr.write(`${runtime.name}: measuring peak FLOP/s and memory bandwidth\n`);
-    const measured = measureCeilings(runtime);
+    const measured = await measureCeilings(runtime);
     ceilings[runtime.name] = measured;
     process.stderr.write(`${runtime.name}: ${describeCeilings(measured)}\n`);
     let broken: string | undefined;
@@ -459,14 +459,14 @@ function windowOf(config: ModelConfig): { slideBytes: number; contextLength: num
 }
 
 /** Peak FLOP/s (a square matmul) and memory bandwidth on the runtime's backend; best rounds. */
-export function measureCeilings(runtime: NodeRuntime): Ceilings {
+export async function measureCeilings(runtime: NodeRuntime): Promise<Ceilings> {
   const { tf } = runtime;
   const n = MATMUL_SIDE;
   const a = tf.randomUniform([n, n], -1, 1, 'float32', 1);
   const b = tf.randomUniform([n, n], -1, 1, 'float32', 2);
-  const peakGflops = best(() => {
+  const peakGflops = await best(async () => {
     const c = tf.matMul(a, b);
-    c.dataSync();
+    await c.data();
     c.dispose();
     return 2 * n ** 3;
   });
@@ -474,11 +474,11 @@ export function measureCeilings(runtime: NodeRuntime): Ceilings {
 
   const x = tf.fill([STREAM_FLOATS], 1, 'float32');
   const y = tf.fill([STREAM_FLOATS], 2, 'float32');
-  const tfAdd = best(() => {
+  const tfAdd = await best(async () => {
     const sum = tf.add(x, y);
     // One element read back waits for the whole op on an asynchronous backend, without copying 64 MiB.
     const last = tf.slice(sum, [STREAM_FLOATS - 1], [1]);
-    last.dataSync();
+    await last.data();
     tf.dispose([sum, last]);
     return 3 * 4 * STREAM_FLOATS;
   });
@@ -486,7 +486,7 @@ export function measureCeilings(runtime: NodeRuntime): Ceilings {
 
   const source = new Float32Array(STREAM_FLOATS).fill(1);
   const target = new Float32Array(STREAM_FLOATS);
-  const jsCopy = best(() => {
+  const jsCopy = await best(async () => {
     target.set(source);
     return 2 * 4 * STREAM_FLOATS;
   });
@@ -496,15 +496,15 @@ export function measureCeilings(runtime: NodeRuntime): Ceilings {
 }
 
 /** The best rate (units per second) of `fn`, which returns the units one call does, after one untimed call. */
-function best(fn: () => number): number {
-  fn();
+async function best(fn: () => Promise<number>): Promise<number> {
+  await fn();
   const rates: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     let units = 0;
     const start = performance.now();
     let elapsed = 0;
     while (elapsed < ROUND_SECONDS) {
-      units += fn();
+      units += await fn();
       elapsed = (performance.now() - start) / 1000;
     }
     rates.push(units / elapsed);

@@ -11,8 +11,10 @@ import {
 import '@megabyte/nn/gradients';
 import { writeFileAtomic } from '@megabyte/patching/node';
 import { createRuntime, type NodeRuntime, RuntimeUnavailableError } from '@megabyte/runtime-node';
+import { WebGpuUnavailableError } from '@megabyte/runtime-webgpu';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, formatCount, integer, positiveNumber, userPath } from '../options.js';
+import { commandCandidates } from '../runtime.js';
 import { generateBenchCommand } from './bench-generate.js';
 
 /**
@@ -194,7 +196,7 @@ async function benchModels(flags: ModelBenchFlags): Promise<void> {
           continue;
         }
         const batch = flags.batch ?? Math.max(1, Math.floor(DEFAULT_BATCH_BYTES / config.contextLength));
-        const row = benchOne(runtime, preset.name, model, config, batch, flags);
+        const row = await benchOne(runtime, preset.name, model, config, batch, flags);
         rows.push(row);
         // An aborted WebAssembly instance stays aborted: later models on it would only fail.
         if (row.error?.includes('Aborted')) broken = `the ${runtime.name} backend aborted on ${model}`;
@@ -228,14 +230,14 @@ async function benchModels(flags: ModelBenchFlags): Promise<void> {
   });
 }
 
-function benchOne(
+async function benchOne(
   runtime: NodeRuntime,
   preset: string,
   name: string,
   config: ModelConfig,
   batch: number,
   timing: TimingOptions,
-): ModelBenchRow {
+): Promise<ModelBenchRow> {
   const { tf } = runtime;
   const T = config.contextLength;
   const bytes = batch * T;
@@ -272,9 +274,9 @@ function benchOne(
     if (!tooBig('forward')) {
       progress('forward');
       forward = rate(
-        time(timing, () => {
+        await time(timing, async () => {
           const logits = built.forward(input);
-          logits.dataSync();
+          await logits.data();
           logits.dispose();
         }),
         bytes,
@@ -286,15 +288,15 @@ function benchOne(
       progress('forward+backward');
       let step = 0;
       forwardBackward = rate(
-        time(timing, () => {
+        await time(timing, async () => {
           step += 1;
           const { value, grads } = tf.variableGrads(
             () => built.loss(input, { training: true, dropoutSeed: step }),
             variables,
           );
-          value.dataSync();
+          await value.data();
           // The first parameter (the byte embedding) gets its gradient last: reading it waits for all.
-          grads[variables[0]!.name]?.dataSync();
+          await grads[variables[0]!.name]?.data();
           value.dispose();
           tf.dispose(grads);
         }),
@@ -360,20 +362,24 @@ export interface TimingOptions {
  * Seconds of each timed run of `fn`, after the warm-up runs. A warm-up run longer than the budget
  * ends the measurement and is returned as its only run (`warmupOnly`).
  */
-export function time(options: TimingOptions, fn: () => void): { runs: number[]; warmupOnly: boolean } {
-  const once = () => {
+/** Runs `fn` (which must wait for its results: GPU backends run asynchronously) warm-up times, then timed ones. */
+export async function time(
+  options: TimingOptions,
+  fn: () => Promise<void>,
+): Promise<{ runs: number[]; warmupOnly: boolean }> {
+  const once = async () => {
     const start = performance.now();
-    fn();
+    await fn();
     return (performance.now() - start) / 1000;
   };
   for (let i = 0; i < options.warmup; i++) {
-    const seconds = once();
+    const seconds = await once();
     if (seconds > options.budget) return { runs: [seconds], warmupOnly: true };
   }
   const runs: number[] = [];
   let spent = 0;
   while (runs.length < options.repeats && (runs.length === 0 || spent < options.budget)) {
-    const seconds = once();
+    const seconds = await once();
     runs.push(seconds);
     spent += seconds;
   }
@@ -472,11 +478,11 @@ export async function benchRuntime(
 ): Promise<NodeRuntime | undefined> {
   try {
     // Models are built after the switch and disposed before the next one: no tensor crosses backends.
-    const runtime = await createRuntime({ backend });
+    const runtime = await createRuntime({ backend, candidates: await commandCandidates() });
     process.stderr.write(`backend: ${runtime.description}\n`);
     return runtime;
   } catch (error) {
-    if (!(error instanceof RuntimeUnavailableError)) throw error;
+    if (!(error instanceof RuntimeUnavailableError || error instanceof WebGpuUnavailableError)) throw error;
     skip(error.message);
     return undefined;
   }

@@ -3,6 +3,7 @@ import { resolveDataSource } from '@megabyte/patching/node';
 import { EVALUATION_MODES, type EvaluationMode, evaluateStream } from '@megabyte/trainer';
 import { Command, Option } from 'commander';
 import {
+  BACKEND_HELP,
   BACKENDS,
   collect,
   formatCount,
@@ -56,7 +57,7 @@ export function evalCommand(): Command {
     .option('--stride <n>', 'sliding mode: bytes each window moves (default: half the context)', integer(1))
     .option('--batch <n>', 'windows per forward pass', integer(1), 8)
     .option('--max-bytes <n>', 'score only the first n bytes', integer(1))
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
+    .addOption(new Option('--backend <name>', BACKEND_HELP).choices(BACKENDS).default('auto'))
     .option('--json', 'print the result as JSON on stdout', false)
     .addHelpText(
       'after',
@@ -79,7 +80,7 @@ Examples:
       if (length === 0) throw new Error(`data source "${flags.data}" holds no bytes to score`);
       const ids = corpus.readIds(0, length);
       const started = Date.now();
-      const result = evaluateStream(model, ids, {
+      const result = await evaluateStream(model, ids, {
         mode: flags.mode,
         stride: flags.stride,
         batchSize: flags.batch,

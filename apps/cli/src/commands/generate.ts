@@ -6,8 +6,9 @@ import { type GenerateOptions, generate } from '@megabyte/core';
 import { encodeText, Utf8StreamDecoder } from '@megabyte/patching';
 import { Command, Option } from 'commander';
 import {
+  BACKEND_HELP,
+  BACKENDS,
   collect,
-  GENERATION_BACKENDS,
   integer,
   nonNegativeNumber,
   positiveNumber,
@@ -59,14 +60,7 @@ export function generateCommand(): Command {
     .option('--stop <text>', 'stop when the output ends with this (repeatable)', collect)
     .option('--raw', 'write raw bytes (binary models) instead of UTF-8 text', false)
     .option('--no-cache', 'recompute the full forward pass for every byte (slow; for comparison)')
-    .addOption(
-      new Option(
-        '--backend <name>',
-        'tfjs backend (webgpu: Dawn in Node; on Linux without a GPU set VK_ICD_FILENAMES)',
-      )
-        .choices(GENERATION_BACKENDS)
-        .default('auto'),
-    )
+    .addOption(new Option('--backend <name>', BACKEND_HELP).choices(BACKENDS).default('auto'))
     .addHelpText(
       'after',
       `

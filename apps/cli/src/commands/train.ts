@@ -21,6 +21,7 @@ import { loadResumePoint, RunDirectory } from '@megabyte/trainer/node';
 import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import {
+  BACKEND_HELP,
   BACKENDS,
   collect,
   formatCount,
@@ -77,7 +78,7 @@ export function trainCommand(): Command {
       'tiny, small, base, transformer-tiny, ... or a config JSON file',
       'tiny',
     )
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
+    .addOption(new Option('--backend <name>', BACKEND_HELP).choices(BACKENDS).default('auto'))
     .option('--steps <n>', 'optimizer steps', integer(1), 600)
     .option('--batch <n>', 'windows per step', integer(1), 8)
     .option('--accumulate <n>', 'micro-batches per step (gradient accumulation)', integer(1), 1)

@@ -26,17 +26,26 @@ function thrown(fn: () => unknown): CheckpointError {
   throw new Error('expected a CheckpointError');
 }
 
+async function rejected(promise: Promise<unknown>): Promise<CheckpointError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(CheckpointError);
+  return error as CheckpointError;
+}
+
 const config = { patchSize: 4, global: { width: 64, layers: 2 }, name: 'tiny' };
 
 describe('encodeCheckpoint', () => {
-  it('round-trips float32 parameters exactly and the config as JSON', () => {
+  it('round-trips float32 parameters exactly and the config as JSON', async () => {
     const parameters = [
       { name: 'global.pad', tensor: tf.randomNormal([2, 3]) },
       { name: 'local.bias', tensor: tf.scalar(-0.25) },
       { name: 'empty', tensor: tf.zeros([0, 4]) },
     ];
     const before = tf.memory().numTensors;
-    const { configJson, weights } = encodeCheckpoint({ config, parameters, metadata: { step: '10' } });
+    const { configJson, weights } = await encodeCheckpoint({ config, parameters, metadata: { step: '10' } });
     expect(tf.memory().numTensors).toBe(before);
     expect(configJson.endsWith('\n')).toBe(true);
 
@@ -53,10 +62,11 @@ describe('encodeCheckpoint', () => {
     tf.dispose(parameters.map((p) => p.tensor));
   });
 
-  it('stores float16 at half the size and loads it widened', () => {
+  it('stores float16 at half the size and loads it widened', async () => {
     const tensor = tf.randomUniform([16, 16], -4, 4);
-    const f32 = encodeCheckpoint({ config, parameters: [{ name: 'w', tensor }] }).weights;
-    const f16 = encodeCheckpoint({ config, parameters: [{ name: 'w', tensor }], dtype: 'float16' }).weights;
+    const f32 = (await encodeCheckpoint({ config, parameters: [{ name: 'w', tensor }] })).weights;
+    const f16 = (await encodeCheckpoint({ config, parameters: [{ name: 'w', tensor }], dtype: 'float16' }))
+      .weights;
     expect(f32.length - f16.length).toBeGreaterThanOrEqual(16 * 16 * 2 - 8);
 
     const w = decodeCheckpointWeights(f16).get('w')!;
@@ -67,12 +77,12 @@ describe('encodeCheckpoint', () => {
     tensor.dispose();
   });
 
-  it('reports every problem with the parameters and config at once', () => {
+  it('reports every problem with the parameters and config at once', async () => {
     const disposed = tf.ones([2]);
     disposed.dispose();
     const ok = tf.ones([2]);
     const ints = tf.tensor1d([1, 2], 'int32');
-    const error = thrown(() =>
+    const error = await rejected(
       encodeCheckpoint({
         config: { lr: Number.NaN },
         parameters: [
@@ -91,12 +101,12 @@ describe('encodeCheckpoint', () => {
       'parameter gone: its tensor has been disposed',
       'parameter ints: dtype is int32, but parameters must be float32',
     ]);
-    expect(thrown(() => encodeCheckpoint({ config: [1], parameters: [] })).problems).toEqual([
+    expect((await rejected(encodeCheckpoint({ config: [1], parameters: [] }))).problems).toEqual([
       'config must be a JSON object, got an array',
     ]);
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    expect(thrown(() => encodeCheckpoint({ config: cyclic, parameters: [] })).problems[0]).toMatch(
+    expect((await rejected(encodeCheckpoint({ config: cyclic, parameters: [] }))).problems[0]).toMatch(
       /^config is not JSON-serialisable: /,
     );
     tf.dispose([ok, ints]);

@@ -55,10 +55,10 @@ export interface CheckpointContents {
 }
 
 /**
- * Serialises a config and parameters. Reads tensor data synchronously (`dataSync`), so call it
- * between steps, not inside a tf.tidy that is about to dispose the parameters.
+ * Serialises a config and parameters. Reads tensor data asynchronously (GPU backends in Node
+ * cannot read synchronously), so the parameters must stay alive until the promise settles.
  */
-export function encodeCheckpoint(options: EncodeCheckpointOptions): EncodedCheckpoint {
+export async function encodeCheckpoint(options: EncodeCheckpointOptions): Promise<EncodedCheckpoint> {
   const { config, parameters, dtype = 'float32', metadata } = options;
   const context = 'cannot encode checkpoint';
   const problems: string[] = [];
@@ -80,7 +80,7 @@ export function encodeCheckpoint(options: EncodeCheckpointOptions): EncodedCheck
 
   const tensors = new Map<string, SafetensorsTensor>();
   for (const { name, tensor } of parameters) {
-    const values = tensor.dataSync<'float32'>();
+    const values = await tensor.data<'float32'>();
     tensors.set(
       name,
       dtype === 'float16'

@@ -13,7 +13,7 @@ export async function saveModel(
     metadata?: Record<string, string>;
   } = {},
 ): Promise<void> {
-  const encoded = encodeModel(model, options);
+  const encoded = await encodeModel(model, options);
   await writeCheckpointDirectory(dir, { ...encoded, extraFiles: options.extraFiles });
 }
 

@@ -30,12 +30,12 @@ afterEach(async () => {
 });
 
 /** A model and a trainer that has taken `steps` steps, so the optimizer has moments. */
-function trained(steps: number): { model: ByteModel; trainer: Trainer } {
+async function trained(steps: number): Promise<{ model: ByteModel; trainer: Trainer }> {
   const model = createModel(MICRO, { seed: 2 });
   const train = Corpus.fromDocuments(['the quick brown fox jumps over the lazy dog. '.repeat(4)]);
   const trainer = new Trainer(model, { train }, { batchSize: 2, steps: 10, warmupSteps: 1, seed: 5 });
   disposables.push(model, trainer);
-  for (let i = 0; i < steps; i++) trainer.trainStep();
+  for (let i = 0; i < steps; i++) await trainer.trainStep();
   return { model, trainer };
 }
 
@@ -68,7 +68,7 @@ function values(tensor: tf.Tensor): number[] {
 
 describe('RunDirectory', () => {
   it('saves a checkpoint that loads back exactly: weights, optimizer, sampler, options', async () => {
-    const { model, trainer } = trained(3);
+    const { model, trainer } = await trained(3);
     const run = new RunDirectory(root, { data: 'fox.txt' });
     const state: TrainingState = trainer.state();
     try {
@@ -120,12 +120,12 @@ describe('RunDirectory', () => {
   });
 
   it('resumes from the newest step checkpoint, not from best/', async () => {
-    const { model, trainer } = trained(1);
+    const { model, trainer } = await trained(1);
     const run = new RunDirectory(root, { data: 'fox.txt' });
     await save(run, model, trainer);
-    trainer.trainStep();
+    await trainer.trainStep();
     await save(run, model, trainer);
-    trainer.trainStep();
+    await trainer.trainStep();
     await save(run, model, trainer, 'best');
     expect(await readdir(root)).toContain('best');
     const point = await loadResumePoint(root);
@@ -134,11 +134,11 @@ describe('RunDirectory', () => {
   });
 
   it('prunes all but the newest keepLast step checkpoints', async () => {
-    const { model, trainer } = trained(1);
+    const { model, trainer } = await trained(1);
     const run = new RunDirectory(root, { data: 'fox.txt', keepLast: 2 });
     for (let i = 0; i < 4; i++) {
       await save(run, model, trainer);
-      trainer.trainStep();
+      await trainer.trainStep();
     }
     expect(await readdir(join(root, 'checkpoints'))).toEqual(['step-0000003', 'step-0000004']);
     expect((await run.checkpoints()).map((c) => basename(c))).toEqual(['step-0000003', 'step-0000004']);
@@ -184,7 +184,7 @@ describe('RunDirectory', () => {
 
   describe('errors', () => {
     it('a corrupt trainer.json is a CheckpointError that names the file', async () => {
-      const { model, trainer } = trained(1);
+      const { model, trainer } = await trained(1);
       const run = new RunDirectory(root, { data: 'fox.txt' });
       await save(run, model, trainer);
       const file = join(root, 'checkpoints', 'step-0000001', 'trainer.json');
@@ -197,7 +197,7 @@ describe('RunDirectory', () => {
     });
 
     it('a trainer.json with missing fields is a CheckpointError listing them', async () => {
-      const { model, trainer } = trained(1);
+      const { model, trainer } = await trained(1);
       const run = new RunDirectory(root, { data: 'fox.txt' });
       await save(run, model, trainer);
       const file = join(root, 'checkpoints', 'step-0000001', 'trainer.json');
@@ -211,7 +211,7 @@ describe('RunDirectory', () => {
     });
 
     it('a missing optimizer.safetensors is a CheckpointError that names it', async () => {
-      const { model, trainer } = trained(1);
+      const { model, trainer } = await trained(1);
       const run = new RunDirectory(root, { data: 'fox.txt' });
       await save(run, model, trainer);
       await rm(join(root, 'checkpoints', 'step-0000001', 'optimizer.safetensors'));

@@ -54,7 +54,11 @@ export class RunDirectory implements CheckpointSink {
   async save(model: ByteModel, state: TrainingState, reason: CheckpointReason): Promise<void> {
     const optimizerTensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
     for (const [name, tensor] of state.optimizer.tensors) {
-      optimizerTensors[name] = { dtype: 'F32', shape: tensor.shape, data: tensor.dataSync() as Float32Array };
+      optimizerTensors[name] = {
+        dtype: 'F32',
+        shape: tensor.shape,
+        data: (await tensor.data()) as Float32Array,
+      };
     }
     const trainer: TrainerFile = {
       step: state.step,
