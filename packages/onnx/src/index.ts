@@ -1,1 +1,21 @@
-export {};
+export {
+  exportModel,
+  type GraphManifest,
+  type GraphRole,
+  graphFileName,
+  MANIFEST_FORMAT,
+  type OnnxExport,
+  type OnnxManifest,
+} from './export.js';
+export {
+  type ByteScores,
+  type ExecutionProvider,
+  OnnxModel,
+  OnnxModelError,
+  type OnnxModelFiles,
+  type OnnxModelOptions,
+  type ScoreOptions,
+} from './onnx-model.js';
+export { type ModelSummary, OPSET, summarizeModel } from './onnx-proto.js';
+export type { OrtModule } from './ort-types.js';
+export { ProtoError } from './protobuf.js';

@@ -6,7 +6,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { MegabyteModel } from '../megabyte-model.js';
 import { type AnyModel, createModel } from '../models.js';
 import { microMegabyteConfig, microTransformerConfig } from '../testing/index.js';
-import { type GenerateOptions, generate, generateBatch, generateText, utf8Chunks } from './generate.js';
+import { createDecoder, type DecoderOptions } from './decoder.js';
+import {
+  type DecoderSource,
+  type GenerateOptions,
+  generate,
+  generateBatch,
+  generateText,
+  utf8Chunks,
+} from './generate.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -55,6 +63,24 @@ describe.each([
         expect(Array.from(batch[i]!), `prompt ${i}`).toEqual(await run(model, { ...options, prompt, seed }));
       }
     }
+  });
+
+  it('runs on any decoder source (e.g. an ONNX Runtime model) with the options it is given', async () => {
+    const seen: DecoderOptions[] = [];
+    const source: DecoderSource = {
+      config: model.config,
+      createDecoder: (options) => {
+        seen.push(options);
+        return createDecoder(model, options);
+      },
+    };
+    const options = { prompt: 'ab', maxBytes: 30, temperature: 0.9, seed: 4, slide: 2 };
+    expect(await collect(generate(source, options))).toEqual(await run(model, options));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ slide: 2 });
+    expect(await generateBatch(source, ['a', 'bc'], { maxBytes: 5, seed: 1 })).toEqual(
+      await generateBatch(model, ['a', 'bc'], { maxBytes: 5, seed: 1 }),
+    );
   });
 
   it('reproduces a sampled output from its seed', async () => {

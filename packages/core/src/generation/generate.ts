@@ -1,4 +1,5 @@
 import { BOUNDARY_ID, encodeText, Utf8StreamDecoder } from '@megabyte/patching';
+import type { ModelConfig } from '../config.js';
 import type { AnyModel } from '../models.js';
 import { createDecoder, type DecoderOptions, type IncrementalDecoder } from './decoder.js';
 import { Sampler, type SamplingOptions, validateSamplingOptions } from './sampling.js';
@@ -21,6 +22,18 @@ export interface GenerateOptions extends SamplingOptions, DecoderOptions {
 
 export type BatchGenerateOptions = Omit<GenerateOptions, 'prompt'>;
 
+/**
+ * Anything that makes incremental decoders for a model config, e.g. a model on ONNX Runtime
+ * (@megabyte/onnx): the generation functions accept it in place of a tfjs model.
+ */
+export interface DecoderSource {
+  readonly config: ModelConfig;
+  createDecoder(options: DecoderOptions): IncrementalDecoder;
+}
+
+/** What generation runs on: a tfjs model of this package, or another decoder source. */
+export type GenerationModel = AnyModel | DecoderSource;
+
 const DEFAULT_MAX_BYTES = 256;
 // Give timers, input events and abort handlers a turn about once per frame; every byte would cost
 // a few percent of throughput for nothing.
@@ -33,7 +46,10 @@ const YIELD_INTERVAL_MS = 16;
  * @example
  * for await (const byte of generate(model, { prompt: 'Once', maxBytes: 64, seed: 1 })) bytes.push(byte);
  */
-export function generate(model: AnyModel, options: GenerateOptions = {}): AsyncGenerator<number, void> {
+export function generate(
+  model: GenerationModel,
+  options: GenerateOptions = {},
+): AsyncGenerator<number, void> {
   const run = prepare(model, [options.prompt ?? new Uint8Array()], options, () => 'prompt');
   return (async function* () {
     for await (const [, byte] of run()) yield byte;
@@ -44,7 +60,10 @@ export function generate(model: AnyModel, options: GenerateOptions = {}): AsyncG
  * Like `generate`, as text: each chunk holds whole characters, never part of a UTF-8 sequence.
  * Invalid bytes, or a character cut short by `maxBytes` or a stop, become U+FFFD.
  */
-export function generateText(model: AnyModel, options: GenerateOptions = {}): AsyncGenerator<string, void> {
+export function generateText(
+  model: GenerationModel,
+  options: GenerateOptions = {},
+): AsyncGenerator<string, void> {
   return utf8Chunks(generate(model, options));
 }
 
@@ -56,7 +75,7 @@ export function generateText(model: AnyModel, options: GenerateOptions = {}): As
  * time while the others already generate. Finished sequences leave the batch.
  */
 export async function generateBatch(
-  model: AnyModel,
+  model: GenerationModel,
   prompts: readonly PromptInput[],
   options: BatchGenerateOptions = {},
 ): Promise<Uint8Array[]> {
@@ -93,7 +112,7 @@ interface Sequence {
  * are emitted. The decoder holds no tensors until it is primed, so an unstarted loop leaks nothing.
  */
 function prepare(
-  model: AnyModel,
+  model: GenerationModel,
   prompts: readonly PromptInput[],
   options: BatchGenerateOptions,
   promptName: (index: number) => string,
@@ -121,7 +140,7 @@ function prepare(
       sampled: 0,
     };
   });
-  const decoder = createDecoder(model, options);
+  const decoder = 'createDecoder' in model ? model.createDecoder(options) : createDecoder(model, options);
   return () => lockstep(decoder, sequences, maxBytes, options);
 }
 

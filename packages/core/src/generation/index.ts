@@ -1,7 +1,9 @@
 export { createDecoder, type DecoderOptions, type IncrementalDecoder } from './decoder.js';
 export {
   type BatchGenerateOptions,
+  type DecoderSource,
   type GenerateOptions,
+  type GenerationModel,
   generate,
   generateBatch,
   generateText,

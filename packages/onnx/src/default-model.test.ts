@@ -1,0 +1,60 @@
+// tfjs-core first, fenced off by the side-effect import so that import sorting keeps it first:
+// under vitest, importing @megabyte/core before it leaves two tfjs-core module instances
+// disagreeing about the Tensor class (x.cast() then fails with "opHandler is null").
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { join } from 'node:path';
+import { type AnyModel, type GenerationModel, generate, idsTensor } from '@megabyte/core';
+import { loadModel } from '@megabyte/core/node';
+import { relativeError } from '@megabyte/core/testing';
+import { encodeText } from '@megabyte/patching';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportModel, type OnnxExport } from './export.js';
+import { OnnxModel } from './onnx-model.js';
+
+const DEFAULT_MODEL = join(import.meta.dirname, '..', '..', '..', 'models', 'default');
+
+let model: AnyModel;
+let exported: OnnxExport;
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  ortWeb.env.wasm.numThreads = 1;
+  model = await loadModel(DEFAULT_MODEL);
+  exported = exportModel(model);
+});
+
+afterAll(() => model.dispose());
+
+async function collect(source: GenerationModel, prompt: string): Promise<number[]> {
+  const bytes: number[] = [];
+  for await (const byte of generate(source, { prompt, maxBytes: 48, temperature: 0.7, seed: 11 }))
+    bytes.push(byte);
+  return bytes;
+}
+
+describe.each([
+  ['onnxruntime-node (cpu)', ortNode, 'cpu'],
+  ['onnxruntime-web (wasm, in Node)', ortWeb, 'wasm'],
+] as const)('the shipped default model on %s', (_, ort, executionProvider) => {
+  let onnx: OnnxModel;
+  beforeAll(async () => {
+    onnx = await OnnxModel.load(ort, exported, { executionProvider });
+  });
+  afterAll(() => onnx.release());
+
+  it('gives the tfjs logits (relative error under 1e-4)', async () => {
+    const text = encodeText('The jury said it did find that the city had been well run by the committee.');
+    const ids = Array.from(text);
+    const expected = tf.tidy(() => model.forward(idsTensor(ids, 1, ids.length)).dataSync());
+    expect(relativeError(await onnx.forward(ids, 1), expected)).toBeLessThan(1e-4);
+  });
+
+  it('generates the same bytes as tfjs with a fixed seed', async () => {
+    const expected = await collect(model, 'The ');
+    expect(expected).toHaveLength(48);
+    expect(await collect(onnx, 'The ')).toEqual(expected);
+  });
+});

@@ -1,0 +1,117 @@
+import type { AnyModel, ModelConfig } from '@megabyte/core';
+import type { WeightSource } from './graph-builder.js';
+import {
+  baselineStage,
+  cacheInfos,
+  globalStage,
+  globalStepGraph,
+  localStage,
+  localStepGraph,
+  scoringGraph,
+  transformerStepGraph,
+} from './graphs.js';
+import { encodeModel, type GraphDef, IR_VERSION, OPSET, type ValueInfoDef } from './onnx-proto.js';
+
+/**
+ * The graphs of an export: `scoring` for both model kinds; `global` and `local` (MEGABYTE) or
+ * `step` (the baseline) for incremental decoding.
+ */
+export type GraphRole = 'scoring' | 'global' | 'local' | 'step';
+
+export interface GraphManifest {
+  /** File name, relative to the manifest. */
+  readonly file: string;
+  readonly inputs: readonly ValueInfoDef[];
+  readonly outputs: readonly ValueInfoDef[];
+}
+
+/** Written beside the graphs as FILE.json: what any ONNX consumer needs to drive them. */
+export interface OnnxManifest {
+  readonly format: 'megabyte-onnx';
+  readonly version: 1;
+  readonly opset: number;
+  readonly irVersion: number;
+  /** The model config, as in the checkpoint's config.json. */
+  readonly config: ModelConfig;
+  readonly graphs: Readonly<Partial<Record<GraphRole, GraphManifest>>>;
+}
+
+export interface OnnxExport {
+  readonly manifest: OnnxManifest;
+  /** Each graph's ONNX file, by role. */
+  readonly graphs: Readonly<Partial<Record<GraphRole, Uint8Array>>>;
+}
+
+export const MANIFEST_FORMAT = 'megabyte-onnx';
+
+/** The file name of each graph for an export named `base` (FILE.onnx gives base FILE). */
+export function graphFileName(base: string, role: GraphRole): string {
+  return role === 'scoring' ? `${base}.onnx` : `${base}.${role}.onnx`;
+}
+
+/**
+ * Builds the ONNX graphs of a model (float32 initializers named after the model's parameters).
+ * Reads the weights synchronously: run it on a backend that allows dataSync (cpu, wasm, Node).
+ *
+ * @param base the file name stem recorded in the manifest: graphs are `${base}.onnx`,
+ * `${base}.global.onnx` etc.
+ */
+export function exportModel(model: AnyModel, base = 'model'): OnnxExport {
+  const config = model.config;
+  const parameters = new Map(model.parameters().map((p) => [p.name, p.variable]));
+  const weights: WeightSource = (name) => {
+    const variable = parameters.get(name);
+    if (!variable) {
+      throw new Error(
+        `export: the graph needs parameter "${name}", which the ${config.kind} model does not have (its config and parameters disagree)`,
+      );
+    }
+    return { values: variable.dataSync() as Float32Array, shape: variable.shape };
+  };
+  const defs: Partial<Record<GraphRole, GraphDef>> = { scoring: scoringGraph(config, weights) };
+  if (config.kind === 'megabyte') {
+    defs.global = globalStepGraph(config, weights);
+    defs.local = localStepGraph(config, weights);
+  } else {
+    defs.step = transformerStepGraph(config, weights);
+  }
+  const graphs: Partial<Record<GraphRole, Uint8Array>> = {};
+  const described: Partial<Record<GraphRole, GraphManifest>> = {};
+  for (const [role, graph] of Object.entries(defs) as [GraphRole, GraphDef][]) {
+    graphs[role] = encodeModel({
+      graph,
+      producerName: '@megabyte/onnx',
+      producerVersion: '1',
+      doc: graph.doc,
+      metadata: { role, config: JSON.stringify(config) },
+    });
+    described[role] = { file: graphFileName(base, role), inputs: graph.inputs, outputs: graph.outputs };
+  }
+  return {
+    manifest: {
+      format: MANIFEST_FORMAT,
+      version: 1,
+      opset: OPSET,
+      irVersion: IR_VERSION,
+      config,
+      graphs: described,
+    },
+    graphs,
+  };
+}
+
+/** Cache tensors' [heads, headDim] and layer count of each decoding graph. */
+export function cacheLayout(config: ModelConfig, role: 'global' | 'local' | 'step') {
+  const stage =
+    config.kind === 'transformer'
+      ? baselineStage(config)
+      : role === 'global'
+        ? globalStage(config)
+        : localStage(config);
+  return {
+    layers: stage.layers,
+    heads: stage.heads,
+    headDim: stage.dim / stage.heads,
+    names: cacheInfos(stage, 'past'),
+  };
+}

@@ -1,0 +1,356 @@
+import type { MegabyteConfig, ModelConfig, TransformerConfig } from '@megabyte/core';
+import { GraphBuilder, type WeightSource } from './graph-builder.js';
+import type { GraphDef, ValueInfoDef } from './onnx-proto.js';
+
+/**
+ * The ONNX graphs of both model kinds, mirroring the tfjs forward code op for op (packages/nn,
+ * global, local, core) so that logits agree to float32 rounding. Shapes in comments:
+ * B batch, T bytes, K = T / P patches, S cached positions, n new positions.
+ */
+
+/** Large enough that exp() of it is exactly zero in float32, as in @megabyte/nn's causal mask. */
+const MASKED = 1e9;
+const NORM_EPSILON = 1e-5;
+
+/** One transformer stack: the global, local or baseline model. */
+interface Stage {
+  /** Parameter name prefix: `global.`, `local.` or `` (the baseline). */
+  readonly prefix: string;
+  readonly dim: number;
+  readonly heads: number;
+  readonly layers: number;
+  readonly config: ModelConfig;
+}
+
+/** One layer's keys and values [B, H, S, Dh]. */
+interface Cache {
+  readonly key: string;
+  readonly value: string;
+}
+
+export function globalStage(config: MegabyteConfig): Stage {
+  const { patchSize, global } = config;
+  return {
+    prefix: 'global.',
+    dim: patchSize * global.byteDim,
+    heads: global.heads,
+    layers: global.layers,
+    config,
+  };
+}
+
+export function localStage(config: MegabyteConfig): Stage {
+  const { local } = config;
+  return { prefix: 'local.', dim: local.dim, heads: local.heads, layers: local.layers, config };
+}
+
+export function baselineStage(config: TransformerConfig): Stage {
+  return { prefix: '', dim: config.dim, heads: config.heads, layers: config.layers, config };
+}
+
+/** The cache inputs or outputs of a stage: `${kind}_key_${i}` and `${kind}_value_${i}` for each layer. */
+export function cacheInfos(stage: Stage, kind: 'past' | 'present'): ValueInfoDef[] {
+  const headDim = stage.dim / stage.heads;
+  const length = kind === 'past' ? 'past' : 'past + new';
+  return Array.from({ length: stage.layers }, (_, i) =>
+    (['key', 'value'] as const).map(
+      (part): ValueInfoDef => ({
+        name: `${kind}_${part}_${i}`,
+        type: 'float32',
+        shape: ['batch', stage.heads, length, headDim],
+        doc: `layer ${i}'s attention ${part}s, ${kind === 'past' ? 'before' : 'after'} this step`,
+      }),
+    ),
+  ).flat();
+}
+
+/** bytes [B, T] -> logits [B, T, V]; T a multiple of the patch size (MEGABYTE), at most the context. */
+export function scoringGraph(config: ModelConfig, weights: WeightSource): GraphDef {
+  const g = new GraphBuilder(weights);
+  const bytes = g.input({
+    name: 'bytes',
+    type: 'int32',
+    shape: ['batch', 'length'],
+    doc: 'byte ids (0..255, or special ids below vocabSize); for MEGABYTE a multiple of patchSize',
+  });
+  const length = g.shape(bytes, 1, 2); // [1]: T
+  let logits: string;
+  if (config.kind === 'megabyte') {
+    const { patchSize: P, global, local } = config;
+    const width = P * global.byteDim;
+    const patches = g.reshape(embedGlobal(g, bytes, g.ints([0])), [0, -1, width]); // [B, K, W]
+    // Step 2: the pad patch first, the last patch dropped.
+    const pad = broadcastRows(g, g.weight('global.pad'), width, g.shape(bytes, 0, 1)); // [B, 1, W]
+    const shifted = g.concat([pad, g.slice(patches, 1, 0, -1)], 1); // [B, K, W]
+    const globalOut = transformer(
+      g,
+      globalStage(config),
+      shifted,
+      causalMask(g, g.shape(shifted, 1, 2)),
+    ).output; // [B, K, W]
+    const conditioning = linear(g, config, 'local.project', g.reshape(globalOut, [-1, P, global.byteDim])); // [B*K, P, D_L]
+    // Step 5: the previous byte of the same patch, the learned pad at p = 0.
+    const rows = g.reshape(bytes, [-1, P]); // [B*K, P]
+    const previous = g.gather(g.weight('local.embed.bytes.weight'), g.slice(rows, 1, 0, P - 1)); // [B*K, P-1, D_L]
+    const localPad = broadcastRows(g, g.weight('local.pad'), local.dim, g.shape(rows, 0, 1)); // [B*K, 1, D_L]
+    const shiftedBytes = g.concat([localPad, previous], 1); // [B*K, P, D_L]
+    const h = g.add(g.add(conditioning, shiftedBytes), g.weight('local.embed.positions'));
+    const localMask = causalMask(g, g.ints([P]));
+    const out = transformer(g, localStage(config), h, localMask).output;
+    logits = head(g, config, out); // [B*K, P, V]
+  } else {
+    const start = broadcastRows(g, g.weight('start'), config.dim, g.shape(bytes, 0, 1)); // [B, 1, D]
+    const previous = g.gather(g.weight('embed.bytes.weight'), g.slice(bytes, 1, 0, -1)); // [B, T-1, D]
+    const shifted = g.concat([start, previous], 1); // [B, T, D]
+    const h = g.add(shifted, g.slice(g.weight('embed.positions'), 0, 0, length));
+    logits = head(g, config, transformer(g, baselineStage(config), h, causalMask(g, length)).output); // [B, T, V]
+  }
+  const shape = g.concat([g.shape(bytes, 0, 2), g.ints([config.vocabSize])], 0);
+  g.output(g.reshape(logits, shape), {
+    name: 'logits',
+    type: 'float32',
+    shape: ['batch', 'length', config.vocabSize],
+    doc: 'logits[b, t] predicts bytes[b, t] from the bytes before it',
+  });
+  return g.build('megabyte_scoring', `${config.kind} scoring graph: bytes -> logits`);
+}
+
+/**
+ * MEGABYTE's global step: new whole patches (the pad patch goes first when the cache is empty)
+ * -> the projected global output for the patch after them, conditioning its P local positions.
+ */
+export function globalStepGraph(config: MegabyteConfig, weights: WeightSource): GraphDef {
+  const g = new GraphBuilder(weights);
+  const { patchSize: P, global, local } = config;
+  const width = P * global.byteDim;
+  const stage = globalStage(config);
+  const bytes = g.input({
+    name: 'bytes',
+    type: 'int32',
+    shape: ['batch', 'new_bytes'],
+    doc: 'the bytes of the patches completed since the last step (a multiple of patchSize, 0 allowed on the first step)',
+  });
+  const past = cacheInputs(g, stage);
+  const cached = g.shape(past[0]!.key, 2, 3); // [1]: S, the pad patch and the patches already seen
+  const first = g.op('Cast', [g.op('Equal', [cached, g.ints([0])])], { to: { int: 7 } }); // [1]: 1 on the first step
+  // Byte position of the new patches: patch k sits at cache slot k + 1 (the pad patch holds slot 0).
+  const start = g.mul(g.add(g.op('Sub', [cached, g.ints([1])]), first), g.ints([P]));
+  const patches = g.reshape(embedGlobal(g, bytes, start), [0, -1, width]); // [B, n, W]
+  const pad = g.slice(broadcastRows(g, g.weight('global.pad'), width, g.shape(bytes, 0, 1)), 1, 0, first);
+  const input = g.concat([pad, patches], 1); // [B, n', W]
+  const { output, present } = transformer(g, stage, input, decodingMask(g, input, cached), past);
+  const last = g.reshape(g.slice(output, 1, -1), [-1, P, global.byteDim]); // [B, P, D_G]
+  g.output(linear(g, config, 'local.project', last), {
+    name: 'conditioning',
+    type: 'float32',
+    shape: ['batch', P, local.dim],
+    doc: 'the global output for the next patch, projected to the local width: one row per byte position (feed it to the local step)',
+  });
+  cacheOutputs(g, stage, present);
+  return g.build('megabyte_global_step', 'MEGABYTE global step with a KV cache');
+}
+
+/** MEGABYTE's local step: one byte of the current patch -> the logits of the next byte. */
+export function localStepGraph(config: MegabyteConfig, weights: WeightSource): GraphDef {
+  const g = new GraphBuilder(weights);
+  const { patchSize: P, local } = config;
+  const stage = localStage(config);
+  const byte = g.input({
+    name: 'byte',
+    type: 'int32',
+    shape: ['batch'],
+    doc: 'the previous byte of the current patch (any valid id at the patch start, where it is ignored)',
+  });
+  const conditioning = g.input({
+    name: 'conditioning',
+    type: 'float32',
+    shape: ['batch', P, local.dim],
+    doc: "the global step's output for the current patch",
+  });
+  const past = cacheInputs(g, stage);
+  const position = g.shape(past[0]!.key, 2, 3); // [1]: p, the position in the patch
+  const next = g.add(position, g.ints([1]));
+  const slice = g.slice(conditioning, 1, position, next); // [B, 1, D_L]
+  const embedded = g.gather(g.weight('local.embed.bytes.weight'), g.reshape(byte, [-1, 1])); // [B, 1, D_L]
+  const pad = g.reshape(g.weight('local.pad'), [1, 1, local.dim]);
+  const previous = g.op('Where', [g.op('Equal', [position, g.ints([0])]), pad, embedded]); // [B, 1, D_L]
+  const h = g.add(g.add(slice, previous), g.slice(g.weight('local.embed.positions'), 0, position, next));
+  const { output, present } = transformer(g, stage, h, decodingMask(g, h, position), past);
+  g.output(g.reshape(head(g, config, output), [-1, config.vocabSize]), {
+    name: 'logits',
+    type: 'float32',
+    shape: ['batch', config.vocabSize],
+    doc: 'logits of the byte at this position',
+  });
+  cacheOutputs(g, stage, present);
+  return g.build('megabyte_local_step', 'MEGABYTE local step with a KV cache (empty at each patch start)');
+}
+
+/** The baseline's step: new bytes (the start vector goes first when the cache is empty) -> logits of the next byte. */
+export function transformerStepGraph(config: TransformerConfig, weights: WeightSource): GraphDef {
+  const g = new GraphBuilder(weights);
+  const stage = baselineStage(config);
+  const bytes = g.input({
+    name: 'bytes',
+    type: 'int32',
+    shape: ['batch', 'new_bytes'],
+    doc: 'the bytes fed since the last step (0 allowed on the first step)',
+  });
+  const past = cacheInputs(g, stage);
+  const cached = g.shape(past[0]!.key, 2, 3); // [1]: S
+  const first = g.op('Cast', [g.op('Equal', [cached, g.ints([0])])], { to: { int: 7 } });
+  const start = g.slice(broadcastRows(g, g.weight('start'), config.dim, g.shape(bytes, 0, 1)), 1, 0, first);
+  const input = g.concat([start, g.gather(g.weight('embed.bytes.weight'), bytes)], 1); // [B, n, D]
+  const end = g.add(cached, g.shape(input, 1, 2));
+  const h = g.add(input, g.slice(g.weight('embed.positions'), 0, cached, end));
+  const { output, present } = transformer(g, stage, h, decodingMask(g, h, cached), past);
+  g.output(g.reshape(head(g, config, g.slice(output, 1, -1)), [-1, config.vocabSize]), {
+    name: 'logits',
+    type: 'float32',
+    shape: ['batch', config.vocabSize],
+    doc: 'logits of the byte after the ones fed so far',
+  });
+  cacheOutputs(g, stage, present);
+  return g.build('transformer_step', 'baseline transformer step with a KV cache');
+}
+
+/** Step 1: G[x_t] + Pos_G[start + t]. ids [B, T] -> [B, T, D_G] */
+function embedGlobal(g: GraphBuilder, ids: string, start: string): string {
+  const end = g.add(start, g.shape(ids, 1, 2));
+  const positions = g.slice(g.weight('global.embed.positions'), 0, start, end); // [T, D_G]
+  return g.add(g.gather(g.weight('global.embed.bytes.weight'), ids), positions);
+}
+
+/** A learned vector [D] as [rows, 1, D]; `rows` is an int64 [1]. */
+function broadcastRows(g: GraphBuilder, vector: string, dim: number, rows: string): string {
+  return g.op('Expand', [g.reshape(vector, [1, 1, dim]), g.concat([rows, g.ints([1, 1])], 0)]);
+}
+
+/** [T, T] additive mask: 0 where key j <= query i, -1e9 above the diagonal. `length` is an int64 [1]. */
+function causalMask(g: GraphBuilder, length: string): string {
+  const ones = g.op('ConstantOfShape', [g.concat([length, length], 0)], {
+    value: { tensor: { name: 'one', type: 'float32', dims: [1], data: Float32Array.of(1) } },
+  });
+  return g.mul(g.op('Sub', [g.op('Trilu', [ones], { upper: { int: 0 } }), g.float(1)]), g.float(MASKED));
+}
+
+/** [n, S + n] additive mask for n new positions after S cached ones: query i sees keys j <= S + i. */
+function decodingMask(g: GraphBuilder, input: string, cached: string): string {
+  const fresh = g.shape(input, 1, 2);
+  const ones = g.op('ConstantOfShape', [g.concat([fresh, g.add(cached, fresh)], 0)], {
+    value: { tensor: { name: 'one', type: 'float32', dims: [1], data: Float32Array.of(1) } },
+  });
+  const lower = g.op('Trilu', [ones, g.reshape(cached, [])], { upper: { int: 0 } });
+  return g.mul(g.op('Sub', [lower, g.float(1)]), g.float(MASKED));
+}
+
+function cacheInputs(g: GraphBuilder, stage: Stage): Cache[] {
+  const infos = cacheInfos(stage, 'past');
+  return Array.from({ length: stage.layers }, (_, i) => ({
+    key: g.input(infos[2 * i]!),
+    value: g.input(infos[2 * i + 1]!),
+  }));
+}
+
+function cacheOutputs(g: GraphBuilder, stage: Stage, present: readonly Cache[]): void {
+  const infos = cacheInfos(stage, 'present');
+  present.forEach((cache, i) => {
+    g.output(cache.key, infos[2 * i]!);
+    g.output(cache.value, infos[2 * i + 1]!);
+  });
+}
+
+/** Pre-norm blocks and the final norm: [B, n, D] -> [B, n, D], with each layer's keys/values. */
+function transformer(
+  g: GraphBuilder,
+  stage: Stage,
+  x: string,
+  mask: string,
+  past?: readonly Cache[],
+): { output: string; present: Cache[] } {
+  const present: Cache[] = [];
+  let h = x;
+  for (let i = 0; i < stage.layers; i++) {
+    const layer = `${stage.prefix}layers.${i}`;
+    const attended = attention(
+      g,
+      stage,
+      layer,
+      norm(g, stage.config, `${layer}.attn_norm`, h),
+      mask,
+      past?.[i],
+    );
+    present.push(attended.cache);
+    h = g.add(h, attended.output);
+    h = g.add(h, mlp(g, stage.config, `${layer}.mlp`, norm(g, stage.config, `${layer}.mlp_norm`, h)));
+  }
+  return { output: norm(g, stage.config, `${stage.prefix}norm`, h), present };
+}
+
+/** Causal multi-head self-attention; new keys/values are appended to `past`. */
+function attention(
+  g: GraphBuilder,
+  stage: Stage,
+  layer: string,
+  x: string,
+  mask: string,
+  past: Cache | undefined,
+): { output: string; cache: Cache } {
+  const headDim = stage.dim / stage.heads;
+  // [B, n, D] -> [B, H, n, Dh]
+  const split = (name: string) =>
+    g.transpose(
+      g.reshape(linear(g, stage.config, `${layer}.attn.${name}`, x), [0, 0, stage.heads, headDim]),
+      [0, 2, 1, 3],
+    );
+  const q = split('wq');
+  let key = split('wk');
+  let value = split('wv');
+  if (past) {
+    key = g.concat([past.key, key], 2); // [B, H, S+n, Dh]
+    value = g.concat([past.value, value], 2);
+  }
+  const scores = g.mul(g.matMul(q, g.transpose(key, [0, 1, 3, 2])), g.float(1 / Math.sqrt(headDim))); // [B, H, n, S+n]
+  const probs = g.op('Softmax', [g.add(scores, mask)], { axis: { int: -1 } });
+  const merged = g.reshape(g.transpose(g.matMul(probs, value), [0, 2, 1, 3]), [0, 0, stage.dim]); // [B, n, D]
+  return { output: linear(g, stage.config, `${layer}.attn.wo`, merged), cache: { key, value } };
+}
+
+function mlp(g: GraphBuilder, config: ModelConfig, prefix: string, x: string): string {
+  const hidden = linear(g, config, `${prefix}.up`, x);
+  const activated = config.activation === 'gelu' ? gelu(g, hidden) : g.op('Relu', [hidden]);
+  return linear(g, config, `${prefix}.down`, activated);
+}
+
+/** GELU, tanh form, in the same order of operations as @megabyte/nn's. */
+function gelu(g: GraphBuilder, x: string): string {
+  const cube = g.mul(g.mul(x, x), x);
+  const inner = g.mul(g.add(x, g.mul(cube, g.float(0.044715))), g.float(Math.sqrt(2 / Math.PI)));
+  return g.mul(g.mul(x, g.float(0.5)), g.add(g.op('Tanh', [inner]), g.float(1)));
+}
+
+function norm(g: GraphBuilder, config: ModelConfig, prefix: string, x: string): string {
+  const gain = g.weight(`${prefix}.weight`);
+  if (config.norm === 'layernorm') {
+    return g.op('LayerNormalization', [x, gain, g.weight(`${prefix}.bias`)], {
+      axis: { int: -1 },
+      epsilon: { float: NORM_EPSILON },
+    });
+  }
+  const meanSquare = g.op('ReduceMean', [g.mul(x, x)], { axes: { ints: [-1] }, keepdims: { int: 1 } });
+  const scale = g.op('Reciprocal', [g.op('Sqrt', [g.add(meanSquare, g.float(NORM_EPSILON))])]);
+  return g.mul(g.mul(x, scale), gain);
+}
+
+/** x W (+ b) over the last axis. */
+function linear(g: GraphBuilder, config: ModelConfig, prefix: string, x: string): string {
+  const y = g.matMul(x, g.weight(`${prefix}.weight`));
+  return config.bias ? g.add(y, g.weight(`${prefix}.bias`)) : y;
+}
+
+/** The output head, or the transposed byte embedding when tied. [..., D] -> [..., V] */
+function head(g: GraphBuilder, config: ModelConfig, h: string): string {
+  const prefix = config.kind === 'megabyte' ? 'local.' : '';
+  if (!config.tieHead) return g.matMul(h, g.weight(`${prefix}head.weight`));
+  return g.matMul(h, g.transpose(g.weight(`${prefix}embed.bytes.weight`), [1, 0]));
+}

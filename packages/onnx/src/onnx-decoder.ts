@@ -1,0 +1,339 @@
+import type { DecoderOptions, IncrementalDecoder, MegabyteConfig, ModelConfig } from '@megabyte/core';
+import { PAD_ID } from '@megabyte/patching';
+import { cacheLayout } from './export.js';
+import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
+
+/** What the decoders need from an OnnxModel. */
+export interface DecoderContext {
+  readonly ort: OrtModule;
+  readonly config: ModelConfig;
+  /** The session of a graph; throws if it was not loaded. */
+  session(role: 'scoring' | 'global' | 'local' | 'step'): InferenceSession;
+}
+
+/** The decoder for the model's kind, with the same window rule and options as @megabyte/core's. */
+export function createOnnxDecoder(context: DecoderContext, options: DecoderOptions = {}): IncrementalDecoder {
+  const { config } = context;
+  const patchSize = config.kind === 'megabyte' ? config.patchSize : 1;
+  const patches = config.contextLength / patchSize;
+  const slide = options.slide ?? Math.max(1, Math.floor(patches / 2));
+  if (!Number.isInteger(slide) || slide < 1 || slide > patches) {
+    throw new RangeError(
+      `decoder option "slide": expected an integer in 1..${patches} (patches of the context), got ${slide}`,
+    );
+  }
+  const slideBytes = slide * patchSize;
+  if (options.cache === false) return new UncachedDecoder(context, slideBytes);
+  return config.kind === 'megabyte'
+    ? new MegabyteDecoder(context, slideBytes)
+    : new TransformerDecoder(context, slideBytes);
+}
+
+/**
+ * The sliding window of @megabyte/core's decoders: when the next byte would sit at position
+ * contextLength, the oldest `slideBytes` bytes are dropped and the rest is encoded again.
+ */
+abstract class WindowedDecoder implements IncrementalDecoder {
+  length = 0;
+  windowStart = 0;
+  reencodes = 0;
+  protected window: number[][] = [];
+  private current: Float32Array[] = [];
+  /** Rows kept by `keepRows`, applied to the caches before the next run (reading GPU tensors is async). */
+  private pendingRows: number[] | undefined;
+  private busy = false;
+
+  constructor(
+    protected readonly context: DecoderContext,
+    private readonly slideBytes: number,
+  ) {}
+
+  get batchSize(): number {
+    return this.window.length;
+  }
+
+  protected get config(): ModelConfig {
+    return this.context.config;
+  }
+
+  async prime(prompts: readonly ArrayLike<number>[]): Promise<void> {
+    const length = prompts[0]?.length;
+    if (length === undefined) throw new Error('decoder.prime: expected at least one prompt, got none');
+    prompts.forEach((prompt, row) => {
+      if (prompt.length !== length) {
+        throw new Error(
+          `decoder.prime: prompts must have equal lengths (the batch moves in lockstep): prompt ${row} has ${prompt.length} ids, prompt 0 has ${length}`,
+        );
+      }
+      Array.from(prompt).forEach((id, i) => this.checkId(id, `prompt ${row}, index ${i}`));
+    });
+    const { contextLength } = this.config;
+    const slides = length < contextLength ? 0 : Math.floor((length - contextLength) / this.slideBytes) + 1;
+    await this.run(() => {
+      this.length = length;
+      this.windowStart = slides * this.slideBytes;
+      this.window = prompts.map((prompt) => Array.from(prompt).slice(this.windowStart));
+      this.pendingRows = undefined;
+      return this.encode();
+    });
+  }
+
+  logits(): readonly Float32Array[] {
+    return this.current;
+  }
+
+  async push(ids: readonly number[]): Promise<void> {
+    if (this.batchSize === 0) throw new Error('decoder.push: call prime first');
+    if (ids.length !== this.batchSize) {
+      throw new Error(`decoder.push: expected one id per sequence (${this.batchSize}), got ${ids.length}`);
+    }
+    ids.forEach((id, row) => this.checkId(id, `sequence ${row}`));
+    await this.run(async () => {
+      if (this.pendingRows) await this.selectRows(this.pendingRows);
+      this.pendingRows = undefined;
+      ids.forEach((id, row) => this.window[row]!.push(id));
+      this.length++;
+      if (this.length - this.windowStart < this.config.contextLength) return this.extend();
+      this.windowStart += this.slideBytes;
+      this.window = this.window.map((bytes) => bytes.slice(this.slideBytes));
+      this.reencodes++;
+      return this.encode();
+    });
+  }
+
+  keepRows(rows: readonly number[]): void {
+    rows.forEach((row) => {
+      if (!Number.isInteger(row) || row < 0 || row >= this.batchSize) {
+        throw new RangeError(`decoder.keepRows: row ${row} is not in 0..${this.batchSize - 1}`);
+      }
+    });
+    this.window = rows.map((row) => this.window[row]!);
+    this.current = rows.map((row) => this.current[row]!);
+    this.pendingRows = this.pendingRows ? rows.map((row) => this.pendingRows![row]!) : [...rows];
+  }
+
+  abstract dispose(): void;
+
+  /** Fresh state from `window` alone; resolves to the logits of the byte after it [B, V]. */
+  protected abstract encode(): Promise<Tensor>;
+  /** `window` just grew by one byte per sequence; resolves to the logits of the byte after it [B, V]. */
+  protected abstract extend(): Promise<Tensor>;
+  /** Keeps the listed batch rows of every cached tensor. */
+  protected abstract selectRows(rows: readonly number[]): Promise<void>;
+
+  /** `window` columns [from, to) as an int32 [B, to - from] tensor. */
+  protected windowIds(from: number, to: number): Tensor {
+    const ids = Int32Array.from(this.window.flatMap((bytes) => bytes.slice(from, to)));
+    return new this.context.ort.Tensor('int32', ids, [this.batchSize, to - from]);
+  }
+
+  private async run(compute: () => Promise<Tensor>): Promise<void> {
+    if (this.busy) throw new Error('decoder: a prime or push is still running; await it first');
+    this.busy = true;
+    try {
+      const logits = await compute();
+      const values = (await logits.getData()) as Float32Array;
+      logits.dispose();
+      const vocab = this.config.vocabSize;
+      this.current = this.window.map((_, row) => values.slice(row * vocab, (row + 1) * vocab));
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private checkId(id: number, where: string): void {
+    const vocab = this.config.vocabSize;
+    if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+      throw new RangeError(`decoder: id ${id} (${where}) is outside the model's vocabulary 0..${vocab - 1}`);
+    }
+  }
+}
+
+/** One decoding graph's KV cache: `past_*` inputs in, `present_*` outputs back in. */
+class CacheState {
+  private tensors: Tensor[] = [];
+  private readonly layout: ReturnType<typeof cacheLayout>;
+
+  constructor(
+    private readonly ort: OrtModule,
+    config: ModelConfig,
+    role: 'global' | 'local' | 'step',
+  ) {
+    this.layout = cacheLayout(config, role);
+  }
+
+  /** Empty caches [B, H, 0, Dh]. */
+  reset(batch: number): void {
+    this.release();
+    const { heads, headDim, names } = this.layout;
+    this.tensors = names.map(
+      () => new this.ort.Tensor('float32', new Float32Array(0), [batch, heads, 0, headDim]),
+    );
+  }
+
+  feeds(): Record<string, Tensor> {
+    return Object.fromEntries(this.layout.names.map((info, i) => [info.name, this.tensors[i]!]));
+  }
+
+  /** Takes the `present_*` outputs of a run as the new cache. */
+  update(outputs: InferenceSession.OnnxValueMapType): void {
+    this.release();
+    this.tensors = this.layout.names.map((info) => outputs[info.name.replace('past_', 'present_')] as Tensor);
+  }
+
+  async selectRows(rows: readonly number[]): Promise<void> {
+    const selected = await Promise.all(this.tensors.map((tensor) => gatherRows(this.ort, tensor, rows)));
+    this.release();
+    this.tensors = selected;
+  }
+
+  release(): void {
+    for (const tensor of this.tensors) tensor.dispose();
+    this.tensors = [];
+  }
+}
+
+/** The listed rows (axis 0) of a float32 tensor, as a new CPU tensor. */
+async function gatherRows(ort: OrtModule, tensor: Tensor, rows: readonly number[]): Promise<Tensor> {
+  const data = (await tensor.getData()) as Float32Array;
+  const rowSize = tensor.dims.slice(1).reduce((a, b) => a * b, 1);
+  const out = new Float32Array(rows.length * rowSize);
+  rows.forEach((row, i) => out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
+  return new ort.Tensor('float32', out, [rows.length, ...tensor.dims.slice(1)]);
+}
+
+/**
+ * MEGABYTE: the global graph runs once per completed patch with its cache, the local graph once
+ * per byte with a cache emptied at each patch start.
+ */
+class MegabyteDecoder extends WindowedDecoder {
+  private readonly globalCache = new CacheState(this.context.ort, this.config, 'global');
+  private readonly localCache = new CacheState(this.context.ort, this.config, 'local');
+  /** The current patch's projected global output [B, P, D_L]. */
+  private conditioning: Tensor | undefined;
+
+  private get patchSize(): number {
+    return (this.config as MegabyteConfig).patchSize;
+  }
+
+  protected async encode(): Promise<Tensor> {
+    const length = this.window[0]!.length;
+    const whole = length - (length % this.patchSize);
+    this.globalCache.reset(this.batchSize);
+    // One global run over the pad patch and every whole patch of the window.
+    await this.globalStep(this.windowIds(0, whole));
+    let logits = await this.localStep(whole);
+    for (let position = whole + 1; position <= length; position++) {
+      logits.dispose();
+      logits = await this.localStep(position);
+    }
+    return logits;
+  }
+
+  protected async extend(): Promise<Tensor> {
+    const length = this.window[0]!.length;
+    if (length % this.patchSize === 0) await this.globalStep(this.windowIds(length - this.patchSize, length));
+    return this.localStep(length);
+  }
+
+  protected async selectRows(rows: readonly number[]): Promise<void> {
+    await this.globalCache.selectRows(rows);
+    await this.localCache.selectRows(rows);
+    if (this.conditioning) {
+      const selected = await gatherRows(this.context.ort, this.conditioning, rows);
+      this.conditioning.dispose();
+      this.conditioning = selected;
+    }
+  }
+
+  dispose(): void {
+    this.globalCache.release();
+    this.localCache.release();
+    this.conditioning?.dispose();
+    this.conditioning = undefined;
+  }
+
+  /** Feeds whole patches to the global graph and starts the patch after them. */
+  private async globalStep(bytes: Tensor): Promise<void> {
+    const outputs = await this.context.session('global').run({ bytes, ...this.globalCache.feeds() });
+    this.globalCache.update(outputs);
+    this.conditioning?.dispose();
+    this.conditioning = outputs.conditioning as Tensor;
+    this.localCache.reset(this.batchSize);
+  }
+
+  /** One local step at window position t: logits of byte t [B, V]. */
+  private async localStep(t: number): Promise<Tensor> {
+    const p = t % this.patchSize;
+    const previous = Int32Array.from(this.window, (bytes) => (p === 0 ? 0 : bytes[t - 1]!));
+    const outputs = await this.context.session('local').run({
+      byte: new this.context.ort.Tensor('int32', previous, [this.batchSize]),
+      conditioning: this.conditioning!,
+      ...this.localCache.feeds(),
+    });
+    this.localCache.update(outputs);
+    return outputs.logits as Tensor;
+  }
+}
+
+/** The baseline transformer: one cache; encoding a window is one run over all its bytes. */
+class TransformerDecoder extends WindowedDecoder {
+  private readonly cache = new CacheState(this.context.ort, this.config, 'step');
+
+  protected encode(): Promise<Tensor> {
+    this.cache.reset(this.batchSize);
+    return this.step(this.windowIds(0, this.window[0]!.length));
+  }
+
+  protected extend(): Promise<Tensor> {
+    const length = this.window[0]!.length;
+    return this.step(this.windowIds(length - 1, length));
+  }
+
+  protected selectRows(rows: readonly number[]): Promise<void> {
+    return this.cache.selectRows(rows);
+  }
+
+  dispose(): void {
+    this.cache.release();
+  }
+
+  private async step(bytes: Tensor): Promise<Tensor> {
+    const outputs = await this.context.session('step').run({ bytes, ...this.cache.feeds() });
+    this.cache.update(outputs);
+    return outputs.logits as Tensor;
+  }
+}
+
+/**
+ * No cache: the scoring graph over the whole window for every byte (the slow reference). A pad
+ * id stands in for the next byte, which the model's causal shift never lets its own logits see.
+ */
+class UncachedDecoder extends WindowedDecoder {
+  protected encode(): Promise<Tensor> {
+    return this.extend();
+  }
+
+  protected async extend(): Promise<Tensor> {
+    const length = this.window[0]!.length;
+    const patchSize = this.config.kind === 'megabyte' ? this.config.patchSize : 1;
+    const padded = Math.ceil((length + 1) / patchSize) * patchSize;
+    const ids = Int32Array.from(
+      this.window.flatMap((bytes) => [...bytes, ...new Array<number>(padded - length).fill(PAD_ID)]),
+    );
+    const bytes = new this.context.ort.Tensor('int32', ids, [this.batchSize, padded]);
+    const { logits } = await this.context.session('scoring').run({ bytes });
+    const all = (await logits!.getData()) as Float32Array;
+    const vocab = this.config.vocabSize;
+    const out = new Float32Array(this.batchSize * vocab);
+    for (let row = 0; row < this.batchSize; row++) {
+      const from = (row * padded + length) * vocab;
+      out.set(all.subarray(from, from + vocab), row * vocab);
+    }
+    return new this.context.ort.Tensor('float32', out, [this.batchSize, vocab]);
+  }
+
+  protected async selectRows(): Promise<void> {}
+
+  dispose(): void {}
+}
