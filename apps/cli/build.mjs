@@ -19,6 +19,9 @@ await build({
     '@tensorflow/tfjs-node',
     '@tensorflow/tfjs-node-gpu',
     'webgpu',
+    // native binary; wasm files found next to its own dist
+    'onnxruntime-node',
+    'onnxruntime-web',
     '@tensorflow/tfjs-backend-wasm/package.json',
   ],
   banner: {

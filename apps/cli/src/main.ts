@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { convertCommand } from './commands/convert.js';
 import { evalCommand } from './commands/eval.js';
+import { exportCommand } from './commands/export.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { trainCommand } from './commands/train.js';
@@ -14,6 +15,7 @@ const program = new Command('megabyte')
   .addCommand(generateCommand())
   .addCommand(infoCommand())
   .addCommand(convertCommand())
+  .addCommand(exportCommand())
   .addCommand(benchCommand());
 
 try {

@@ -1,0 +1,89 @@
+import { basename, dirname, join } from 'node:path';
+import { idsTensor } from '@megabyte/core';
+import { relativeError } from '@megabyte/core/testing';
+import { exportModel, type GraphRole, OnnxModel } from '@megabyte/onnx';
+import { encodeText } from '@megabyte/patching';
+import { writeFileAtomic } from '@megabyte/patching/node';
+import { Command, InvalidArgumentError } from 'commander';
+import { userPath } from '../options.js';
+import { startRuntime } from '../runtime.js';
+import { loadModelArgument } from './model-loading.js';
+
+/** The check run after writing: ONNX and tfjs logits of this text must agree. */
+const CHECK_TEXT = 'The jury said it did find that the city had been well run.';
+const CHECK_TOLERANCE = 1e-4;
+
+export function exportCommand(): Command {
+  return new Command('export')
+    .description('export a model to ONNX: scoring and KV-cached decoding graphs plus a JSON manifest')
+    .requiredOption('--model <dir>', 'checkpoint or run directory')
+    .requiredOption(
+      '--out <file.onnx>',
+      'the scoring graph; the decoding graphs and FILE.json go beside it',
+      onnxPath,
+    )
+    .option('--no-check', 'skip loading the graphs in onnxruntime-node and comparing logits with tfjs')
+    .addHelpText(
+      'after',
+      `
+Writes FILE.onnx (scoring: bytes -> logits), FILE.global.onnx + FILE.local.onnx (MEGABYTE) or
+FILE.step.onnx (the baseline transformer) for generation with KV caches, and FILE.json (config,
+opset, input/output names and shapes). See packages/onnx/README.md for the graphs' I/O.
+
+Example:
+  megabyte export --model models/default --out dist/tiny.onnx`,
+    )
+    .action(async (flags: { model: string; out: string; check: boolean }) => {
+      await exportOnnx(flags);
+    });
+}
+
+async function exportOnnx(flags: { model: string; out: string; check: boolean }): Promise<void> {
+  // The weights are read with dataSync: the plain cpu backend always allows it.
+  await startRuntime('cpu', false);
+  const { model, dir } = await loadModelArgument(flags.model);
+  const out = userPath(flags.out);
+  const base = basename(out, '.onnx');
+  try {
+    const { manifest, graphs } = exportModel(model, base);
+    for (const [role, bytes] of Object.entries(graphs) as [GraphRole, Uint8Array][]) {
+      const path = join(dirname(out), manifest.graphs[role]!.file);
+      await writeFileAtomic(path, bytes);
+      process.stderr.write(`wrote ${path} (${role}, ${(bytes.length / 1e6).toFixed(2)} MB)\n`);
+    }
+    const manifestPath = join(dirname(out), `${base}.json`);
+    await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+    process.stderr.write(`wrote ${manifestPath} (manifest) from ${dir}\n`);
+    if (!flags.check) return;
+
+    const ort = await import('onnxruntime-node');
+    const onnx = await OnnxModel.load(ort, { manifest, graphs });
+    const ids = Array.from(encodeText(CHECK_TEXT)).slice(0, model.config.contextLength);
+    const expected = idsTensor(ids, 1, ids.length);
+    const logits = model.forward(expected);
+    const error = relativeError(await onnx.forward(ids, 1), logits.dataSync());
+    const decoder = onnx.createDecoder();
+    await decoder.prime([ids.slice(0, 5)]);
+    decoder.dispose();
+    await onnx.release();
+    expected.dispose();
+    logits.dispose();
+    if (!(error < CHECK_TOLERANCE)) {
+      throw new Error(
+        `the exported scoring graph disagrees with the tfjs model (relative error ${error.toExponential(2)}, expected < ${CHECK_TOLERANCE}): please report this as a bug`,
+      );
+    }
+    process.stderr.write(
+      `check: every graph loads in onnxruntime-node; scoring logits match tfjs (relative error ${error.toExponential(2)})\n`,
+    );
+  } finally {
+    model.dispose();
+  }
+}
+
+function onnxPath(value: string): string {
+  if (!value.endsWith('.onnx') || basename(value) === '.onnx') {
+    throw new InvalidArgumentError(`expected a file name ending in .onnx, got "${value}"`);
+  }
+  return value;
+}
