@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { onnxBenchCommand } from './commands/bench-onnx.js';
 import { convertCommand } from './commands/convert.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
@@ -16,7 +17,7 @@ const program = new Command('megabyte')
   .addCommand(infoCommand())
   .addCommand(convertCommand())
   .addCommand(exportCommand())
-  .addCommand(benchCommand());
+  .addCommand(benchCommand([onnxBenchCommand()]));
 
 try {
   await program.parseAsync(process.argv);
