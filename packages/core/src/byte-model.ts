@@ -1,4 +1,4 @@
-import { Dropout, type NamedParameter, NO_DROPOUT } from '@megabyte/nn';
+import { Dropout, type NamedParameter, NO_DROPOUT, softmaxCrossEntropy } from '@megabyte/nn';
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
@@ -85,11 +85,13 @@ export abstract class ByteModel<C extends ModelConfig = ModelConfig> {
 /** logits [B, T, V], targets [B, T], mask [B, T] -> mean nats per masked position. */
 export function maskedCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
-    const vocab = logits.shape[2];
-    const logProbs = tf.logSoftmax(logits);
-    const picked = tf.sum(tf.mul(logProbs, tf.oneHot(tf.cast(targets, 'int32'), vocab)), -1); // [B, T]
+    const [batch, length, vocab] = logits.shape;
+    const nats = softmaxCrossEntropy(
+      tf.reshape(logits, [batch * length, vocab]),
+      tf.reshape(tf.cast(targets, 'int32'), [batch * length]),
+    ); // [B*T]
     const count = tf.maximum(tf.sum(mask), 1);
-    return tf.div(tf.neg(tf.sum(tf.mul(picked, mask))), count) as tf.Scalar;
+    return tf.div(tf.sum(tf.mul(tf.reshape(nats, [batch, length]), mask)), count) as tf.Scalar;
   });
 }
 

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Dropout, NO_DROPOUT } from './dropout.js';
+import type { Dropout } from './dropout.js';
 import type { KVCache } from './kv-cache.js';
 import { Linear } from './linear.js';
-import { matMul } from './matmul.js';
 import type { ParameterStore } from './parameters.js';
+import { causalAttention } from './scaled-dot-product.js';
+
+export { causalMask } from './scaled-dot-product.js';
 
 export interface AttentionOptions {
   readonly dim: number;
@@ -20,9 +22,6 @@ export interface AttentionContext {
   readonly cache?: KVCache | undefined;
   readonly dropout?: Dropout;
 }
-
-/** Large enough that exp() of it is exactly zero in float32, finite so fully masked rows stay finite. */
-const MASKED = -1e9;
 
 /** Multi-head self-attention in which position t attends to positions <= t. */
 export class CausalSelfAttention {
@@ -50,16 +49,12 @@ export class CausalSelfAttention {
   apply(x: tf.Tensor3D, context: AttentionContext = {}): tf.Tensor3D {
     return tf.tidy(() => {
       const [batch, length] = x.shape;
-      const dropout = context.dropout ?? NO_DROPOUT;
       const q = this.splitHeads(this.wq.apply(x)); // [B, H, T, Dh]
       let k = this.splitHeads(this.wk.apply(x)); // [B, H, T, Dh]
       let v = this.splitHeads(this.wv.apply(x));
       const past = context.cache?.length ?? 0;
       if (context.cache) ({ keys: k, values: v } = context.cache.append(k, v)); // [B, H, S+T, Dh]
-
-      const scores = tf.mul(matMul(q, k, false, true), 1 / Math.sqrt(this.headDim)); // [B, H, T, S+T]
-      const probs = dropout.apply(tf.softmax(tf.add(scores, causalMask(length, past))));
-      const heads = matMul(probs, v); // [B, H, T, Dh]
+      const heads = causalAttention(q, k, v, { past, dropout: context.dropout }); // [B, H, T, Dh]
       const merged: tf.Tensor3D = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [
         batch,
         length,
@@ -74,14 +69,4 @@ export class CausalSelfAttention {
     const [batch, length] = x.shape;
     return tf.transpose(tf.reshape(x, [batch, length, this.options.heads, this.headDim]), [0, 2, 1, 3]);
   }
-}
-
-/** [T, past+T] additive mask: query i (absolute position past+i) sees keys j <= past+i. */
-export function causalMask(length: number, past: number): tf.Tensor2D {
-  const width = past + length;
-  const mask = new Float32Array(length * width);
-  for (let i = 0; i < length; i++) {
-    mask.fill(MASKED, i * width + past + i + 1, (i + 1) * width);
-  }
-  return tf.tensor2d(mask, [length, width]);
 }

@@ -20,6 +20,18 @@ export {
   seedFor,
 } from './parameters.js';
 export {
+  CAUSAL_ATTENTION_KERNEL,
+  type CausalAttentionOptions,
+  causalAttention,
+  compositeCausalAttention,
+  hasKernel,
+} from './scaled-dot-product.js';
+export {
+  compositeSoftmaxCrossEntropy,
+  SOFTMAX_CROSS_ENTROPY_KERNEL,
+  softmaxCrossEntropy,
+} from './softmax-cross-entropy.js';
+export {
   Transformer,
   TransformerBlock,
   type TransformerContext,

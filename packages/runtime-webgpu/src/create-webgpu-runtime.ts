@@ -7,6 +7,7 @@ import {
   WebGpuSyncReadError,
   WebGpuUnavailableError,
 } from './errors.js';
+import { registerMegabyteKernels, unregisterMegabyteKernels } from './kernels/register-kernels.js';
 import type { WebGpuRuntime, WebGpuRuntimeOptions } from './types.js';
 import type { GpuDeviceLike, GpuLike } from './webgpu-types.js';
 
@@ -73,7 +74,7 @@ export function disposeCurrentRuntime(): void {
  * backend (its tensors are freed) and device.
  */
 export async function createWebGpuRuntime(options: WebGpuRuntimeOptions = {}): Promise<WebGpuRuntime> {
-  const { powerPreference = 'high-performance', log = () => {} } = options;
+  const { powerPreference = 'high-performance', log = () => {}, fusedKernels = true } = options;
   const onUncapturedError =
     options.onUncapturedError ?? ((message: string) => console.warn(`WebGPU error: ${message}`));
 
@@ -170,11 +171,17 @@ export async function createWebGpuRuntime(options: WebGpuRuntimeOptions = {}): P
     throw cause;
   }
 
+  // Kernels are registered per backend name, not per backend instance: set them either way, so
+  // that a runtime made without them does not inherit an earlier runtime's.
+  if (fusedKernels) registerMegabyteKernels();
+  else unregisterMegabyteKernels();
+
   const description =
     `webgpu: ${WEBGPU_BACKEND_PACKAGE} ${WEBGPU_BACKEND_VERSION} on ${formatAdapter(adapterInfo)}` +
     (adapterInfo.isFallbackAdapter
       ? ' (a software adapter: expect it to be slower than the CPU backends)'
-      : '');
+      : '') +
+    `; fused kernels ${fusedKernels ? 'on' : 'off'}`;
 
   return {
     tf,
@@ -185,6 +192,7 @@ export async function createWebGpuRuntime(options: WebGpuRuntimeOptions = {}): P
     get deviceLost() {
       return lostError;
     },
+    fusedKernels,
     dispose,
   };
 }

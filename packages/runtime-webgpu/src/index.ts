@@ -19,6 +19,14 @@ export {
   WebGpuUnavailableError,
   type WebGpuUnavailableReason,
 } from './errors.js';
+export {
+  CAUSAL_ATTENTION_GRAD_KERNEL,
+  MEGABYTE_KERNELS,
+  megabyteKernelsRegistered,
+  registerMegabyteKernels,
+  SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL,
+  unregisterMegabyteKernels,
+} from './kernels/register-kernels.js';
 export type {
   WebGpuAdapterInfo,
   WebGpuCandidate,

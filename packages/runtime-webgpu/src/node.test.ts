@@ -9,6 +9,8 @@ import { shutdown, webgpuCandidate } from './node.js';
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 const child = fileURLToPath(new URL('../test/exit-child.ts', import.meta.url));
+/** Node's arguments for the child: workspace packages from their sources, as under vitest (dist/ may be stale). */
+const CHILD_ARGS = ['--conditions=@megabyte/source', '--import', 'tsx', child];
 
 interface ChildRun {
   code: number | null;
@@ -21,7 +23,7 @@ interface ChildRun {
 /** Runs test/exit-child.ts through tsx and times how long the process lingers after its work. */
 function runChild(mode: 'none' | 'shutdown', env: NodeJS.ProcessEnv): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, mode], { cwd: packageRoot, env });
+    const proc = spawn(process.execPath, [...CHILD_ARGS, mode], { cwd: packageRoot, env });
     let stdout = '';
     let stderr = '';
     let doneAt: number | undefined;
@@ -73,7 +75,7 @@ describe.skipIf(swiftShaderMissing !== undefined)(
 
     it('a process whose Vulkan driver file does not exist gets a no-adapter error naming it', async () => {
       const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const proc = spawn(process.execPath, ['--import', 'tsx', child, 'none'], {
+        const proc = spawn(process.execPath, [...CHILD_ARGS, 'none'], {
           cwd: packageRoot,
           env: {
             ...swiftShaderEnv(),

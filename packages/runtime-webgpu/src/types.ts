@@ -57,6 +57,12 @@ export interface WebGpuRuntimeOptions {
   readonly onUncapturedError?: (message: string) => void;
   /** One line per decision: the adapter found, the device made. */
   readonly log?: (line: string) => void;
+  /**
+   * Registers this package's fused WGSL kernels (causal attention and softmax cross-entropy,
+   * forward and backward), which `@megabyte/nn` runs in place of its composite ops. Default true;
+   * false removes them (e.g. to benchmark without them).
+   */
+  readonly fusedKernels?: boolean;
 }
 
 /** The WebGPU Runtime: what `@megabyte/core` runs on, plus the adapter and device behind it. */
@@ -67,6 +73,8 @@ export interface WebGpuRuntime extends Runtime {
   readonly device: GpuDeviceLike;
   /** Set once the device is lost: the error every op now throws. */
   readonly deviceLost: WebGpuDeviceLostError | undefined;
+  /** Whether the fused WGSL kernels are registered (the `fusedKernels` option). */
+  readonly fusedKernels: boolean;
   /**
    * Removes the tfjs `webgpu` backend (freeing every tensor on it) and destroys the device. The
    * next op runs on the next registered backend, if any. Idempotent.

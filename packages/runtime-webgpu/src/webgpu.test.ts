@@ -11,11 +11,16 @@ import {
   relativeError,
   sampleIds,
 } from '@megabyte/core/testing';
+import { CAUSAL_ATTENTION_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL } from '@megabyte/nn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { swiftShaderMissing, useSwiftShader } from '../test/helpers.js';
 import {
+  CAUSAL_ATTENTION_GRAD_KERNEL,
   createWebGpuRuntime,
+  registerMegabyteKernels,
+  SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL,
   shutdown,
+  unregisterMegabyteKernels,
   WebGpuDeviceLostError,
   type WebGpuRuntime,
   WebGpuSyncReadError,
@@ -95,6 +100,22 @@ async function measure(config: ModelConfig): Promise<Measured> {
   }
 }
 
+/** Names of the kernels one loss-and-gradients step of a fresh model runs. */
+async function kernelsOfStep(config: ModelConfig): Promise<Set<string>> {
+  const model: AnyModel = createModel(config, { seed: SEED });
+  const ids = idsTensor(sampleIds(BATCH, LENGTH, 3), BATCH, LENGTH);
+  const profile = await tf.profile(() => {
+    const { value, grads } = tf.variableGrads(
+      () => model.loss(ids),
+      model.parameters().map((p) => p.variable),
+    );
+    tf.dispose([value, grads]);
+  });
+  ids.dispose();
+  model.dispose();
+  return new Set(profile.kernels.map((k) => k.name));
+}
+
 describe.skipIf(swiftShaderMissing !== undefined)(
   `WebGPU on SwiftShader in Node (needs Debian chromium's SwiftShader Vulkan driver and libvulkan1${
     swiftShaderMissing ? `; skipped: ${swiftShaderMissing}` : ''
@@ -144,14 +165,24 @@ describe.skipIf(swiftShaderMissing !== undefined)(
       expect(limits.maxComputeInvocationsPerWorkgroup).toBeGreaterThanOrEqual(256);
       expect(runtime.adapter.features).toContain('timestamp-query');
       expect(runtime.description).toMatch(
-        /^webgpu: @tensorflow\/tfjs-backend-webgpu 4\.22\.0 on google swiftshader \(SwiftShader driver [\d.]+\), fallback adapter; max buffer [\d.]+ [KMG]iB/,
+        /^webgpu: @tensorflow\/tfjs-backend-webgpu 4\.22\.0 on google swiftshader \(SwiftShader driver [\d.]+\), fallback adapter; max buffer [\d.]+ [KMG]iB.*; fused kernels on$/,
       );
+      expect(runtime.fusedKernels).toBe(true);
       expect(runtime.deviceLost).toBeUndefined();
     });
 
     for (const name of Object.keys(MODELS)) {
-      it(`${name}: logits, loss, gradients and 3 SGD steps match the cpu backend to ${TOLERANCE} relative`, async () => {
+      it(`${name}: logits, loss, gradients and 3 SGD steps with the fused kernels match the cpu backend to ${TOLERANCE} relative`, async () => {
         const config = MODELS[name]!;
+        const kernels = await kernelsOfStep(config);
+        for (const kernel of [
+          CAUSAL_ATTENTION_KERNEL,
+          CAUSAL_ATTENTION_GRAD_KERNEL,
+          SOFTMAX_CROSS_ENTROPY_KERNEL,
+          SOFTMAX_CROSS_ENTROPY_GRAD_KERNEL,
+        ]) {
+          expect(kernels, `${kernel} runs`).toContain(kernel);
+        }
         const cpu = onCpu.get(name)!;
         const gpu = await measure(config);
         onGpu.set(name, gpu);
@@ -179,6 +210,25 @@ describe.skipIf(swiftShaderMissing !== undefined)(
         expect(new Set(gpu.tensorsPerStep).size).toBe(1);
       });
     }
+
+    it(`transformer without the fused kernels (composite ops on webgpu) matches the cpu backend to ${TOLERANCE}`, async () => {
+      unregisterMegabyteKernels();
+      try {
+        const config = MODELS.transformer!;
+        expect(await kernelsOfStep(config)).not.toContain(CAUSAL_ATTENTION_KERNEL);
+        const cpu = onCpu.get('transformer')!;
+        const gpu = await measure(config);
+        expect(relativeError(gpu.logits, cpu.logits)).toBeLessThan(TOLERANCE);
+        expect(relativeError(gpu.curve, cpu.curve)).toBeLessThan(TOLERANCE);
+        for (const [param, expected] of cpu.grads) {
+          expect(relativeError(gpu.grads.get(param)!, expected), `gradient of ${param}`).toBeLessThan(
+            TOLERANCE,
+          );
+        }
+      } finally {
+        registerMegabyteKernels();
+      }
+    });
 
     it('a synchronous read in Node throws WebGpuSyncReadError, which says to await data()', async () => {
       const product = tf.matMul(tf.ones([2, 2]), tf.ones([2, 2]));
