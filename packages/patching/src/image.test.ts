@@ -1,12 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  deserializeImage,
+  fitImageToSquare,
+  type ImageLayout,
+  imageByteLength,
   imageToPatchScanBytes,
   imageToRasterBytes,
   patchScanBytesToImage,
   type RgbImage,
   rasterBytesToImage,
   resizeImage,
+  serializeImage,
 } from './image.js';
 
 /** Pixel i has R = i, G = 100 + i, B = 200 + i (i < 56). */
@@ -122,5 +127,56 @@ describe('resizeImage', () => {
     expect(
       [...resizeImage(image, 2, 1, { method: 'nearest' }).data].filter((_, index) => index % 3 === 0),
     ).toEqual([1, 3]);
+  });
+});
+
+describe('image layouts', () => {
+  it('fits any image to a square: letterboxed on the background, nothing cut', () => {
+    // A 2 x 1 black image becomes a 2 x 2 square with a white row under it, then 1 x 1.
+    const wide = { width: 2, height: 1, data: new Uint8Array(6) };
+    const square = fitImageToSquare(wide, 2);
+    expect([...square.data]).toEqual([0, 0, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255]);
+    const tall = { width: 1, height: 3, data: new Uint8Array(9) };
+    // 1 black column centred in 3: columns 0 and 2 are white (background red here).
+    expect([...fitImageToSquare(tall, 3, [255, 0, 0]).data.subarray(0, 9)]).toEqual([
+      255, 0, 0, 0, 0, 0, 255, 0, 0,
+    ]);
+    expect(fitImageToSquare(indexedImage(7, 5), 4)).toMatchObject({ width: 4, height: 4 });
+  });
+
+  it('serialises in the scan order and round-trips exactly', () => {
+    const image = indexedImage(4, 4);
+    const patch: ImageLayout = { size: 4, scan: 'patch', patch: 2 };
+    const raster: ImageLayout = { size: 4, scan: 'raster', patch: 2 };
+    expect(imageByteLength(patch)).toBe(48);
+    expect(serializeImage(image, patch)).toEqual(imageToPatchScanBytes(image, 2));
+    expect(serializeImage(image, raster)).toEqual(imageToRasterBytes(image));
+    for (const layout of [patch, raster])
+      expect(deserializeImage(serializeImage(image, layout), layout)).toEqual(image);
+  });
+
+  it('puts the top half of the image in the first half of the bytes, in both scans', () => {
+    const image = indexedImage(4, 4);
+    for (const scan of ['patch', 'raster'] as const) {
+      const layout: ImageLayout = { size: 4, scan, patch: 2 };
+      const bytes = serializeImage(image, layout);
+      const firstHalf = deserializeImage(
+        Uint8Array.from([...bytes.subarray(0, 24), ...new Uint8Array(24)]),
+        layout,
+      );
+      expect(firstHalf.data.subarray(0, 24)).toEqual(image.data.subarray(0, 24));
+    }
+  });
+
+  it('explains wrong sizes and layouts', () => {
+    expect(() => serializeImage(indexedImage(4, 2), { size: 4, scan: 'raster', patch: 2 })).toThrow(
+      /layout is for 4 x 4 images, got 4 x 2; fit it first/,
+    );
+    expect(() => serializeImage(indexedImage(6, 6), { size: 6, scan: 'patch', patch: 4 })).toThrow(
+      /not a multiple of the patch side 4/,
+    );
+    expect(() =>
+      deserializeImage(new Uint8Array(3), { size: 1, scan: 'zigzag' as 'patch', patch: 1 }),
+    ).toThrow(/scan must be 'patch' or 'raster', got 'zigzag'/);
   });
 });

@@ -193,3 +193,74 @@ function resizeArea(image: RgbImage, width: number, height: number): RgbImage {
   }
   return { width, height, data };
 }
+
+/** Byte order of a serialised image: MEGABYTE's patch scan or plain raster scan. */
+export type ImageScan = 'patch' | 'raster';
+
+export const IMAGE_SCANS: readonly ImageScan[] = ['patch', 'raster'];
+
+/** How square images of one size become model bytes (one image = size * size * 3 bytes). */
+export interface ImageLayout {
+  /** Side of the square image in pixels. */
+  readonly size: number;
+  readonly scan: ImageScan;
+  /** Side of a patch-scan block in pixels (patch scan only); the model's patch size should be patch * patch * 3. */
+  readonly patch: number;
+}
+
+/** Bytes of one image in `layout`. */
+export function imageByteLength(layout: ImageLayout): number {
+  return layout.size * layout.size * CHANNELS;
+}
+
+/** Throws unless the layout is usable: a positive size and, for patch scan, a patch side dividing it. */
+export function assertImageLayout(layout: ImageLayout, caller = 'assertImageLayout'): void {
+  assertDimensions(layout.size, layout.size, caller);
+  if (layout.scan !== 'patch' && layout.scan !== 'raster') {
+    throw new Error(`${caller}: scan must be 'patch' or 'raster', got '${String(layout.scan)}'`);
+  }
+  if (layout.scan === 'patch') assertPatchGrid(layout.size, layout.size, layout.patch, caller);
+}
+
+/**
+ * Letterboxes `image` to a square over `background` (centred, so nothing is cut and shapes keep
+ * their proportions), then area-resizes it to `size` x `size`.
+ */
+export function fitImageToSquare(
+  image: RgbImage,
+  size: number,
+  background: readonly [number, number, number] = [255, 255, 255],
+): RgbImage {
+  assertRgbImage(image, 'fitImageToSquare');
+  assertDimensions(size, size, 'fitImageToSquare');
+  const side = Math.max(image.width, image.height);
+  if (image.width === image.height) return resizeImage(image, size, size);
+  const square = new Uint8Array(side * side * CHANNELS);
+  for (let pixel = 0; pixel < side * side; pixel++) square.set(background, pixel * CHANNELS);
+  const left = Math.floor((side - image.width) / 2);
+  const top = Math.floor((side - image.height) / 2);
+  const rowBytes = image.width * CHANNELS;
+  for (let y = 0; y < image.height; y++) {
+    square.set(image.data.subarray(y * rowBytes, (y + 1) * rowBytes), ((top + y) * side + left) * CHANNELS);
+  }
+  return resizeImage({ width: side, height: side, data: square }, size, size);
+}
+
+/** A `layout.size` square image to model bytes in the layout's scan order. */
+export function serializeImage(image: RgbImage, layout: ImageLayout): Uint8Array {
+  assertImageLayout(layout, 'serializeImage');
+  if (image.width !== layout.size || image.height !== layout.size) {
+    throw new RangeError(
+      `serializeImage: the layout is for ${layout.size} x ${layout.size} images, got ${image.width} x ${image.height}; fit it first (fitImageToSquare)`,
+    );
+  }
+  return layout.scan === 'patch' ? imageToPatchScanBytes(image, layout.patch) : imageToRasterBytes(image);
+}
+
+/** Exact inverse of serializeImage. */
+export function deserializeImage(bytes: Uint8Array, layout: ImageLayout): RgbImage {
+  assertImageLayout(layout, 'deserializeImage');
+  return layout.scan === 'patch'
+    ? patchScanBytesToImage(bytes, layout.size, layout.size, layout.patch)
+    : rasterBytesToImage(bytes, layout.size, layout.size);
+}

@@ -35,7 +35,14 @@ export {
   splitPatches,
 } from './fixed-patching.js';
 export {
+  assertImageLayout,
   assertRgbImage,
+  deserializeImage,
+  fitImageToSquare,
+  IMAGE_SCANS,
+  type ImageLayout,
+  type ImageScan,
+  imageByteLength,
   imageToPatchScanBytes,
   imageToRasterBytes,
   patchScanBytesToImage,
@@ -43,6 +50,7 @@ export {
   type RgbImage,
   rasterBytesToImage,
   resizeImage,
+  serializeImage,
 } from './image.js';
 export { Rng, type RngState } from './rng.js';
 export { decodeText, encodeText, Utf8StreamDecoder } from './text.js';
@@ -56,12 +64,16 @@ export {
 } from './vocabulary.js';
 export {
   encodeWav,
+  muLawBytesToWav,
   muLawDecode,
   muLawEncode,
   muLawToPcm16,
   parseWav,
   pcm16ToMuLaw,
+  resampleAudio,
   type WavAudio,
   type WavFormat,
   type WavInput,
+  wavToMono,
+  wavToMuLawBytes,
 } from './wav.js';

@@ -1,6 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeWav, muLawDecode, muLawEncode, muLawToPcm16, parseWav, pcm16ToMuLaw } from './wav.js';
+import {
+  encodeWav,
+  muLawBytesToWav,
+  muLawDecode,
+  muLawEncode,
+  muLawToPcm16,
+  parseWav,
+  pcm16ToMuLaw,
+  resampleAudio,
+  wavToMono,
+  wavToMuLawBytes,
+} from './wav.js';
 
 function chunk(id: string, body: Uint8Array, declaredSize = body.length): Uint8Array {
   const bytes = new Uint8Array(8 + body.length + (body.length % 2));
@@ -211,5 +222,51 @@ describe('mu-law', () => {
     const decoded = new DataView(muLawToPcm16(encoded).buffer);
     expect([0, 1, 2].map((index) => decoded.getInt16(index * 2, true))).toEqual([0, 988, -19836]);
     expect(() => pcm16ToMuLaw(new Uint8Array(3))).toThrow(/even byte length, got 3/);
+  });
+});
+
+describe('audio for models', () => {
+  it('mixes channels down and puts 8-bit samples on the 16-bit scale', () => {
+    const pcm16 = new Uint8Array(8);
+    const view = new DataView(pcm16.buffer);
+    [1000, 3000, -400, -600].forEach((sample, index) => view.setInt16(index * 2, sample, true));
+    const stereo = parseWav(encodeWav({ sampleRate: 8000, channels: 2, bitsPerSample: 16, data: pcm16 }));
+    expect([...wavToMono(stereo)]).toEqual([2000, -500]);
+    const eight = parseWav(
+      encodeWav({ sampleRate: 8000, channels: 1, bitsPerSample: 8, data: Uint8Array.from([128, 0, 255]) }),
+    );
+    expect([...wavToMono(eight)]).toEqual([0, -32768, 32512]);
+  });
+
+  it('resamples by averaging the covered span', () => {
+    const ramp = Float32Array.from({ length: 12 }, (_, index) => index);
+    // 3:1 down: means of [0,1,2], [3,4,5], ...
+    expect([...resampleAudio(ramp, 24000, 8000)]).toEqual([1, 4, 7, 10]);
+    // 22050 -> 8000 keeps the duration and a constant signal constant.
+    const flat = new Float32Array(22050).fill(500);
+    const down = resampleAudio(flat, 22050, 8000);
+    expect(down.length).toBe(8000);
+    expect(down.every((value) => Math.abs(value - 500) < 1e-3)).toBe(true);
+    expect([...resampleAudio(Float32Array.of(1, 2), 8000, 16000)]).toEqual([1, 1, 2, 2]);
+    expect(() => resampleAudio(ramp, 0, 8000)).toThrow(/fromRate must be a positive integer/);
+  });
+
+  it('turns a 22.05 kHz clip into 8 kHz mu-law bytes and back into a WAV that parses', () => {
+    const rate = 22050;
+    const pcm16 = new Uint8Array(rate * 2);
+    const view = new DataView(pcm16.buffer);
+    for (let index = 0; index < rate; index++)
+      view.setInt16(index * 2, Math.round(8000 * Math.sin((2 * Math.PI * 440 * index) / rate)), true);
+    const bytes = wavToMuLawBytes(
+      parseWav(encodeWav({ sampleRate: rate, channels: 1, bitsPerSample: 16, data: pcm16 })),
+      8000,
+    );
+    expect(bytes.length).toBe(8000);
+    const back = parseWav(muLawBytesToWav(bytes, 8000));
+    expect(back).toMatchObject({ sampleRate: 8000, channels: 1, bitsPerSample: 16, frameCount: 8000 });
+    // The 440 Hz tone survives: its peak is near 8000 (box filtering lowers it a little).
+    const peak = Math.max(...wavToMono(back));
+    expect(peak).toBeGreaterThan(6500);
+    expect(peak).toBeLessThan(8500);
   });
 });

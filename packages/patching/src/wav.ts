@@ -229,3 +229,65 @@ export function muLawToPcm16(muLaw: Uint8Array): Uint8Array {
   }
   return pcm16;
 }
+
+/**
+ * The audio as one channel of samples on the 16-bit scale (-32768..32767): channels are averaged,
+ * 8-bit samples are centred on 128 and scaled by 256.
+ */
+export function wavToMono(audio: WavAudio): Float32Array {
+  const { channels, frameCount, bitsPerSample, samples } = audio;
+  const view = new DataView(samples.buffer, samples.byteOffset, samples.byteLength);
+  const mono = new Float32Array(frameCount);
+  for (let frame = 0; frame < frameCount; frame++) {
+    let sum = 0;
+    for (let channel = 0; channel < channels; channel++) {
+      const index = frame * channels + channel;
+      sum += bitsPerSample === 16 ? view.getInt16(index * 2, true) : (samples[index]! - 128) * 256;
+    }
+    mono[frame] = sum / channels;
+  }
+  return mono;
+}
+
+/**
+ * Resamples by averaging the input samples each output sample's time span covers, weighted by
+ * overlap: a box low-pass that keeps aliasing down when reducing the rate (22.05 kHz speech to
+ * 8 kHz) and holds samples when raising it.
+ */
+export function resampleAudio(samples: Float32Array, fromRate: number, toRate: number): Float32Array {
+  for (const [name, rate] of [
+    ['fromRate', fromRate],
+    ['toRate', toRate],
+  ] as const) {
+    if (!Number.isInteger(rate) || rate < 1) {
+      throw new RangeError(`resampleAudio: ${name} must be a positive integer (Hz), got ${rate}`);
+    }
+  }
+  if (fromRate === toRate) return samples.slice();
+  const scale = fromRate / toRate;
+  const output = new Float32Array(Math.floor(samples.length / scale));
+  for (let target = 0; target < output.length; target++) {
+    const begin = target * scale;
+    const end = begin + scale;
+    let sum = 0;
+    for (let source = Math.floor(begin); source < Math.min(samples.length, Math.ceil(end)); source++) {
+      sum += (Math.min(end, source + 1) - Math.max(begin, source)) * samples[source]!;
+    }
+    output[target] = sum / scale;
+  }
+  return output;
+}
+
+/**
+ * Any 8- or 16-bit PCM WAV as the bytes an audio model reads: mono, `sampleRate` Hz, one mu-law
+ * byte per sample.
+ */
+export function wavToMuLawBytes(audio: WavAudio, sampleRate: number): Uint8Array {
+  const samples = resampleAudio(wavToMono(audio), audio.sampleRate, sampleRate);
+  return Uint8Array.from(samples, (sample) => muLawEncode(Math.round(sample)));
+}
+
+/** Mu-law model bytes back to a mono 16-bit PCM WAV file at `sampleRate` Hz. */
+export function muLawBytesToWav(bytes: Uint8Array, sampleRate: number): Uint8Array {
+  return encodeWav({ sampleRate, channels: 1, bitsPerSample: 16, data: muLawToPcm16(bytes) });
+}

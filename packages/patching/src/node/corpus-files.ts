@@ -27,6 +27,18 @@ export async function readCorpusDirectory(
   directory: string,
   options: ReadDirectoryOptions = {},
 ): Promise<CorpusDocument[]> {
+  // One file at a time: a directory of many thousands of files must not exhaust file descriptors.
+  const documents: CorpusDocument[] = [];
+  for (const name of await listCorpusFiles(directory, options))
+    documents.push({ name, bytes: await readCorpusFile(join(directory, name)) });
+  return documents;
+}
+
+/** The relative paths readCorpusDirectory would read, in the same order, without reading them. */
+export async function listCorpusFiles(
+  directory: string,
+  options: ReadDirectoryOptions = {},
+): Promise<string[]> {
   const include = (options.include ?? ['**']).map(globToRegExp);
   const exclude = (options.exclude ?? []).map(globToRegExp);
   const relativePaths: string[] = [];
@@ -51,12 +63,7 @@ export async function readCorpusDirectory(
     }
   };
   await visit('');
-  relativePaths.sort((left, right) => (left < right ? -1 : left > right ? 1 : 0));
-  // One file at a time: a directory of many thousands of files must not exhaust file descriptors.
-  const documents: CorpusDocument[] = [];
-  for (const name of relativePaths)
-    documents.push({ name, bytes: await readCorpusFile(join(directory, name)) });
-  return documents;
+  return relativePaths.sort((left, right) => (left < right ? -1 : left > right ? 1 : 0));
 }
 
 /**
