@@ -27,15 +27,39 @@ export interface StageConfig {
 
 export interface MegabyteConfig extends CommonConfig {
   readonly kind: 'megabyte';
-  /** P: bytes per patch. */
+  /** P: bytes per patch of the global model. */
   readonly patchSize: number;
   /** The global model; its width is patchSize * byteDim. */
   readonly global: StageConfig & {
     /** D_G: the global embedding width of one byte. */
     readonly byteDim: number;
   };
-  /** The local model, of width D_L, run inside each patch. */
+  /**
+   * Levels between the global and the local model, outermost first: each runs inside one patch of
+   * the level above, over smaller patches of its own, so a model of N levels lists N - 2 of them.
+   * Absent or empty: the paper's two levels.
+   */
+  readonly middle?: readonly MiddleStageConfig[];
+  /** The local model, of width D_L, run inside each patch of the level above it. */
   readonly local: StageConfig & { readonly dim: number };
+}
+
+/** A level between the global and the local model: a global model run inside a patch of the level above. */
+export interface MiddleStageConfig extends StageConfig {
+  /** Bytes per patch of this level; it divides the patch size of the level above and is smaller. */
+  readonly patchSize: number;
+  /** The embedding width of one byte; the level's width is patchSize * byteDim. */
+  readonly byteDim: number;
+}
+
+/** Patch sizes of every level above the local model, outermost (the global model's) first. */
+export function levelPatchSizes(config: MegabyteConfig): number[] {
+  return [config.patchSize, ...(config.middle ?? []).map((level) => level.patchSize)];
+}
+
+/** The bytes the local model runs over at once: the patch of the level just above it. */
+export function localPatchSize(config: MegabyteConfig): number {
+  return levelPatchSizes(config).at(-1)!;
 }
 
 /** The baseline: a plain byte-level decoder-only transformer built from the same blocks. */
@@ -87,6 +111,27 @@ export const MEGABYTE_PRESETS = {
     global: { byteDim: 128, layers: 12, heads: 16 },
     local: { dim: 512, layers: 4, heads: 8 },
   },
+  /**
+   * 32 x 32 RGB images in patch scan with 4 x 4 blocks: one patch (P = 48) is one block and the
+   * context is one whole image (3072 bytes, 64 patches). Small enough to train in minutes on wasm.
+   */
+  'image-tiny': {
+    ...COMMON_DEFAULTS,
+    kind: 'megabyte',
+    patchSize: 48,
+    contextLength: 3072,
+    global: { byteDim: 4, layers: 4, heads: 4 },
+    local: { dim: 64, layers: 2, heads: 4 },
+  },
+  /** 8 kHz mu-law audio: a quarter of a second of context (2048 samples) in patches of 1 ms. */
+  'audio-tiny': {
+    ...COMMON_DEFAULTS,
+    kind: 'megabyte',
+    patchSize: 8,
+    contextLength: 2048,
+    global: { byteDim: 16, layers: 4, heads: 4 },
+    local: { dim: 64, layers: 2, heads: 4 },
+  },
 } as const satisfies Record<string, MegabyteConfig>;
 
 /** Baselines of about the same parameter count as the MEGABYTE preset of the same name. */
@@ -102,12 +147,28 @@ export const TRANSFORMER_PRESETS = {
     heads: 16,
     dropout: 0.1,
   },
+  'image-tiny': {
+    ...COMMON_DEFAULTS,
+    kind: 'transformer',
+    contextLength: 3072,
+    dim: 128,
+    layers: 6,
+    heads: 4,
+  },
+  'audio-tiny': {
+    ...COMMON_DEFAULTS,
+    kind: 'transformer',
+    contextLength: 2048,
+    dim: 128,
+    layers: 6,
+    heads: 4,
+  },
 } as const satisfies Record<string, TransformerConfig>;
 
 export type PresetName = keyof typeof MEGABYTE_PRESETS;
 export const PRESET_NAMES = Object.keys(MEGABYTE_PRESETS) as PresetName[];
 
-/** A preset by name: `tiny`, `small`, `base`, or the baseline's `transformer-tiny` etc. */
+/** A preset by name: `tiny`, `small`, `base`, `image-tiny`, `audio-tiny`, or the baseline's `transformer-tiny` etc. */
 export function presetConfig(name: string): ModelConfig {
   const baseline = name.startsWith('transformer-') ? name.slice('transformer-'.length) : undefined;
   const table: Record<string, ModelConfig> = baseline === undefined ? MEGABYTE_PRESETS : TRANSFORMER_PRESETS;
@@ -180,6 +241,37 @@ export function validateConfig(input: unknown): ModelConfig {
     }
   };
 
+  function checkMiddle(middle: unknown, globalPatch: number | undefined): void {
+    if (!Array.isArray(middle)) {
+      problems.push(`middle: expected a list of levels, got ${describe(middle)}`);
+      return;
+    }
+    let above = globalPatch;
+    middle.forEach((level: unknown, i) => {
+      const path = `middle[${i}]`;
+      if (typeof level !== 'object' || level === null) {
+        problems.push(`${path}: expected an object, got ${describe(level)}`);
+        above = undefined;
+        return;
+      }
+      const { patchSize, byteDim, layers, heads } = level as Record<string, unknown>;
+      const patchOk = integer(`${path}.patchSize`, patchSize);
+      const byteDimOk = integer(`${path}.byteDim`, byteDim);
+      integer(`${path}.layers`, layers);
+      if (
+        patchOk &&
+        above !== undefined &&
+        ((patchSize as number) >= above || above % (patchSize as number) !== 0)
+      ) {
+        problems.push(
+          `${path}.patchSize: ${patchSize} must be smaller than the patch of the level above (${above}) and divide it`,
+        );
+      }
+      if (patchOk && byteDimOk) headsDivide(path, (patchSize as number) * (byteDim as number), heads);
+      above = patchOk ? (patchSize as number) : undefined;
+    });
+  }
+
   if (kind === 'megabyte') {
     const global = section('global');
     const local = section('local');
@@ -200,10 +292,13 @@ export function validateConfig(input: unknown): ModelConfig {
     if (patchOk && byteDimOk)
       headsDivide('global', (merged.patchSize as number) * (global.byteDim as number), global.heads);
     if (localDimOk) headsDivide('local', local.dim as number, local.heads);
+    if (merged.middle !== undefined)
+      checkMiddle(merged.middle, patchOk ? (merged.patchSize as number) : undefined);
   } else {
     integer('layers', merged.layers);
     if (integer('dim', merged.dim)) headsDivide('transformer', merged.dim as number, merged.heads);
   }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return merged as unknown as ModelConfig;
 }

@@ -8,8 +8,11 @@ export {
 export * from './checkpoint/index.js';
 export {
   ConfigError,
+  levelPatchSizes,
+  localPatchSize,
   MEGABYTE_PRESETS,
   type MegabyteConfig,
+  type MiddleStageConfig,
   type ModelConfig,
   PRESET_NAMES,
   type PresetName,

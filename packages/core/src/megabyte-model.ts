@@ -4,25 +4,28 @@ import { type Dropout, type NamedParameter, ParameterStore } from '@megabyte/nn'
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { ByteModel } from './byte-model.js';
-import { type MegabyteConfig, validateConfig } from './config.js';
+import { localPatchSize, type MegabyteConfig, validateConfig } from './config.js';
 
 /**
  * MEGABYTE (Yu et al. 2023): a global transformer over patches of P bytes and a local transformer
- * that predicts the bytes inside each patch.
+ * that predicts the bytes inside each patch. Deeper hierarchies put middle levels between them:
+ * each is a global model run inside every patch of the level above, over smaller patches.
  */
 export class MegabyteModel extends ByteModel<MegabyteConfig> {
   readonly global: GlobalModel;
+  /** The levels between global and local, outermost first; empty for the paper's two levels. */
+  readonly middle: readonly GlobalModel[];
   readonly local: LocalModel;
 
   private constructor(
     config: MegabyteConfig,
-    global: GlobalModel,
-    local: LocalModel,
+    levels: { global: GlobalModel; middle: GlobalModel[]; local: LocalModel },
     params: NamedParameter[],
   ) {
     super(config, params);
-    this.global = global;
-    this.local = local;
+    this.global = levels.global;
+    this.middle = levels.middle;
+    this.local = levels.local;
   }
 
   static create(config: MegabyteConfig, options: { seed?: number } = {}): MegabyteModel {
@@ -45,14 +48,27 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
       contextLength,
       transformer: { ...shared, layers: global.layers, heads: global.heads },
     });
+    let above = { patchSize, byteDim: global.byteDim };
+    const middle = (checked.middle ?? []).map((level, i) => {
+      const model = new GlobalModel(store.scope('middle').scope(String(i)), {
+        vocabSize,
+        patchSize: level.patchSize,
+        byteDim: level.byteDim,
+        contextLength: above.patchSize,
+        transformer: { ...shared, layers: level.layers, heads: level.heads },
+        parentByteDim: above.byteDim,
+      });
+      above = level;
+      return model;
+    });
     const localModel = new LocalModel(store.scope('local'), {
       vocabSize,
-      patchSize,
-      globalByteDim: global.byteDim,
+      patchSize: localPatchSize(checked),
+      globalByteDim: above.byteDim,
       transformer: { ...shared, dim: local.dim, layers: local.layers, heads: local.heads },
       tieHead: checked.tieHead,
     });
-    return new MegabyteModel(checked, globalModel, localModel, store.parameters());
+    return new MegabyteModel(checked, { global: globalModel, middle, local: localModel }, store.parameters());
   }
 
   protected override padInput(ids: tf.Tensor2D): tf.Tensor2D {
@@ -62,7 +78,14 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
   }
 
   protected logits(ids: tf.Tensor2D, dropout: Dropout): tf.Tensor3D {
-    const globalOut = this.global.apply(ids, dropout); // [B, K, P*D_G]
-    return this.local.apply(globalOut, ids, dropout); // [B, T, V]
+    const [batch, length] = ids.shape;
+    let out = this.global.apply(ids, dropout); // [B, K, P*D_G]
+    let rows = ids; // each row: the bytes the level above has as one patch
+    for (const level of this.middle) {
+      rows = tf.reshape(rows, [-1, level.options.contextLength]); // [B*K, P]
+      out = level.apply(rows, dropout, out); // [B*K, P/P', P'*D']
+    }
+    const logits = this.local.apply(out, rows, dropout); // [rows, bytes per row, V]
+    return tf.reshape(logits, [batch, length, this.config.vocabSize]);
   }
 }

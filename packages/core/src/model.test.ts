@@ -24,6 +24,23 @@ beforeAll(async () => {
 
 const microMegabyte = microMegabyteConfig({ initStd: 0.5, global: { byteDim: 4, layers: 2, heads: 2 } });
 const microTransformer = microTransformerConfig({ initStd: 0.5, layers: 2 });
+// Three levels: global patches of 8 bytes, middle patches of 4 (two per global patch), local inside those.
+const microThreeLevel = microMegabyteConfig({
+  initStd: 0.5,
+  patchSize: 8,
+  global: { byteDim: 2, layers: 1, heads: 2 },
+  middle: [{ patchSize: 4, byteDim: 4, layers: 1, heads: 2 }],
+});
+// Four levels, down to local patches of 2 bytes.
+const microFourLevel = microMegabyteConfig({
+  initStd: 0.5,
+  patchSize: 8,
+  global: { byteDim: 2, layers: 1, heads: 2 },
+  middle: [
+    { patchSize: 4, byteDim: 2, layers: 1, heads: 2 },
+    { patchSize: 2, byteDim: 4, layers: 1, heads: 2 },
+  ],
+});
 
 const randomIds = (n: number, seed: number) =>
   Array.from({ length: n }, (_, i) => (seed * 131 + i * 97 + ((i * i) % 7)) % 256);
@@ -59,6 +76,36 @@ describe('config', () => {
     expect(() => presetConfig('huge')).toThrow(/unknown preset "huge": known presets are tiny, small, base/);
   });
 
+  it('names every wrong middle level and why', () => {
+    const bad = {
+      ...microThreeLevel,
+      middle: [
+        { patchSize: 3, byteDim: 4, layers: 1, heads: 2 },
+        { patchSize: 8, byteDim: 0, layers: 1, heads: 2 },
+        'level',
+      ],
+    };
+    const problems = (() => {
+      try {
+        validateConfig(bad);
+      } catch (error) {
+        return (error as ConfigError).problems.join('\n');
+      }
+      return '';
+    })();
+    expect(problems).toMatch(
+      /middle\[0\]\.patchSize: 3 must be smaller than the patch of the level above \(8\) and divide it/,
+    );
+    expect(problems).toMatch(/middle\[1\]\.byteDim: expected an integer >= 1, got 0/);
+    expect(problems).toMatch(
+      /middle\[1\]\.patchSize: 8 must be smaller than the patch of the level above \(3\)/,
+    );
+    expect(problems).toMatch(/middle\[2\]: expected an object, got "level"/);
+    expect(() => validateConfig({ ...microThreeLevel, middle: {} })).toThrow(
+      /middle: expected a list of levels/,
+    );
+  });
+
   it('accepts every preset', () => {
     for (const config of [...Object.values(MEGABYTE_PRESETS), ...Object.values(TRANSFORMER_PRESETS)]) {
       expect(validateConfig(config)).toEqual(config);
@@ -73,6 +120,8 @@ describe('config', () => {
       { ...microTransformer, bias: true, tieHead: true },
       MEGABYTE_PRESETS.tiny,
       TRANSFORMER_PRESETS.tiny,
+      microThreeLevel,
+      { ...microFourLevel, bias: true, tieHead: true },
     ];
     for (const config of variants) {
       const model = createModel(config);
@@ -93,11 +142,23 @@ describe('config', () => {
     expect(names).toContain('local.pad');
     expect(names).toContain('local.head.weight');
     model.dispose();
+    const deep = createModel(microThreeLevel);
+    const deepNames = deep.parameters().map((p) => p.name);
+    for (const name of [
+      'middle.0.pad',
+      'middle.0.project.weight',
+      'middle.0.embed.positions',
+      'middle.0.layers.0.attn.wq.weight',
+    ])
+      expect(deepNames).toContain(name);
+    deep.dispose();
   });
 });
 
 describe.each([
   ['MEGABYTE', microMegabyte],
+  ['MEGABYTE, three levels', microThreeLevel],
+  ['MEGABYTE, four levels', microFourLevel],
   ['baseline transformer', microTransformer],
 ] as const)('%s', (_, config) => {
   it('matches a forward pass computed from the equations in plain JavaScript', () => {
@@ -197,6 +258,36 @@ describe('MEGABYTE shifts', () => {
       for (let j = 0; j <= k; j++)
         expect(maxDiff(out[j]!, base[j]!), `patch ${j}, change from patch ${k}`).toBe(0);
       if (k < 3) expect(maxDiff(out[k + 1]!, base[k + 1]!)).toBeGreaterThan(1e-6);
+    }
+    model.dispose();
+  });
+
+  it('keeps the middle output for patch j independent of every byte from patch j on', () => {
+    const model = createModel(microThreeLevel, { seed: 11 }) as MegabyteModel;
+    const ids = randomIds(16, 9);
+    // Middle outputs of every 4-byte patch: [2 global patches x 2 middle patches].
+    const middleOf = (x: number[]) =>
+      tf.tidy(() => {
+        const input = idsTensor(x, 1, 16);
+        const level = model.middle[0]!;
+        const out = level.apply(
+          tf.reshape(input, [2, 8]) as tf.Tensor2D,
+          undefined,
+          model.global.apply(input),
+        );
+        return out.arraySync() as number[][][];
+      });
+    const base = middleOf(ids);
+    for (const from of [4, 8, 12]) {
+      const changed = ids.map((v, t) => (t >= from ? (v + 1) % 256 : v));
+      const out = middleOf(changed);
+      for (let t = 0; t < 16; t += 4) {
+        const [row, j] = [Math.floor(t / 8), (t % 8) / 4];
+        const diff = maxDiff(out[row]![j]!, base[row]![j]!);
+        // Patch t..t+3 sees bytes before t only: earlier bytes of its parent patch and, through the global model, earlier parents.
+        if (t <= from) expect(diff, `middle patch at ${t}, change from ${from}`).toBe(0);
+        else expect(diff, `middle patch at ${t}, change from ${from}`).toBeGreaterThan(1e-6);
+      }
     }
     model.dispose();
   });

@@ -1,4 +1,4 @@
-import type { MegabyteConfig, ModelConfig } from './config.js';
+import { localPatchSize, type MegabyteConfig, type ModelConfig } from './config.js';
 
 /** Parameters by part, computed from the config alone (tests check it against built models). */
 export interface ParameterBreakdown {
@@ -6,6 +6,8 @@ export interface ParameterBreakdown {
   readonly embeddings: number;
   /** Non-embedding parameters of the global model (the transformer); 0 for the baseline. */
   readonly global: number;
+  /** Non-embedding parameters of the middle levels of a deeper hierarchy (projections included); 0 for two levels. */
+  readonly middle: number;
   /** Non-embedding parameters of the local model, or of the whole baseline transformer, head included. */
   readonly local: number;
   readonly total: number;
@@ -26,7 +28,7 @@ export function parameterBreakdown(config: ModelConfig): ParameterBreakdown {
     const { dim } = config;
     const embeddings = V * dim + T * dim + dim;
     const local = transformerParameters(dim, config.layers, config) + (config.tieHead ? 0 : dim * V);
-    return { embeddings, global: 0, local, total: embeddings + local };
+    return { embeddings, global: 0, middle: 0, local, total: embeddings + local };
   }
   return megabyteBreakdown(config);
 }
@@ -35,22 +37,42 @@ function megabyteBreakdown(config: MegabyteConfig): ParameterBreakdown {
   const { vocabSize: V, contextLength: T, patchSize: P } = config;
   const { byteDim } = config.global;
   const localDim = config.local.dim;
-  const embeddings = V * byteDim + T * byteDim + P * byteDim + V * localDim + localDim + P * localDim;
+  const projection = (from: number, to: number) => from * to + (config.bias ? to : 0);
+  // Byte embeddings, positions over what the level sees, and the pad patch.
+  let embeddings = V * byteDim + T * byteDim + P * byteDim;
   const global = transformerParameters(P * byteDim, config.global.layers, config);
-  const projection = byteDim * localDim + (config.bias ? localDim : 0);
+  let middle = 0;
+  let above = { patchSize: P, byteDim };
+  for (const level of config.middle ?? []) {
+    embeddings += V * level.byteDim + above.patchSize * level.byteDim + level.patchSize * level.byteDim;
+    middle +=
+      projection(above.byteDim, level.byteDim) +
+      transformerParameters(level.patchSize * level.byteDim, level.layers, config);
+    above = level;
+  }
+  embeddings += V * localDim + localDim + localPatchSize(config) * localDim;
   const local =
-    projection +
+    projection(above.byteDim, localDim) +
     transformerParameters(localDim, config.local.layers, config) +
     (config.tieHead ? 0 : localDim * V);
-  return { embeddings, global, local, total: embeddings + global + local };
+  return { embeddings, global, middle, local, total: embeddings + global + middle + local };
 }
 
 /**
  * Forward FLOPs per byte, about 2 * (m_global / P + m_local) with m the non-embedding parameters
- * (the paper's estimate; attention's T-dependent term is left out).
+ * (the paper's estimate; attention's T-dependent term is left out). Each middle level adds its
+ * own parameters over its own patch size.
  */
 export function flopsPerByte(config: ModelConfig): number {
   const parts = parameterBreakdown(config);
   if (config.kind === 'transformer') return 2 * parts.local;
-  return 2 * (parts.global / config.patchSize + parts.local);
+  let perByte = parts.global / config.patchSize + parts.local;
+  let above = { patchSize: config.patchSize, byteDim: config.global.byteDim };
+  for (const level of config.middle ?? []) {
+    // The projection runs once per byte; the transformer once per patch of the level.
+    perByte += above.byteDim * level.byteDim + (config.bias ? level.byteDim : 0);
+    perByte += transformerParameters(level.patchSize * level.byteDim, level.layers, config) / level.patchSize;
+    above = level;
+  }
+  return 2 * perByte;
 }

@@ -34,41 +34,64 @@ type VectorGetter = (name: string) => number[];
 
 function megabyte(config: MegabyteConfig, get: Getter, vector: VectorGetter, ids: number[]): Matrix {
   const P = config.patchSize;
-  const DG = config.global.byteDim;
   const K = Math.ceil(ids.length / P);
   const padded = [...ids, ...Array(K * P - ids.length).fill(256)];
-  const byteEmbed = get('global.embed.bytes.weight');
-  const positions = get('global.embed.positions');
-  // 1. embed and concatenate each patch
-  const patches: Matrix = [];
-  for (let k = 0; k < K; k++) {
-    const patch: number[] = [];
-    for (let p = 0; p < P; p++) {
-      const t = k * P + p;
-      patch.push(...add(byteEmbed[padded[t]!]!, positions[t]!));
+  const levels = [
+    { prefix: 'global', ...config.global, patchSize: P },
+    ...(config.middle ?? []).map((level, i) => ({ prefix: `middle.${i}`, ...level })),
+  ];
+
+  /** Logits of the bytes of one span: the whole sequence at the global level, one patch of the level above below it. */
+  const run = (index: number, bytes: number[], parentOut?: number[], parentByteDim = 0): Matrix => {
+    const level = levels[index];
+    if (!level) return local(bytes, parentOut!, parentByteDim);
+    const { prefix, patchSize, byteDim } = level;
+    const byteEmbed = get(`${prefix}.embed.bytes.weight`);
+    const positions = get(`${prefix}.embed.positions`);
+    // 1. embed and concatenate each patch (positions count from the start of the span)
+    const patches: Matrix = [];
+    for (let k = 0; k < bytes.length / patchSize; k++) {
+      const patch: number[] = [];
+      for (let p = 0; p < patchSize; p++)
+        patch.push(...add(byteEmbed[bytes[k * patchSize + p]!]!, positions[k * patchSize + p]!));
+      patches.push(patch);
     }
-    patches.push(patch);
-  }
-  // 2. shift by one patch behind the pad
-  const globalIn = [vector('global.pad'), ...patches.slice(0, K - 1)];
-  // 3. global transformer
-  const globalOut = stack(config, get, vector, 'global', config.global.layers, config.global.heads, globalIn);
-  // 4-6. per patch: project slices, add previous-byte embedding (pad at p = 0) and positions, local transformer
-  const localEmbed = get('local.embed.bytes.weight');
-  const localPositions = get('local.embed.positions');
-  const logits: Matrix = [];
-  for (let k = 0; k < K; k++) {
-    const localIn: Matrix = [];
-    for (let p = 0; p < P; p++) {
-      const slice = globalOut[k]!.slice(p * DG, (p + 1) * DG);
+    // 2. shift by one patch behind the pad
+    const input = [vector(`${prefix}.pad`), ...patches.slice(0, -1)];
+    // a middle level: plus the parent's per-byte slices, projected and grouped like the patches
+    if (parentOut) {
+      for (let k = 0; k < input.length; k++) {
+        const conditioning: number[] = [];
+        for (let p = 0; p < patchSize; p++) {
+          const t = k * patchSize + p;
+          const slice = parentOut.slice(t * parentByteDim, (t + 1) * parentByteDim);
+          conditioning.push(...linear(get, `${prefix}.project`, [slice], config.bias)[0]!);
+        }
+        input[k] = add(input[k]!, conditioning);
+      }
+    }
+    // 3. the level's transformer, then each patch's bytes one level down
+    const out = stack(config, get, vector, prefix, level.layers, level.heads, input);
+    return out.flatMap((patchOut, k) =>
+      run(index + 1, bytes.slice(k * patchSize, (k + 1) * patchSize), patchOut, byteDim),
+    );
+  };
+
+  // 4-6. one local patch: project slices, add previous-byte embedding (pad at p = 0) and positions, local transformer
+  const local = (bytes: number[], parentOut: number[], parentByteDim: number): Matrix => {
+    const localEmbed = get('local.embed.bytes.weight');
+    const localPositions = get('local.embed.positions');
+    const localIn = bytes.map((_, p) => {
+      const slice = parentOut.slice(p * parentByteDim, (p + 1) * parentByteDim);
       const projected = linear(get, 'local.project', [slice], config.bias)[0]!;
-      const previous = p === 0 ? vector('local.pad') : localEmbed[padded[k * P + p - 1]!]!;
-      localIn.push(add(add(projected, previous), localPositions[p]!));
-    }
+      const previous = p === 0 ? vector('local.pad') : localEmbed[bytes[p - 1]!]!;
+      return add(add(projected, previous), localPositions[p]!);
+    });
     const localOut = stack(config, get, vector, 'local', config.local.layers, config.local.heads, localIn);
-    logits.push(...head(config, get, 'local', localOut));
-  }
-  return logits.slice(0, ids.length);
+    return head(config, get, 'local', localOut);
+  };
+
+  return run(0, padded).slice(0, ids.length);
 }
 
 function transformer(config: TransformerConfig, get: Getter, vector: VectorGetter, ids: number[]): Matrix {

@@ -1,6 +1,7 @@
 import {
   type Dropout,
   type KVCache,
+  Linear,
   type ParameterStore,
   Transformer,
   type TransformerOptions,
@@ -12,21 +13,33 @@ export interface GlobalModelOptions {
   readonly vocabSize: number;
   readonly patchSize: number;
   readonly byteDim: number;
+  /** Bytes seen at once: the context, or for a middle level the patch of the level above. */
   readonly contextLength: number;
   /** The global transformer; its width must be patchSize * byteDim. */
   readonly transformer: Omit<TransformerOptions, 'dim'>;
+  /**
+   * For a middle level of a deeper hierarchy: the per-byte width of the level above, whose
+   * output for each of its patches conditions this level's patches inside it.
+   */
+  readonly parentByteDim?: number;
 }
 
 /**
  * The global model: embeds patches, shifts them right by one patch behind a learned pad patch,
  * and runs a causal transformer over the patch sequence. Its output at patch k has seen only the
  * bytes of patches < k.
+ *
+ * The same model is a middle level of a deeper hierarchy when it has a parent: it then runs
+ * inside each patch of the level above, and the parent's output for that patch, cut into
+ * per-byte slices and projected, is added to its shifted input (as the local model's input is
+ * conditioned in the two-level model).
  */
 export class GlobalModel {
   readonly embedder: PatchEmbedder;
   readonly pad: tf.Variable; // [P*D_G]
   readonly transformer: Transformer;
   readonly width: number;
+  readonly project: Linear | undefined; // D_parent -> D_G, for a middle level only
 
   constructor(
     store: ParameterStore,
@@ -42,15 +55,47 @@ export class GlobalModel {
       initStd: transformer.initStd,
     });
     this.pad = store.add('pad', [this.width], { kind: 'normal', std: transformer.initStd }, { decay: false });
+    this.project =
+      options.parentByteDim === undefined
+        ? undefined
+        : new Linear(store.scope('project'), {
+            inFeatures: options.parentByteDim,
+            outFeatures: byteDim,
+            bias: transformer.bias,
+            std: transformer.initStd,
+          });
     this.transformer = new Transformer(store, { ...transformer, dim: this.width });
   }
 
-  /** ids [B, K*P] -> global outputs [B, K, P*D_G], one per patch, each conditioned on earlier patches. */
-  apply(ids: tf.Tensor2D, dropout?: Dropout): tf.Tensor3D {
+  /**
+   * ids [B, K*P] -> global outputs [B, K, P*D_G], one per patch, each conditioned on earlier patches.
+   * A middle level also takes its parent's output [B', K', P'*D'] with B = B'*K' (one row per
+   * parent patch, K*P = P').
+   */
+  apply(ids: tf.Tensor2D, dropout?: Dropout, parentOut?: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
       const patches = this.embedder.apply(ids); // [B, K, P*D_G]
-      const shifted = this.shiftPatches(patches); // [B, K, P*D_G]
-      return this.transformer.apply(dropout ? dropout.apply(shifted) : shifted, { dropout });
+      let h = this.shiftPatches(patches); // [B, K, P*D_G]
+      if (parentOut) h = tf.add(h, this.condition(parentOut));
+      return this.transformer.apply(dropout ? dropout.apply(h) : h, { dropout });
+    });
+  }
+
+  /**
+   * A middle level's conditioning: each parent patch's output cut into per-byte slices of the
+   * parent's width, projected to this level's, and regrouped into this level's patches.
+   * [B', K', P'*D'] -> [B'*K', P'/P, P*D_G]
+   */
+  condition(parentOut: tf.Tensor3D): tf.Tensor3D {
+    const project = this.project;
+    if (!project)
+      throw new Error('global model: only a middle level (with parentByteDim) takes a parent output');
+    return tf.tidy(() => {
+      const [batch, count, width] = parentOut.shape;
+      const parentBytes = width / project.options.inFeatures; // P'
+      const slices = tf.reshape(parentOut, [batch * count, parentBytes, project.options.inFeatures]);
+      const projected = project.apply(slices as tf.Tensor3D); // [B'*K', P', D_G]
+      return tf.reshape(projected, [batch * count, parentBytes / this.options.patchSize, this.width]);
     });
   }
 
@@ -68,15 +113,23 @@ export class GlobalModel {
 
   /**
    * Incremental decoding. With `patch` undefined, feeds the pad patch (the first global step);
-   * otherwise feeds the embedding of the completed patch that starts at byte `start`.
+   * otherwise feeds the embedding of the completed patch that starts at byte `start`. A middle
+   * level adds its conditioning for the next patch [B, 1, P*D_G] (a row of `condition`'s output).
    * Returns the global output for the next patch: [B, 1, P*D_G].
    */
-  step(caches: readonly KVCache[], batch: number, patch?: tf.Tensor2D, start = 0): tf.Tensor3D {
+  step(
+    caches: readonly KVCache[],
+    batch: number,
+    patch?: tf.Tensor2D,
+    start = 0,
+    conditioning?: tf.Tensor3D,
+  ): tf.Tensor3D {
     return tf.tidy(() => {
-      const input = patch
+      let input = patch
         ? this.embedder.apply(patch, start)
-        : tf.tile(tf.reshape(this.pad, [1, 1, this.width]), [batch, 1, 1]);
-      return this.transformer.apply(input as tf.Tensor3D, { caches });
+        : (tf.tile(tf.reshape(this.pad, [1, 1, this.width]), [batch, 1, 1]) as tf.Tensor3D);
+      if (conditioning) input = tf.add(input, conditioning);
+      return this.transformer.apply(input, { caches });
     });
   }
 

@@ -58,6 +58,12 @@ export function graphFileName(base: string, role: GraphRole): string {
  */
 export function exportModel(model: AnyModel, base = 'model'): OnnxExport {
   const config = model.config;
+  if (config.kind === 'megabyte' && (config.middle?.length ?? 0) > 0) {
+    throw new Error(
+      `export: this MEGABYTE model has ${2 + config.middle!.length} levels; ONNX export covers the two-level model ` +
+        '(global + local) only: export a model without "middle" levels, or score it with tfjs',
+    );
+  }
   const parameters = new Map(model.parameters().map((p) => [p.name, p.variable]));
   const weights: WeightSource = (name) => {
     const variable = parameters.get(name);

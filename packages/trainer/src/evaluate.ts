@@ -1,4 +1,4 @@
-import { type ByteModel, idsTensor } from '@megabyte/core';
+import { type ByteModel, idsTensor, localPatchSize } from '@megabyte/core';
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -86,8 +86,9 @@ export async function evaluateStream(
   };
 }
 
+/** The patch the local model predicts inside: the one strided inference shifts by half. */
 function patchSizeOf(model: ByteModel): number {
-  return model.config.kind === 'megabyte' ? model.config.patchSize : 1;
+  return model.config.kind === 'megabyte' ? localPatchSize(model.config) : 1;
 }
 
 function scoringWindows(

@@ -160,6 +160,24 @@ describe('Trainer', () => {
     expect(result.validationBitsPerByte).toBeLessThan(initial * 0.6);
   });
 
+  it('trains a three-level model: validation bits per byte fall the same way', async () => {
+    const deep = createModel(
+      microMegabyteConfig({
+        dropout: 0.1,
+        patchSize: 8,
+        global: { byteDim: 2, layers: 1, heads: 2 },
+        middle: [{ patchSize: 4, byteDim: 4, layers: 1, heads: 2 }],
+      }),
+      { seed: 1 },
+    );
+    cleanup.push(() => deep.dispose());
+    const t = trainer(deep, data(), { ...BASE, steps: 60, batchSize: 2, warmupSteps: 5, evalWindows: 8 });
+    const initial = (await t.validate())!;
+    expect(initial).toBeGreaterThan(7.5);
+    const result = await t.run();
+    expect(result.validationBitsPerByte).toBeLessThan(initial * 0.6);
+  });
+
   describe('divergence', () => {
     it('trainStep rejects with TrainingDivergedError naming the step and leaves the weights untouched', async () => {
       const m = model();

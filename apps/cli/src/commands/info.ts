@@ -50,6 +50,10 @@ function describe(
     lines.push(
       `model: MEGABYTE, patch ${config.patchSize} bytes, context ${config.contextLength} bytes (${config.contextLength / config.patchSize} patches)`,
       `  global: ${config.global.layers} layers x width ${config.patchSize * config.global.byteDim} (${config.patchSize} x D_G ${config.global.byteDim}), ${config.global.heads} heads`,
+      ...(config.middle ?? []).map(
+        (level, i) =>
+          `  middle ${i}: patches of ${level.patchSize} bytes, ${level.layers} layers x width ${level.patchSize * level.byteDim} (${level.patchSize} x ${level.byteDim}), ${level.heads} heads`,
+      ),
       `  local:  ${config.local.layers} layers x width ${config.local.dim}, ${config.local.heads} heads`,
     );
   } else {
@@ -59,7 +63,7 @@ function describe(
   }
   lines.push(
     `  ${config.norm}, ${config.activation}, mlp x${config.mlpRatio}, dropout ${config.dropout}, ${config.tieHead ? 'tied' : 'separate'} head`,
-    `parameters: ${formatCount(parts.total)} total = global ${formatCount(parts.global)} + local ${formatCount(parts.local)} + embeddings ${formatCount(parts.embeddings)}`,
+    `parameters: ${formatCount(parts.total)} total = global ${formatCount(parts.global)}${parts.middle > 0 ? ` + middle ${formatCount(parts.middle)}` : ''} + local ${formatCount(parts.local)} + embeddings ${formatCount(parts.embeddings)}`,
     `forward FLOPs per byte: ${formatCount(flops)} (2 x (m_global / P + m_local))`,
   );
   if (history) lines.push(`training: ${JSON.stringify(history)}`);

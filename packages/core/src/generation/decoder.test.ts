@@ -19,8 +19,22 @@ const megabyteConfig = microMegabyteConfig({
 });
 const transformerConfig = microTransformerConfig({ contextLength: 32, initStd: 0.2, dim: 16, layers: 2 });
 
+// Four levels: global patches of 8 bytes, middle patches of 4 and 2, local inside those.
+const deepConfig = microMegabyteConfig({
+  contextLength: 32,
+  initStd: 0.2,
+  patchSize: 8,
+  global: { byteDim: 2, layers: 2, heads: 2 },
+  middle: [
+    { patchSize: 4, byteDim: 4, layers: 1, heads: 2 },
+    { patchSize: 2, byteDim: 4, layers: 2, heads: 2 },
+  ],
+  local: { dim: 16, layers: 2, heads: 2 },
+});
+
 const MODELS = [
   ['MEGABYTE', megabyteConfig],
+  ['MEGABYTE with four levels', deepConfig],
   ['the baseline', transformerConfig],
 ] as const;
 
@@ -102,7 +116,7 @@ describe.each(MODELS)('the incremental decoder of %s', (_, config) => {
   );
 
   it.each([1, 'whole context'] as const)('slides by %s', async (slide) => {
-    const patches = config.kind === 'megabyte' ? 8 : 32;
+    const patches = config.contextLength / (config.kind === 'megabyte' ? config.patchSize : 1);
     await checkAgainstForward(model, randomBytes(6, 2), 40, { slide: slide === 1 ? 1 : patches });
   });
 

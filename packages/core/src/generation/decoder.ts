@@ -184,12 +184,19 @@ abstract class WindowedDecoder<M extends AnyModel = AnyModel> implements Increme
  * MEGABYTE: the global model runs once per completed patch with its own KV cache, the local model
  * once per byte with a cache that starts fresh at each patch. Encoding a window of n bytes costs
  * one global pass over its whole patches (all at once) plus one local step per byte of the
- * unfinished patch (fewer than P).
+ * unfinished patch (fewer than P). A middle level of a deeper hierarchy runs once per patch of
+ * its own, with a cache that starts fresh at each patch of the level above.
  */
 class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
   private readonly globalCaches = this.model.global.createCaches();
+  private readonly middle = this.model.middle.map((level) => ({
+    level,
+    caches: level.createCaches(),
+    /** This level's input for each of its patches in the current parent patch: [B, P'/P, P*D]. */
+    conditioning: undefined as tf.Tensor3D | undefined,
+  }));
   private readonly localCaches = this.model.local.createCaches();
-  /** The current patch's global output, projected for the local model: [B, P, D_L]. */
+  /** The current local patch's conditioning from the level above, projected: [B, P, D_L]. */
   private conditioning: tf.Tensor3D | undefined;
 
   protected encode(): tf.Tensor2D {
@@ -206,12 +213,12 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
       const [, count, width] = out.shape;
       return tf.slice(out, [0, count - 1, 0], [batch, 1, width]); // conditions the patch after them
     });
-    this.startPatch(globalOut);
-    // The bytes of the unfinished patch, one local step each; the last step predicts the next byte.
-    let logits = this.localStep(whole);
+    this.handDown(0, globalOut);
+    // The bytes of the unfinished patch, one step each; the last step predicts the next byte.
+    let logits = this.enter(whole);
     for (let position = whole + 1; position <= length; position++) {
       logits.dispose();
-      logits = this.localStep(position);
+      logits = this.enter(position);
     }
     return logits;
   }
@@ -222,32 +229,82 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
     if (length % patchSize === 0) {
       // A patch just completed: the global model reads it and conditions the next one.
       const patch = this.windowIds(length - patchSize, length);
-      this.startPatch(this.model.global.step(this.globalCaches, this.batchSize, patch, length - patchSize));
+      this.handDown(0, this.model.global.step(this.globalCaches, this.batchSize, patch, length - patchSize));
       patch.dispose();
     }
-    return this.localStep(length);
+    return this.enter(length);
   }
 
   protected selectRows(rows: number[]): void {
-    for (const cache of [...this.globalCaches, ...this.localCaches]) cache.selectRows(rows);
-    const conditioning = this.conditioning;
-    if (!conditioning) return;
-    this.conditioning = tf.tidy(() => tf.gather(conditioning, tf.tensor1d(rows, 'int32')));
-    conditioning.dispose();
+    const caches = [...this.globalCaches, ...this.middle.flatMap((m) => m.caches), ...this.localCaches];
+    for (const cache of caches) cache.selectRows(rows);
+    const pick = (tensor: tf.Tensor3D | undefined) => {
+      if (!tensor) return undefined;
+      const picked = tf.tidy(() => tf.gather(tensor, tf.tensor1d(rows, 'int32')));
+      tensor.dispose();
+      return picked;
+    };
+    for (const state of this.middle) state.conditioning = pick(state.conditioning);
+    this.conditioning = pick(this.conditioning);
   }
 
   dispose(): void {
-    for (const cache of [...this.globalCaches, ...this.localCaches]) cache.dispose();
+    const caches = [...this.globalCaches, ...this.middle.flatMap((m) => m.caches), ...this.localCaches];
+    for (const cache of caches) cache.dispose();
+    for (const state of this.middle) {
+      state.conditioning?.dispose();
+      state.conditioning = undefined;
+    }
     this.conditioning?.dispose();
     this.conditioning = undefined;
   }
 
-  /** Takes the global output [B, 1, P*D_G] of the patch about to start and empties the local caches. */
-  private startPatch(globalOut: tf.Tensor3D): void {
-    this.conditioning?.dispose();
-    this.conditioning = this.model.local.projectGlobal(globalOut);
-    globalOut.dispose();
-    for (const cache of this.localCaches) cache.reset();
+  /**
+   * The output [B, 1, P*D] of a level (0 = global, i = middle[i - 1]) for the patch about to
+   * start conditions the level below it, whose cache starts fresh for the new patch.
+   */
+  private handDown(level: number, out: tf.Tensor3D): void {
+    const below = this.middle[level];
+    if (below) {
+      below.conditioning?.dispose();
+      below.conditioning = below.level.condition(out); // [B, P/P', P'*D']
+      for (const cache of below.caches) cache.reset();
+    } else {
+      this.conditioning?.dispose();
+      this.conditioning = this.model.local.projectGlobal(out); // [B, P, D_L]
+      for (const cache of this.localCaches) cache.reset();
+    }
+    out.dispose();
+  }
+
+  /**
+   * Window position t is next: every middle level whose patch starts at t takes its step (the
+   * outer ones first, as each conditions the next), then the local model predicts byte t.
+   */
+  private enter(t: number): tf.Tensor2D {
+    let abovePatch = this.model.config.patchSize;
+    this.middle.forEach((state, i) => {
+      const size = state.level.options.patchSize;
+      if (t % size === 0) this.middleStep(i, t, abovePatch);
+      abovePatch = size;
+    });
+    return this.localStep(t);
+  }
+
+  /** Middle level i's step for its patch that starts at t, inside a patch of `abovePatch` bytes. */
+  private middleStep(i: number, t: number, abovePatch: number): void {
+    const state = this.middle[i]!;
+    const size = state.level.options.patchSize;
+    const inParent = t % abovePatch;
+    const out = tf.tidy(() => {
+      const conditioning = state.conditioning!;
+      const [batch, , width] = conditioning.shape;
+      const slice = tf.slice(conditioning, [0, inParent / size, 0], [batch, 1, width]) as tf.Tensor3D;
+      // The previous patch of this level, if it lies in the same parent patch; the pad otherwise.
+      const previous = inParent === 0 ? undefined : this.windowIds(t - size, t);
+      return state.level.step(state.caches, batch, previous, inParent - size, slice);
+    });
+    this.handDown(i + 1, out);
   }
 
   /** One local step at window position t: logits of byte t [B, V], from the bytes of its patch before t. */
@@ -255,7 +312,7 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
     const conditioning = this.conditioning!;
     return tf.tidy(() => {
       const [batch, , dim] = conditioning.shape;
-      const p = t % this.model.config.patchSize;
+      const p = t % this.model.local.options.patchSize;
       const slice = tf.slice(conditioning, [0, p, 0], [batch, 1, dim]) as tf.Tensor3D;
       const previous = p === 0 ? undefined : (tf.reshape(this.windowIds(t - 1, t), [batch]) as tf.Tensor1D);
       return this.model.local.step(this.localCaches, slice, p, previous);
