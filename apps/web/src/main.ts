@@ -1,1 +1,463 @@
-export {};
+import './style.css';
+import defaultModel from 'virtual:default-model';
+import { type ByteCell, byteCells, describeBytes } from './byte-cells.js';
+import { drawChart, type Point } from './chart.js';
+import { filesFromDrop, readNamedFiles } from './files.js';
+import type { BackendChoice, ModelInfo, NamedFile, Reply, Request, TaskName } from './protocol.js';
+
+/** Bytes of a scored input shown in the heatmap (the bpb covers all of it). */
+const HEATMAP_LIMIT = 20_000;
+/** Surprisal at which the heatmap colour saturates, in bits. */
+const HEATMAP_MAX_BITS = 12;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`the page has no #${id}`);
+  return element as T;
+};
+const input = (id: string) => $<HTMLInputElement>(id);
+const encoder = new TextEncoder();
+
+const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+const send = (request: Request, transfer: Transferable[] = []) => worker.postMessage(request, transfer);
+
+let model: ModelInfo | undefined;
+let busy: TaskName | undefined;
+
+// ---- state of the running task ---------------------------------------------------------------
+
+/** Everything shown in the generate view: prompt and output bytes, and how far they are drawn. */
+const generation = { bytes: new Uint8Array(0), length: 0, promptLength: 0, drawn: 0 };
+let scoreBytes = new Uint8Array(0);
+let trainFiles: File[] = [];
+let trainPoints: Point[] = [];
+let evalPoints: Point[] = [];
+
+// ---- tabs ------------------------------------------------------------------------------------
+
+const tabs = [...document.querySelectorAll<HTMLButtonElement>('[role="tab"]')];
+function selectTab(tab: HTMLButtonElement, focus = false): void {
+  for (const other of tabs) {
+    const selected = other === tab;
+    other.setAttribute('aria-selected', String(selected));
+    other.tabIndex = selected ? 0 : -1;
+    $(other.getAttribute('aria-controls')!).hidden = !selected;
+  }
+  if (focus) tab.focus();
+}
+for (const [index, tab] of tabs.entries()) {
+  tab.addEventListener('click', () => selectTab(tab));
+  tab.addEventListener('keydown', (event) => {
+    const moves: Record<string, number> = {
+      ArrowRight: 1,
+      ArrowLeft: -1,
+      Home: -index,
+      End: tabs.length - 1 - index,
+    };
+    const move = moves[event.key];
+    if (move === undefined) return;
+    event.preventDefault();
+    selectTab(tabs[(index + move + tabs.length) % tabs.length]!, true);
+  });
+}
+
+// ---- busy state and errors -------------------------------------------------------------------
+
+const modelButtons = ['generate', 'score', 'download'];
+const stopButtons: Partial<Record<TaskName, string>> = {
+  generate: 'generate-stop',
+  score: 'score-stop',
+  train: 'train-stop',
+};
+
+function setBusy(task: TaskName | undefined): void {
+  busy = task;
+  for (const id of modelButtons) input(id).disabled = task !== undefined || model === undefined;
+  // Training from scratch and loading a model need no model.
+  for (const id of ['train', 'reload-default', 'model-files', 'model-dir'])
+    input(id).disabled = task !== undefined;
+  for (const [name, id] of Object.entries(stopButtons)) input(id).disabled = name !== task;
+}
+
+function run(task: TaskName, request: Request, transfer: Transferable[] = []): void {
+  clearErrors();
+  setBusy(task);
+  send(request, transfer);
+}
+
+const errorTargets: Record<TaskName | 'init', string> = {
+  init: 'load-error',
+  load: 'model-error',
+  generate: 'generate-error',
+  score: 'score-error',
+  train: 'train-error',
+  export: 'train-error',
+};
+
+function showError(task: TaskName | 'init', message: string): void {
+  const target = model === undefined && task === 'load' ? $('load-error') : $(errorTargets[task]);
+  target.textContent = message;
+  target.hidden = false;
+}
+
+function clearErrors(): void {
+  for (const id of new Set(Object.values(errorTargets))) $(id).hidden = true;
+  $('model-ok').textContent = '';
+}
+
+// ---- worker replies --------------------------------------------------------------------------
+
+worker.onmessage = (event: MessageEvent<Reply>) => {
+  const reply = event.data;
+  switch (reply.type) {
+    case 'backend':
+      $('backend-info').textContent = `${reply.name}: ${reply.reason}`;
+      document.body.dataset.backend = reply.name;
+      break;
+    case 'progress':
+      showProgress(reply.task, reply.done, reply.total);
+      break;
+    case 'model':
+      showModel(reply.info);
+      if (busy === 'load') setBusy(undefined);
+      break;
+    case 'bytes':
+      appendGenerated(reply.bytes, reply.elapsedMs);
+      break;
+    case 'generated':
+      drawGenerated(true);
+      $('generate-stats').textContent =
+        `${reply.bytes} bytes in ${(reply.elapsedMs / 1000).toFixed(1)} s, ${rate(reply.bytes, reply.elapsedMs)} bytes/s` +
+        (reply.stopped ? ' (stopped)' : '');
+      document.body.dataset.generated = String(reply.bytes);
+      setBusy(undefined);
+      break;
+    case 'scored':
+      showScore(reply.bitsPerByte, reply.surprisal, reply.windowLength);
+      setBusy(undefined);
+      break;
+    case 'train-step':
+      trainPoints.push({ x: reply.step, y: reply.bitsPerByte });
+      $('train-stats').textContent =
+        `step ${reply.step} / ${reply.steps}: ${reply.bitsPerByte.toFixed(3)} bpb, ${Math.round(reply.bytesPerSecond)} bytes/s`;
+      drawChart($('train-chart') as unknown as SVGSVGElement, trainPoints, evalPoints);
+      break;
+    case 'train-eval':
+      evalPoints.push({ x: reply.step, y: reply.bitsPerByte });
+      drawChart($('train-chart') as unknown as SVGSVGElement, trainPoints, evalPoints);
+      break;
+    case 'trained':
+      $('train-stats').textContent =
+        `${reply.stopped ? 'stopped' : 'done'} after ${reply.step} steps` +
+        (reply.validation === undefined ? '' : `, validation ${reply.validation.toFixed(3)} bpb`);
+      setBusy(undefined);
+      break;
+    case 'checkpoint':
+      download('config.json', new Blob([reply.configJson], { type: 'application/json' }));
+      download(
+        'model.safetensors',
+        new Blob([reply.weights as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }),
+      );
+      setBusy(undefined);
+      break;
+    case 'error':
+      showError(reply.task, reply.message);
+      if (reply.task === 'generate') drawGenerated(true);
+      if (reply.task === 'init' && model === undefined) $('backend-info').textContent = 'failed to start';
+      setBusy(undefined);
+      break;
+  }
+};
+
+function rate(bytes: number, ms: number): string {
+  return ms > 0 ? (bytes / (ms / 1000)).toFixed(0) : '–';
+}
+
+function showProgress(task: TaskName, done: number, total: number): void {
+  const [bar, text] = task === 'score' ? ['score-bar', 'score-progress-text'] : ['load-bar', 'load-text'];
+  const progress = $<HTMLProgressElement>(bar);
+  progress.max = Math.max(total, 1);
+  progress.value = done;
+  $(text).textContent =
+    task === 'score'
+      ? `${done.toLocaleString('en')} / ${total.toLocaleString('en')} bytes`
+      : `${(done / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB`;
+}
+
+function showModel(info: ModelInfo): void {
+  model = info;
+  const kind =
+    info.kind === 'megabyte'
+      ? `MEGABYTE, patches of ${info.patchSize} bytes`
+      : 'baseline transformer (no patches)';
+  $('model-info').textContent =
+    `${info.source}: ${kind}, ${info.parameters.toLocaleString('en')} parameters, ` +
+    `context ${info.contextLength} bytes, on ${info.engine}`;
+  $('patch-legend').textContent =
+    info.patchSize > 1
+      ? `Shading alternates per patch of ${info.patchSize} bytes: the global model runs once per patch, the local model once per byte. The prompt is in grey.`
+      : 'This model has no patches (a plain byte-level transformer): shading alternates per byte.';
+  document.body.dataset.modelReady = 'true';
+  $('load-progress').hidden = true;
+  $('model-ok').textContent = `Loaded: ${info.source}.`;
+}
+
+// ---- generate --------------------------------------------------------------------------------
+
+$('generate-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (busy) return;
+  const prompt = $<HTMLTextAreaElement>('prompt').value;
+  const promptBytes = encoder.encode(prompt);
+  const maxBytes = integer('max-bytes', 1, 8192);
+  generation.bytes = new Uint8Array(promptBytes.length + maxBytes);
+  generation.bytes.set(promptBytes);
+  generation.length = promptBytes.length;
+  generation.promptLength = promptBytes.length;
+  generation.drawn = 0;
+  $('generate-output').replaceChildren();
+  $('generate-stats').textContent = 'starting…';
+  delete document.body.dataset.generated;
+  drawGenerated(false);
+  run('generate', {
+    type: 'generate',
+    request: {
+      prompt,
+      maxBytes,
+      temperature: number('temperature', 0, 2),
+      topP: number('top-p', 0.01, 1),
+      seed: integer('seed', 0, 2 ** 31 - 1),
+    },
+  });
+});
+$('generate-stop').addEventListener('click', () => send({ type: 'stop' }));
+
+function appendGenerated(bytes: Uint8Array, elapsedMs: number): void {
+  generation.bytes.set(bytes, generation.length);
+  generation.length += bytes.length;
+  const count = generation.length - generation.promptLength;
+  $('generate-stats').textContent = `${count} bytes, ${rate(count, elapsedMs)} bytes/s`;
+  drawGenerated(false);
+}
+
+function drawGenerated(final: boolean): void {
+  const bytes = generation.bytes.subarray(0, generation.length);
+  const { cells, end } = byteCells(bytes, generation.drawn, final);
+  const patch = model?.patchSize ?? 1;
+  const output = $('generate-output');
+  const fragment = document.createDocumentFragment();
+  for (const cell of cells) {
+    const span = cellElement(cell);
+    span.classList.add(Math.floor(cell.start / patch) % 2 === 0 ? 'patch-even' : 'patch-odd');
+    if (cell.start < generation.promptLength) span.classList.add('prompt');
+    span.title = `${describeBytes(bytes, cell)}, byte ${cell.start}, patch ${Math.floor(cell.start / patch)}`;
+    fragment.append(span);
+    if (cell.newline) fragment.append(document.createElement('br'));
+  }
+  output.append(fragment);
+  generation.drawn = end;
+}
+
+function cellElement(cell: ByteCell): HTMLSpanElement {
+  const span = document.createElement('span');
+  span.textContent = cell.text;
+  if (cell.hex) span.className = 'hex';
+  return span;
+}
+
+// ---- score -----------------------------------------------------------------------------------
+
+$('score-text').addEventListener('input', () => {
+  scoreBytes = new Uint8Array(0);
+});
+input('score-file').addEventListener('change', async () => {
+  const file = input('score-file').files?.[0];
+  if (file) await takeScoreFile(file);
+});
+dropZone($('score-drop'), async (files) => {
+  if (files[0]) await takeScoreFile(files[0].file);
+});
+
+async function takeScoreFile(file: File): Promise<void> {
+  scoreBytes = new Uint8Array(await file.arrayBuffer());
+  $<HTMLTextAreaElement>('score-text').value = '';
+  $<HTMLTextAreaElement>('score-text').placeholder =
+    `${file.name} (${scoreBytes.length.toLocaleString('en')} bytes) is ready to score.`;
+  $('score-drop').querySelector('span')!.textContent = `File: ${file.name}`;
+}
+
+$('score-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (busy) return;
+  const text = $<HTMLTextAreaElement>('score-text').value;
+  const bytes = text.length > 0 ? encoder.encode(text) : scoreBytes;
+  scoreBytes = bytes;
+  $('score-progress').hidden = false;
+  showProgress('score', 0, bytes.length);
+  const copy = bytes.slice();
+  run('score', { type: 'score', bytes: copy }, [copy.buffer]);
+});
+$('score-stop').addEventListener('click', () => send({ type: 'stop' }));
+
+function showScore(bitsPerByte: number, surprisal: Float32Array, windowLength: number): void {
+  $('score-result').hidden = false;
+  $('score-bpb').textContent = bitsPerByte.toFixed(3);
+  $('score-ratio').textContent =
+    `${(8 / bitsPerByte).toFixed(2)} : 1 (${((bitsPerByte / 8) * 100).toFixed(1)}% of the size)`;
+  $('score-bytes').textContent = scoreBytes.length.toLocaleString('en');
+  const shown = Math.min(scoreBytes.length, HEATMAP_LIMIT);
+  $('score-note').textContent =
+    `Scored in windows of ${windowLength} bytes (the first bytes of each window have little context). ` +
+    (shown < scoreBytes.length ? `The heatmap shows the first ${shown.toLocaleString('en')} bytes.` : '') +
+    ' Hover a character for its bytes and surprisal.';
+  const bytes = scoreBytes.subarray(0, shown);
+  const { cells } = byteCells(bytes);
+  const fragment = document.createDocumentFragment();
+  for (const cell of cells) {
+    const span = cellElement(cell);
+    const bits = Array.from(surprisal.subarray(cell.start, cell.start + cell.length));
+    span.style.background = heatBackground(bits);
+    if (Math.max(...bits) > HEATMAP_MAX_BITS * 0.6) span.classList.add('hot');
+    span.title = `${describeBytes(bytes, cell)}: ${bits.map((b) => b.toFixed(2)).join(' + ')} bits`;
+    fragment.append(span);
+    if (cell.newline) fragment.append(document.createElement('br'));
+  }
+  $('heatmap').replaceChildren(fragment);
+  document.body.dataset.scored = bitsPerByte.toFixed(4);
+}
+
+function heatColour(bits: number): string {
+  const t = Math.min(Math.max(bits / HEATMAP_MAX_BITS, 0), 1);
+  return `hsl(${Math.round(55 - 55 * t)} 95% ${Math.round(96 - 58 * t)}%)`;
+}
+
+/** One colour per byte: a character of several bytes is split into equal vertical bands. */
+function heatBackground(bits: number[]): string {
+  if (bits.length === 1) return heatColour(bits[0]!);
+  const stops = bits.map((b, i) => {
+    const from = (i / bits.length) * 100;
+    const to = ((i + 1) / bits.length) * 100;
+    return `${heatColour(b)} ${from}% ${to}%`;
+  });
+  return `linear-gradient(90deg, ${stops.join(', ')})`;
+}
+
+// ---- train -----------------------------------------------------------------------------------
+
+input('train-files').addEventListener('change', () => setTrainFiles([...(input('train-files').files ?? [])]));
+dropZone($('train-drop'), (files) => setTrainFiles(files.map((f) => f.file)));
+
+function setTrainFiles(files: File[]): void {
+  trainFiles = files;
+  const total = files.reduce((sum, file) => sum + file.size, 0);
+  $('train-files-list').textContent =
+    files.length === 0
+      ? ''
+      : `${files.length} file(s), ${total.toLocaleString('en')} bytes: ${files.map((f) => f.name).join(', ')}`;
+}
+
+$('train-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (busy) return;
+  const text = $<HTMLTextAreaElement>('train-text').value;
+  const documents = [
+    encoder.encode(text),
+    ...(await Promise.all(trainFiles.map(async (f) => new Uint8Array(await f.arrayBuffer())))),
+  ];
+  const start = (document.querySelector<HTMLInputElement>('input[name="train-start"]:checked')?.value ??
+    'scratch') as 'scratch' | 'fine-tune';
+  trainPoints = [];
+  evalPoints = [];
+  drawChart($('train-chart') as unknown as SVGSVGElement, trainPoints, evalPoints);
+  $('train-stats').textContent = 'starting…';
+  run(
+    'train',
+    {
+      type: 'train',
+      request: {
+        documents,
+        start,
+        steps: integer('train-steps', 1, 100_000),
+        batchSize: integer('train-batch', 1, 64),
+        lr: number('train-lr', 1e-5, 0.1),
+      },
+    },
+    documents.map((d) => d.buffer),
+  );
+});
+$('train-stop').addEventListener('click', () => send({ type: 'stop' }));
+$('download').addEventListener('click', () => run('export', { type: 'export' }));
+
+function download(name: string, blob: Blob): void {
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}
+
+// ---- bring a model ---------------------------------------------------------------------------
+
+async function loadModelFiles(files: NamedFile[]): Promise<void> {
+  run(
+    'load',
+    { type: 'load-files', files },
+    files.map((file) => file.bytes.buffer),
+  );
+}
+for (const id of ['model-files', 'model-dir']) {
+  input(id).addEventListener('change', async () => {
+    const files = [...(input(id).files ?? [])].map((file) => ({
+      file,
+      path: file.webkitRelativePath || file.name,
+    }));
+    input(id).value = '';
+    await loadModelFiles(await readNamedFiles(files));
+  });
+}
+dropZone($('model-drop'), async (files) => loadModelFiles(await readNamedFiles(files)));
+$('reload-default').addEventListener('click', () => run('load', { type: 'load-default' }));
+
+/** Makes an element accept dropped files and directories (directories are read recursively). */
+function dropZone(zone: HTMLElement, onFiles: (files: { file: File; path: string }[]) => unknown): void {
+  zone.addEventListener('dragover', (event) => {
+    event.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', async (event) => {
+    event.preventDefault();
+    zone.classList.remove('over');
+    if (busy || !event.dataTransfer) return;
+    await onFiles(await filesFromDrop(event.dataTransfer));
+  });
+}
+
+// ---- form values -----------------------------------------------------------------------------
+
+function number(id: string, min: number, max: number): number {
+  const value = Number(input(id).value);
+  return Number.isFinite(value) ? Math.min(Math.max(value, min), max) : min;
+}
+
+function integer(id: string, min: number, max: number): number {
+  return Math.round(number(id, min, max));
+}
+
+// ---- start -----------------------------------------------------------------------------------
+
+const wanted = new URLSearchParams(location.search).get('backend');
+const backend: BackendChoice = wanted === 'wasm' || wanted === 'webgpu' ? wanted : 'auto';
+setBusy('load');
+const modelUrl = (file: string) =>
+  new URL(`models/default/${file}?v=${defaultModel.version}`, document.baseURI).href;
+send({
+  type: 'init',
+  backend,
+  defaultModel: {
+    configUrl: modelUrl('config.json'),
+    weightsUrl: modelUrl('model.safetensors'),
+    bytes: defaultModel.bytes,
+  },
+});
+send({ type: 'load-default' });

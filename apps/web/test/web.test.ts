@@ -1,0 +1,209 @@
+// The built site in headless Chromium (Debian's /usr/bin/chromium, no GPU), driven by playwright-core.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { build, type PreviewServer, preview } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const APP = fileURLToPath(new URL('..', import.meta.url));
+const SCREENSHOTS = join(APP, 'out/screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+
+const PARAGRAPH =
+  'The jury further said in term-end presentments that the City Executive Committee, which had over-all ' +
+  'charge of the election, deserves the praise and thanks of the City of Atlanta for the manner in which ' +
+  'the election was conducted. Zqxj vbnk wrtp!';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits for the model to be loaded; on a timeout the error says what the page shows instead. */
+async function waitForModel(page: Page): Promise<void> {
+  try {
+    await page.waitForSelector('body[data-model-ready]', { state: 'attached', timeout: 90_000 });
+  } catch (error) {
+    const shown = await page.evaluate(() =>
+      ['#model-info', '#backend-info', '#load-text', '#load-error'].map(
+        (id) => `${id}: ${document.querySelector(id)?.textContent}`,
+      ),
+    );
+    throw new Error(`the model did not load: ${shown.join('; ')}`, { cause: error });
+  }
+}
+
+describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium', () => {
+  let outDir: string;
+  let server: PreviewServer;
+  let browser: Browser;
+  let page: Page;
+  let url: string;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    outDir = mkdtempSync(join(tmpdir(), 'megabyte-web-'));
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await build({ root: APP, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+    const port = await freePort();
+    server = await preview({
+      root: APP,
+      logLevel: 'warn',
+      build: { outDir },
+      preview: { host: '127.0.0.1', port, strictPort: true },
+    });
+    url = `http://127.0.0.1:${port}/`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    const context = await browser.newContext({
+      viewport: { width: 1100, height: 900 },
+      acceptDownloads: true,
+    });
+    page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(`${url}?backend=wasm`);
+    await waitForModel(page);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => (server ? server.httpServer.close(() => resolve()) : resolve()));
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  });
+
+  it('loads the default model on wasm, with its backend and the reason shown', async () => {
+    expect(await page.textContent('#model-info')).toMatch(
+      /^default model, downloaded: MEGABYTE, patches of 4 bytes, 1,270,592 parameters/,
+    );
+    const backend = await page.textContent('#backend-info');
+    expect(backend).toMatch(/^wasm: tfjs wasm, \d+ threads?; wasm was asked for/);
+    // The preview server sends the COOP/COEP headers, so the wasm backend may use threads.
+    expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('generates 200 bytes, streamed and shaded by patch', async () => {
+    await page.fill('#prompt', 'The jury said');
+    await page.fill('#max-bytes', '200');
+    await page.fill('#seed', '3');
+    await page.click('#generate');
+    await page.waitForSelector('body[data-generated]', { timeout: 90_000 });
+    expect(await page.getAttribute('body', 'data-generated')).toBe('200');
+    const stats = await page.textContent('#generate-stats');
+    expect(stats).toMatch(/^200 bytes in [\d.]+ s, \d+ bytes\/s$/);
+    const cells = await page.$$eval('#generate-output span', (spans) =>
+      spans.map((span) => ({
+        prompt: span.classList.contains('prompt'),
+        even: span.classList.contains('patch-even'),
+      })),
+    );
+    const generated = cells.filter((cell) => !cell.prompt);
+    // 200 bytes of mostly ASCII: one cell per character, at most 4 bytes each.
+    expect(generated.length).toBeGreaterThanOrEqual(50);
+    expect(generated.some((cell) => cell.even) && generated.some((cell) => !cell.even)).toBe(true);
+    expect(cells.filter((cell) => cell.prompt)).toHaveLength('The jury said'.length);
+    await page.screenshot({ path: join(SCREENSHOTS, 'generate.png'), fullPage: true });
+  });
+
+  it('scores a pasted paragraph: bits per byte, compression and a per-byte heatmap', async () => {
+    await page.click('#tab-score');
+    await page.fill('#score-text', PARAGRAPH);
+    await page.click('#score');
+    await page.waitForSelector('body[data-scored]', { timeout: 60_000 });
+    const bpb = Number(await page.textContent('#score-bpb'));
+    expect(bpb).toBeGreaterThan(0.5);
+    expect(bpb).toBeLessThan(6);
+    expect(await page.textContent('#score-ratio')).toMatch(/^\d+\.\d\d : 1/);
+    const colours = await page.$$eval('#heatmap span', (spans) => spans.map((span) => span.style.background));
+    expect(colours).toHaveLength(PARAGRAPH.length);
+    expect(new Set(colours).size).toBeGreaterThan(5);
+    await page.screenshot({ path: join(SCREENSHOTS, 'score.png'), fullPage: true });
+  });
+
+  it('a file that is not a model gives a visible error, and the page keeps working', async () => {
+    await page.click('#tab-model');
+    await page.setInputFiles('#model-files', {
+      name: 'notes.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('not a model at all'),
+    });
+    await page.waitForSelector('#model-error:not([hidden])');
+    expect(await page.textContent('#model-error')).toMatch(
+      /notes\.txt is not a model: a checkpoint is a directory/,
+    );
+    await page.setInputFiles('#model-files', [
+      { name: 'config.json', mimeType: 'application/json', buffer: Buffer.from('{"kind":"megabyte"}') },
+      { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('garbage') },
+    ]);
+    await page.waitForFunction(() =>
+      /not a valid model config/.test(document.querySelector('#model-error')?.textContent ?? ''),
+    );
+    await page.screenshot({ path: join(SCREENSHOTS, 'bad-model.png'), fullPage: true });
+
+    expect(await page.textContent('#model-info')).toMatch(/^default model/);
+    await page.click('#tab-generate');
+    await page.fill('#max-bytes', '16');
+    await page.click('#generate');
+    await page.waitForSelector('body[data-generated="16"]', { timeout: 60_000 });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('trains a new tiny model for a few steps, charts it, and downloads the checkpoint', async () => {
+    await page.click('#tab-train');
+    await page.fill('#train-text', PARAGRAPH.repeat(4));
+    await page.fill('#train-steps', '4');
+    await page.fill('#train-batch', '2');
+    await page.click('#train');
+    await page.waitForFunction(
+      () =>
+        /^done after 4 steps, validation [\d.]+ bpb$/.test(
+          document.querySelector('#train-stats')?.textContent ?? '',
+        ),
+      undefined,
+      {
+        timeout: 90_000,
+      },
+    );
+    expect(await page.$$('#train-chart polyline')).toHaveLength(1);
+    expect(await page.textContent('#model-info')).toMatch(
+      /^new tiny model \(trained in this page, 4 steps\)/,
+    );
+    await page.screenshot({ path: join(SCREENSHOTS, 'train.png'), fullPage: true });
+
+    const downloads: string[] = [];
+    page.on('download', (download) => downloads.push(download.suggestedFilename()));
+    await page.click('#download');
+    await page.waitForFunction(() => !(document.querySelector('#download') as HTMLButtonElement).disabled);
+    await expect.poll(() => downloads.sort()).toEqual(['config.json', 'model.safetensors']);
+  });
+
+  it('reads the default model from the browser cache on the next visit, and fits a phone', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.reload();
+    await waitForModel(page);
+    expect(await page.textContent('#model-info')).toMatch(/^default model, from the browser cache/);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(SCREENSHOTS, 'phone.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  });
+});
