@@ -3,6 +3,16 @@ import { resolveDataSource } from '@megabyte/patching/node';
 import { EVALUATION_MODES, type EvaluationMode, evaluateStream } from '@megabyte/trainer';
 import { Command, Option } from 'commander';
 import {
+  describeMedia,
+  loadMediaData,
+  type MediaFlags,
+  type MediaSpec,
+  readSavedMedia,
+  resolveMedia,
+  type SavedMedia,
+  withMediaOptions,
+} from '../media.js';
+import {
   BACKEND_HELP,
   BACKENDS,
   collect,
@@ -15,7 +25,8 @@ import {
 import { startRuntime } from '../runtime.js';
 import { loadModelArgument } from './model-loading.js';
 
-interface EvalFlags {
+interface EvalFlags extends MediaFlags {
+  maxFiles?: number;
   model: string;
   data: string;
   include?: string[];
@@ -31,10 +42,14 @@ interface EvalFlags {
 }
 
 export function evalCommand(): Command {
-  return new Command('eval')
-    .description('bits per byte of a model on a file, a directory or a dataset split')
+  return withMediaOptions(new Command('eval'))
+    .description('bits per byte of a model on a file, a directory, a dataset split, or images or audio')
     .requiredOption('--model <dir>', 'checkpoint or run directory')
-    .option('--data <path|name>', 'a file, a directory or a dataset name', 'brown')
+    .option(
+      '--data <path|name>',
+      'a file, a directory or a dataset name (images and audio: default the data the model was trained on)',
+      'brown',
+    )
     .option('--include <glob>', 'with a directory: only files matching this glob (repeatable)', collect)
     .option('--exclude <glob>', 'with a directory: skip files matching this glob (repeatable)', collect)
     .addOption(
@@ -58,26 +73,27 @@ export function evalCommand(): Command {
     .option('--batch <n>', 'windows per forward pass', integer(1), 8)
     .option('--max-bytes <n>', 'score only the first n bytes', integer(1))
     .addOption(new Option('--backend <name>', BACKEND_HELP).choices(BACKENDS).default('auto'))
+    .option('--max-files <n>', 'images or audio: the seeded sample of n files given to train', integer(1))
     .option('--json', 'print the result as JSON on stdout', false)
     .addHelpText(
       'after',
       `
 Examples:
   megabyte eval --model runs/2026-11-28T04-00-00            # Brown held-out split
-  megabyte eval --model models/default --data notes.txt --split all --mode strided`,
+  megabyte eval --model models/default --data notes.txt --split all --mode strided
+  megabyte eval --model runs/images                        # held-out images of its own training data`,
     )
-    .action(async (flags: EvalFlags) => {
+    .action(async (flags: EvalFlags, command: Command) => {
       const runtime = await startRuntime(flags.backend);
       const { model, dir } = await loadModelArgument(flags.model);
-      const spec = flags.data.includes('/') || flags.data.startsWith('.') ? userPath(flags.data) : flags.data;
-      const source = await resolveDataSource(spec, { include: flags.include, exclude: flags.exclude });
-      const documents = source.documents.map((d) => d.bytes);
-      const corpus =
-        flags.split === 'validation' && documents.reduce((n, d) => n + d.length, 0) > 1
-          ? splitCorpus(documents, { validationFraction: flags.validation, seed: 0 }).validation
-          : Corpus.fromDocuments(documents);
+      const saved = await readSavedMedia(dir);
+      const media = resolveMedia(flags, model.config, saved);
+      const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+      const { corpus, data } = media
+        ? await mediaCorpus(media, saved, flags, given)
+        : { corpus: await textCorpus(flags), data: flags.data };
       const length = Math.min(corpus.length, flags.maxBytes ?? corpus.length);
-      if (length === 0) throw new Error(`data source "${flags.data}" holds no bytes to score`);
+      if (length === 0) throw new Error(`data source "${data}" holds no bytes to score`);
       const ids = corpus.readIds(0, length);
       const started = Date.now();
       const result = await evaluateStream(model, ids, {
@@ -92,7 +108,7 @@ Examples:
       const seconds = (Date.now() - started) / 1000;
       const report = {
         model: dir,
-        data: flags.data,
+        data,
         split: flags.split,
         mode: result.mode,
         bytes: result.bytes,
@@ -106,10 +122,51 @@ Examples:
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else {
         process.stdout.write(
-          `${result.bitsPerByte.toFixed(4)} bits per byte on ${formatCount(result.bytes)} bytes (${flags.data}, ${flags.split}, ${result.mode} mode, cost ${result.costMultiple.toFixed(2)}x)\n` +
+          `${result.bitsPerByte.toFixed(4)} bits per byte on ${formatCount(result.bytes)} bytes (${data}, ${flags.split}, ${result.mode} mode, cost ${result.costMultiple.toFixed(2)}x)\n` +
             `compression ratio ${(8 / result.bitsPerByte).toFixed(2)}x (8 / bpb); ${formatDuration(seconds)} on ${runtime.backend}\n`,
         );
       }
       model.dispose();
     });
+}
+
+async function textCorpus(flags: EvalFlags): Promise<Corpus> {
+  if (flags.maxFiles !== undefined) throw new Error('--max-files applies to --modality image or audio');
+  const spec = flags.data.includes('/') || flags.data.startsWith('.') ? userPath(flags.data) : flags.data;
+  const source = await resolveDataSource(spec, { include: flags.include, exclude: flags.exclude });
+  const documents = source.documents.map((d) => d.bytes);
+  return flags.split === 'validation' && documents.reduce((n, d) => n + d.length, 0) > 1
+    ? splitCorpus(documents, { validationFraction: flags.validation, seed: 0 }).validation
+    : Corpus.fromDocuments(documents);
+}
+
+/**
+ * Images or audio: by default the data, sample and held-out share the model was trained with
+ * (its media.json), so `eval --model run` scores exactly the files training never saw.
+ */
+async function mediaCorpus(
+  media: MediaSpec,
+  saved: SavedMedia | undefined,
+  flags: EvalFlags,
+  given: (name: string) => boolean,
+): Promise<{ corpus: Corpus; data: string }> {
+  const data = given('data')
+    ? flags.data
+    : (saved?.data ?? (media.modality === 'image' ? 'openclipart' : undefined));
+  if (data === undefined) throw new Error('--modality audio: give --data <directory of WAV files>');
+  const validationFraction = given('validation')
+    ? flags.validation
+    : (saved?.validationFraction ?? flags.validation);
+  const loaded = await loadMediaData(media, data, {
+    validationFraction: flags.split === 'validation' ? validationFraction : 0,
+    maxFiles: flags.maxFiles ?? saved?.maxFiles,
+    include: flags.include,
+    exclude: flags.exclude,
+  });
+  process.stderr.write(`data: ${describeMedia(media, loaded)}\n`);
+  if (flags.split === 'all') return { corpus: loaded.train, data };
+  if (!loaded.validation) {
+    throw new Error(`data "${data}" has too few files to hold any out: use --split all`);
+  }
+  return { corpus: loaded.validation, data };
 }

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { type GenerateOptions, generate } from '@megabyte/core';
 import { encodeText, Utf8StreamDecoder } from '@megabyte/patching';
 import { Command, Option } from 'commander';
+import { type MediaFlags, readSavedMedia, resolveMedia, withMediaOptions } from '../media.js';
+import { generateMedia, type MediaOutputFlags } from '../media-generation.js';
 import {
   BACKEND_HELP,
   BACKENDS,
@@ -17,7 +19,7 @@ import {
 import { startRuntime } from '../runtime.js';
 import { loadModelArgument } from './model-loading.js';
 
-interface GenerateFlags {
+interface GenerateFlags extends MediaFlags, MediaOutputFlags {
   model?: string;
   prompt?: string;
   promptFile?: string;
@@ -45,12 +47,19 @@ export function defaultModelDirectory(): string {
 }
 
 export function generateCommand(): Command {
-  return new Command('generate')
-    .description('generate bytes from a model, streamed to stdout as they come')
+  return withMediaOptions(new Command('generate'))
+    .description(
+      'generate bytes from a model, streamed to stdout as they come, or an image (PNG) or audio clip (WAV) with --out',
+    )
     .option('--model <dir>', 'checkpoint or run directory (default: the model shipped in models/default)')
     .option('--prompt <text>', 'text to continue', '')
     .option('--prompt-file <path>', 'continue the bytes of this file instead')
-    .option('--max-bytes <n>', 'bytes to generate', integer(1), 400)
+    .option(
+      '--max-bytes <n>',
+      'bytes to generate (audio: default one second; images: the whole image)',
+      integer(1),
+      400,
+    )
     .option('--temperature <t>', '0 is greedy', nonNegativeNumber, 0.8)
     .option('--top-k <k>', 'sample among the k most likely bytes', integer(1))
     .option('--top-p <p>', 'nucleus sampling', positiveNumber)
@@ -61,17 +70,33 @@ export function generateCommand(): Command {
     .option('--raw', 'write raw bytes (binary models) instead of UTF-8 text', false)
     .option('--no-cache', 'recompute the full forward pass for every byte (slow; for comparison)')
     .addOption(new Option('--backend <name>', BACKEND_HELP).choices(BACKENDS).default('auto'))
+    .option('--out <file>', 'images and audio: write the result here (.png or .wav)')
+    .option('--prompt-image <png>', 'images: complete this image from its top half')
+    .option('--prompt-audio <wav>', 'audio: continue this clip (written at the start of --out)')
     .addHelpText(
       'after',
       `
 Examples:
   megabyte generate --prompt "The jury said" --seed 1
   megabyte generate --model runs/2026-11-28T04-00-00 --temperature 0 --max-bytes 200
-  megabyte generate --prompt-file start.bin --raw --max-bytes 4096 > out.bin`,
+  megabyte generate --prompt-file start.bin --raw --max-bytes 4096 > out.bin
+  megabyte generate --model runs/images --out sample.png --seed 1
+  megabyte generate --model runs/images --out completed.png --prompt-image photo.png
+  megabyte generate --model runs/speech --out clip.wav --max-bytes 16000`,
     )
-    .action(async (flags: GenerateFlags) => {
+    .action(async (flags: GenerateFlags, command: Command) => {
       await startRuntime(flags.backend, false);
       const { model, dir } = await loadModelArgument(flags.model ?? defaultModelDirectory());
+      const media = resolveMedia(flags, model.config, await readSavedMedia(dir));
+      if (media) {
+        try {
+          await generateMedia(model, media, flags, (name) => command.getOptionValueSource(name) === 'cli');
+        } finally {
+          model.dispose();
+        }
+        return;
+      }
+      rejectMediaFlags(flags);
       const prompt = flags.promptFile
         ? new Uint8Array(await readFile(userPath(flags.promptFile)))
         : encodeText(flags.prompt ?? '');
@@ -106,4 +131,18 @@ Examples:
       );
       model.dispose();
     });
+}
+
+function rejectMediaFlags(flags: MediaOutputFlags): void {
+  for (const [flag, value] of [
+    ['--out', flags.out],
+    ['--prompt-image', flags.promptImage],
+    ['--prompt-audio', flags.promptAudio],
+  ] as const) {
+    if (value !== undefined) {
+      throw new Error(
+        `${flag} needs an image or audio model (--modality image or audio, or a run trained with one); text goes to stdout`,
+      );
+    }
+  }
 }

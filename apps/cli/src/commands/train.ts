@@ -21,6 +21,15 @@ import { loadResumePoint, RunDirectory } from '@megabyte/trainer/node';
 import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import {
+  describeMedia,
+  loadMediaData,
+  type MediaFlags,
+  type MediaSpec,
+  resolveMedia,
+  withMediaOptions,
+  writeSavedMedia,
+} from '../media.js';
+import {
   BACKEND_HELP,
   BACKENDS,
   collect,
@@ -39,9 +48,13 @@ interface DataSpec {
   readonly include?: string[] | undefined;
   readonly exclude?: string[] | undefined;
   readonly validationFraction: number;
+  /** Images or audio: how files become bytes (absent for text). */
+  readonly media?: MediaSpec | undefined;
+  readonly maxFiles?: number | undefined;
 }
 
-interface TrainFlags {
+interface TrainFlags extends MediaFlags {
+  maxFiles?: number;
   data: string;
   include?: string[];
   exclude?: string[];
@@ -66,18 +79,23 @@ interface TrainFlags {
 }
 
 export function trainCommand(): Command {
-  return new Command('train')
+  return withMediaOptions(new Command('train'))
     .description(
       'train a byte-level model (MEGABYTE or the baseline transformer) on files or a named dataset',
     )
-    .option('--data <path|name>', 'a file, a directory (read recursively) or a dataset name (brown)', 'brown')
+    .option(
+      '--data <path|name>',
+      'a file, a directory (read recursively) or a dataset name (brown; images: openclipart)',
+      'brown',
+    )
     .option('--include <glob>', 'with a directory: only files matching this glob (repeatable)', collect)
     .option('--exclude <glob>', 'with a directory: skip files matching this glob (repeatable)', collect)
     .option(
       '--preset <name|file.json>',
-      'tiny, small, base, transformer-tiny, ... or a config JSON file',
+      'tiny, small, base, image-tiny, audio-tiny, transformer-tiny, ... or a config JSON file (default: tiny; image-tiny or audio-tiny with --modality)',
       'tiny',
     )
+    .option('--max-files <n>', 'images or audio: train on a seeded sample of n files', integer(1))
     .addOption(new Option('--backend <name>', BACKEND_HELP).choices(BACKENDS).default('auto'))
     .option('--steps <n>', 'optimizer steps', integer(1), 600)
     .option('--batch <n>', 'windows per step', integer(1), 8)
@@ -109,54 +127,51 @@ Examples:
   megabyte train                                  # tiny MEGABYTE on the Brown corpus, ~10 minutes on 2 cores
   megabyte train --data ./notes --include '**/*.md' --steps 2000
   megabyte train --preset transformer-tiny        # the baseline, for comparison
-  megabyte train --resume runs/2026-11-28T04-00-00 --steps 1200`,
+  megabyte train --resume runs/2026-11-28T04-00-00 --steps 1200
+  megabyte train --modality image --data openclipart --max-files 1000 --steps 300   # 32 x 32 patch scan
+  megabyte train --modality audio --data /tmp/speech --steps 300                    # 8 kHz mu-law`,
     )
-    .action(async (flags: TrainFlags) => {
-      await train(flags);
+    .action(async (flags: TrainFlags, command: Command) => {
+      await train(flags, command);
     });
 }
 
-async function train(flags: TrainFlags): Promise<void> {
+async function train(flags: TrainFlags, command: Command): Promise<void> {
   // The runtime comes first: every tensor, resumed weights included, must live on its backend.
   const runtime = await startRuntime(flags.backend);
   const resume = flags.resume ? await loadResumePoint(userPath(flags.resume)) : undefined;
+  const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+  const modality = flags.modality ?? 'text';
+  const preset = given('preset') || modality === 'text' ? flags.preset : `${modality}-tiny`;
+  const newConfig = resume ? undefined : await loadConfig(preset);
+  const media = newConfig ? resolveMedia(flags, newConfig, undefined) : undefined;
+  if (modality === 'audio' && !given('data') && !resume) {
+    throw new Error(
+      '--modality audio needs --data <directory of WAV files>; scripts/make-speech-dataset.ts renders Brown sentences with espeak-ng into one',
+    );
+  }
   const dataSpec: DataSpec = resume
     ? (JSON.parse(resume.data) as DataSpec)
     : {
-        source: flags.data,
+        source: modality === 'image' && !given('data') ? 'openclipart' : flags.data,
         include: flags.include,
         exclude: flags.exclude,
         validationFraction: flags.validation,
+        media,
+        maxFiles: flags.maxFiles,
       };
+  if (!dataSpec.media && flags.maxFiles !== undefined) {
+    throw new Error(
+      '--max-files applies to --modality image or audio; for text, narrow --data with --include',
+    );
+  }
 
-  const source = await resolveDataSource(
-    dataSpec.source.includes('/') || dataSpec.source.startsWith('.')
-      ? userPath(dataSpec.source)
-      : dataSpec.source,
-    {
-      include: dataSpec.include,
-      exclude: dataSpec.exclude,
-    },
-  );
-  const documents = source.documents.map((d) => d.bytes);
-  const total = documents.reduce((sum, d) => sum + d.length, 0);
-  if (total === 0)
-    throw new Error(`data source "${dataSpec.source}" holds no bytes: give it a non-empty file or directory`);
-  const split =
-    documents.length > 1 || total > 1
-      ? splitCorpus(documents, { validationFraction: dataSpec.validationFraction, seed: 0 })
-      : { train: Corpus.fromDocuments(documents), validation: undefined };
-  process.stderr.write(
-    `data: ${dataSpec.source}, ${documents.length} document(s), ${formatCount(total)} bytes: ${formatCount(split.train.length)} train, ${formatCount(split.validation?.length ?? 0)} validation\n`,
-  );
-
-  const model: AnyModel = resume
-    ? resume.model
-    : createModel(await loadConfig(flags.preset), { seed: flags.seed });
+  const split = dataSpec.media ? await mediaSplit(dataSpec, dataSpec.media) : await textSplit(dataSpec);
+  const model: AnyModel = resume ? resume.model : createModel(newConfig!, { seed: flags.seed });
   const config = model.config;
   const sizes = parameterBreakdown(config);
   process.stderr.write(
-    `model: ${config.kind} (${resume ? `resumed from ${resume.dir}` : flags.preset}), ${formatCount(sizes.total)} parameters, context ${config.contextLength} bytes${config.kind === 'megabyte' ? `, patch ${config.patchSize}` : ''}\n`,
+    `model: ${config.kind} (${resume ? `resumed from ${resume.dir}` : preset}), ${formatCount(sizes.total)} parameters, context ${config.contextLength} bytes${config.kind === 'megabyte' ? `, patch ${config.patchSize}` : ''}\n`,
   );
   const unigram = split.validation
     ? unigramBitsPerByte(split.train, split.validation, config.vocabSize)
@@ -187,6 +202,14 @@ async function train(flags: TrainFlags): Promise<void> {
     ? runDirectoryOf(resume.dir)
     : userPath(flags.out ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
   const run = new RunDirectory(runDir, { keepLast: flags.keep, data: JSON.stringify(dataSpec) });
+  if (dataSpec.media) {
+    await writeSavedMedia(runDir, {
+      ...dataSpec.media,
+      data: dataSpec.source,
+      maxFiles: dataSpec.maxFiles,
+      validationFraction: dataSpec.validationFraction,
+    });
+  }
   const progress = new Progress(options.steps ?? flags.steps, resume?.state.step ?? 0);
   let pendingWrite = Promise.resolve();
   let lastValidation: number | undefined;
@@ -252,7 +275,7 @@ async function train(flags: TrainFlags): Promise<void> {
         (bpb !== undefined
           ? `, validation ${bpb.toFixed(3)} bpb (unigram ${unigram?.toFixed(3)}, uniform 8)`
           : '') +
-        `\nmodel: ${runDir}\n  megabyte generate --model ${runDir} --prompt "The "\n  megabyte eval --model ${runDir} --data ${dataSpec.source}\n`,
+        `\nmodel: ${runDir}\n${nextCommands(runDir, dataSpec)}`,
     );
   } catch (error) {
     progress.stop();
@@ -266,6 +289,53 @@ async function train(flags: TrainFlags): Promise<void> {
     process.off('SIGINT', onSignal);
     trainer.dispose();
     model.dispose();
+  }
+}
+
+/** Text: files or a dataset, split by documents (or the tail of a single document). */
+async function textSplit(dataSpec: DataSpec): Promise<{ train: Corpus; validation: Corpus | undefined }> {
+  const source = await resolveDataSource(
+    dataSpec.source.includes('/') || dataSpec.source.startsWith('.')
+      ? userPath(dataSpec.source)
+      : dataSpec.source,
+    {
+      include: dataSpec.include,
+      exclude: dataSpec.exclude,
+    },
+  );
+  const documents = source.documents.map((d) => d.bytes);
+  const total = documents.reduce((sum, d) => sum + d.length, 0);
+  if (total === 0)
+    throw new Error(`data source "${dataSpec.source}" holds no bytes: give it a non-empty file or directory`);
+  const split =
+    documents.length > 1 || total > 1
+      ? splitCorpus(documents, { validationFraction: dataSpec.validationFraction, seed: 0 })
+      : { train: Corpus.fromDocuments(documents), validation: undefined };
+  process.stderr.write(
+    `data: ${dataSpec.source}, ${documents.length} document(s), ${formatCount(total)} bytes: ${formatCount(split.train.length)} train, ${formatCount(split.validation?.length ?? 0)} validation\n`,
+  );
+  return split;
+}
+
+/** Images or audio: whole files held out, decoded into model bytes. */
+async function mediaSplit(
+  dataSpec: DataSpec,
+  media: MediaSpec,
+): Promise<{ train: Corpus; validation: Corpus | undefined }> {
+  const data = await loadMediaData(media, dataSpec.source, dataSpec);
+  process.stderr.write(`data: ${describeMedia(media, data)}\n`);
+  return { train: data.train, validation: data.validation };
+}
+
+function nextCommands(runDir: string, dataSpec: DataSpec): string {
+  const evaluate = `  megabyte eval --model ${runDir}`;
+  switch (dataSpec.media?.modality) {
+    case 'image':
+      return `  megabyte generate --model ${runDir} --out sample.png\n${evaluate}\n`;
+    case 'audio':
+      return `  megabyte generate --model ${runDir} --out sample.wav\n${evaluate}\n`;
+    default:
+      return `  megabyte generate --model ${runDir} --prompt "The "\n${evaluate} --data ${dataSpec.source}\n`;
   }
 }
 

@@ -1,0 +1,248 @@
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { ModelConfig } from '@megabyte/core';
+import {
+  Corpus,
+  type CorpusDocument,
+  IMAGE_SCANS,
+  type ImageLayout,
+  type ImageScan,
+  imageByteLength,
+} from '@megabyte/patching';
+import {
+  DEFAULT_AUDIO_SAMPLE_RATE,
+  DEFAULT_IMAGE_LAYOUT,
+  IMAGE_DATASETS,
+  loadAudioDataset,
+  loadImageDataset,
+  type MediaDataset,
+  writeFileAtomic,
+} from '@megabyte/patching/node';
+import { type Command, Option } from 'commander';
+import { integer, userPath } from './options.js';
+
+export const MODALITIES = ['text', 'image', 'audio'] as const;
+export type Modality = (typeof MODALITIES)[number];
+
+/** What a run's bytes are besides bytes: written by `train` as media.json in the run directory. */
+export type MediaSpec =
+  | { readonly modality: 'image'; readonly layout: ImageLayout }
+  | { readonly modality: 'audio'; readonly sampleRate: number };
+
+/** media.json: the spec plus the data it was trained on, so eval and generate need no repeated flags. */
+export type SavedMedia = MediaSpec & {
+  readonly data: string;
+  readonly maxFiles?: number | undefined;
+  readonly validationFraction: number;
+};
+
+export const MEDIA_FILE = 'media.json';
+
+/** The media flags of train, eval and generate (commander's camelCase names). */
+export interface MediaFlags {
+  modality?: Modality;
+  scan?: ImageScan;
+  imageSize?: number;
+  imagePatch?: number;
+  sampleRate?: number;
+}
+
+/** Adds the options behind MediaFlags, shared by every command that reads or writes media. */
+export function withMediaOptions(command: Command): Command {
+  const options = [
+    new Option(
+      '--modality <kind>',
+      'text (bytes as they are), image (PNG files as RGB bytes) or audio (WAV files as 8-bit mu-law)',
+    ).choices(MODALITIES),
+    new Option('--scan <order>', 'image byte order: patch (p x p blocks, the paper) or raster').choices(
+      IMAGE_SCANS,
+    ),
+    new Option(
+      '--image-size <px>',
+      `side images are resized to (default ${DEFAULT_IMAGE_LAYOUT.size})`,
+    ).argParser(integer(1)),
+    new Option(
+      '--image-patch <px>',
+      "patch-scan block side p (default: from the model's patch size P = p * p * 3)",
+    ).argParser(integer(1)),
+    new Option(
+      '--sample-rate <hz>',
+      `audio is resampled to this rate (default ${DEFAULT_AUDIO_SAMPLE_RATE})`,
+    ).argParser(integer(1)),
+  ];
+  for (const option of options) command.addOption(option);
+  return command;
+}
+
+/**
+ * The media.json of the run a checkpoint belongs to: in the checkpoint itself, its run directory
+ * (for `best/`) or two levels up (for `checkpoints/step-N/`).
+ */
+export async function readSavedMedia(checkpointDir: string): Promise<SavedMedia | undefined> {
+  const parent = dirname(checkpointDir);
+  const candidates = [checkpointDir, parent];
+  if (basename(parent) === 'checkpoints') candidates.push(dirname(parent));
+  for (const dir of candidates) {
+    const text = await readFile(join(dir, MEDIA_FILE), 'utf8').catch(() => undefined);
+    if (text !== undefined) return JSON.parse(text) as SavedMedia;
+  }
+  return undefined;
+}
+
+export async function writeSavedMedia(runDir: string, saved: SavedMedia): Promise<void> {
+  await writeFileAtomic(join(runDir, MEDIA_FILE), `${JSON.stringify(saved, null, 2)}\n`);
+}
+
+/**
+ * The media spec for a model: flags first, else what the run saved, else defaults; undefined for
+ * text. A flag that contradicts the saved spec is an error (the model only knows its own format).
+ */
+export function resolveMedia(
+  flags: MediaFlags,
+  config: ModelConfig,
+  saved: SavedMedia | undefined,
+): MediaSpec | undefined {
+  const modality = flags.modality ?? saved?.modality ?? 'text';
+  if (saved !== undefined && saved.modality !== modality) {
+    throw new Error(
+      `--modality ${modality}: this model was trained on ${saved.modality} (see its ${MEDIA_FILE}); drop --modality or pass ${saved.modality}`,
+    );
+  }
+  const savedImage = saved?.modality === 'image' ? saved.layout : undefined;
+  const savedRate = saved?.modality === 'audio' ? saved.sampleRate : undefined;
+  const agree = <T>(flag: string, given: T | undefined, kept: T | undefined): T | undefined => {
+    if (given !== undefined && kept !== undefined && given !== kept) {
+      throw new Error(
+        `${flag} ${given}: this model was trained with ${kept} (see its ${MEDIA_FILE}); drop ${flag}`,
+      );
+    }
+    return given ?? kept;
+  };
+  if (modality === 'text') {
+    const stray = (['scan', 'imageSize', 'imagePatch', 'sampleRate'] as const).find(
+      (k) => flags[k] !== undefined,
+    );
+    if (stray) throw new Error(`--${kebab(stray)} applies to --modality image or audio, not text`);
+    return undefined;
+  }
+  if (modality === 'audio') {
+    if (flags.scan ?? flags.imageSize ?? flags.imagePatch) {
+      throw new Error('--scan, --image-size and --image-patch apply to --modality image, not audio');
+    }
+    return {
+      modality,
+      sampleRate: agree('--sample-rate', flags.sampleRate, savedRate) ?? DEFAULT_AUDIO_SAMPLE_RATE,
+    };
+  }
+  if (flags.sampleRate !== undefined) throw new Error('--sample-rate applies to --modality audio, not image');
+  const scan = agree('--scan', flags.scan, savedImage?.scan) ?? DEFAULT_IMAGE_LAYOUT.scan;
+  const layout: ImageLayout = {
+    size: agree('--image-size', flags.imageSize, savedImage?.size) ?? DEFAULT_IMAGE_LAYOUT.size,
+    scan,
+    patch: agree('--image-patch', flags.imagePatch, savedImage?.patch) ?? blockSideOf(config),
+  };
+  assertModelFitsImages(config, layout);
+  return { modality, layout };
+}
+
+/** p such that the model's patch size is p * p * 3 (one p x p RGB block), else the default. */
+function blockSideOf(config: ModelConfig): number {
+  if (config.kind !== 'megabyte') return DEFAULT_IMAGE_LAYOUT.patch;
+  const side = Math.round(Math.sqrt(config.patchSize / 3));
+  return side * side * 3 === config.patchSize ? side : DEFAULT_IMAGE_LAYOUT.patch;
+}
+
+/**
+ * An image model sees whole images in every window (the context is a whole number of images) and,
+ * in patch scan, one image block per model patch: otherwise patches would straddle blocks and the
+ * scan would lose the locality it exists for.
+ */
+export function assertModelFitsImages(config: ModelConfig, layout: ImageLayout): void {
+  const { size, patch, scan } = layout;
+  const bytes = imageByteLength(layout);
+  if (config.contextLength % bytes !== 0) {
+    throw new Error(
+      `the model's context is ${config.contextLength} bytes, not a whole number of ${size} x ${size} RGB images (${bytes} bytes each): ` +
+        `use --preset image-tiny (32 x 32, context 3072), a config with contextLength ${bytes}, or --image-size to match`,
+    );
+  }
+  if (scan === 'patch' && config.kind === 'megabyte' && config.patchSize !== patch * patch * 3) {
+    throw new Error(
+      `patch scan with ${patch} x ${patch} blocks needs the model's patch size P = ${patch} * ${patch} * 3 = ${patch * patch * 3} (one block per patch), but the model has P = ${config.patchSize}: ` +
+        `use --preset image-tiny (P = 48, 4 x 4 blocks), a config with patchSize ${patch * patch * 3}, or --scan raster`,
+    );
+  }
+}
+
+export interface MediaDataOptions {
+  readonly validationFraction: number;
+  readonly maxFiles?: number | undefined;
+  readonly include?: string[] | undefined;
+  readonly exclude?: string[] | undefined;
+}
+
+export interface MediaData {
+  readonly train: Corpus;
+  readonly validation: Corpus | undefined;
+  readonly dataset: MediaDataset;
+}
+
+/**
+ * The corpora of an image or audio data set. Images are laid end to end without boundary ids:
+ * each is exactly one image long, so windows of a whole number of images that start at 0 (the
+ * validation windows, `eval`'s windows) hold whole images. Audio clips are joined like text
+ * documents, with a boundary id between clips.
+ */
+export async function loadMediaData(
+  spec: MediaSpec,
+  source: string,
+  options: MediaDataOptions,
+): Promise<MediaData> {
+  const path = Object.hasOwn(IMAGE_DATASETS, source) ? source : userPath(source);
+  const common = {
+    validationFraction: options.validationFraction,
+    limit: options.maxFiles,
+    include: options.include,
+    exclude: options.exclude,
+  };
+  const dataset =
+    spec.modality === 'image'
+      ? await loadImageDataset(path, { ...spec.layout, ...common })
+      : await loadAudioDataset(path, { sampleRate: spec.sampleRate, ...common });
+  const corpus = (documents: CorpusDocument[]) =>
+    documents.length === 0
+      ? undefined
+      : spec.modality === 'image'
+        ? Corpus.fromBytes(concatenate(documents))
+        : Corpus.fromDocuments(documents);
+  return { train: corpus(dataset.train)!, validation: corpus(dataset.validation), dataset };
+}
+
+function concatenate(documents: CorpusDocument[]): Uint8Array {
+  const bytes = new Uint8Array(documents.reduce((sum, d) => sum + d.bytes.length, 0));
+  let offset = 0;
+  for (const { bytes: part } of documents) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
+}
+
+/** One line on what a media data set holds, for stderr. */
+export function describeMedia(spec: MediaSpec, data: MediaData): string {
+  const { dataset } = data;
+  const files = dataset.train.length + dataset.validation.length;
+  const format =
+    spec.modality === 'image'
+      ? `${spec.layout.size} x ${spec.layout.size} RGB, ${spec.layout.scan} scan${spec.layout.scan === 'patch' ? ` (${spec.layout.patch} x ${spec.layout.patch} blocks)` : ''}`
+      : `${spec.sampleRate} Hz mono mu-law, ${((data.train.byteLength + (data.validation?.byteLength ?? 0)) / spec.sampleRate).toFixed(1)} s`;
+  const skipped =
+    dataset.skipped.length > 0
+      ? `; skipped ${dataset.skipped.length} (first: ${dataset.skipped[0]!.name}: ${dataset.skipped[0]!.reason})`
+      : '';
+  return `${spec.modality}: ${files} file(s) from ${dataset.directory} as ${format}: ${dataset.train.length} train, ${dataset.validation.length} validation${skipped}`;
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
