@@ -10,6 +10,16 @@ export interface ForwardOptions {
   readonly dropoutSeed?: number;
 }
 
+export interface NatsOptions {
+  /**
+   * Bytes per pass of the levels that run independently on each patch (MEGABYTE's local level),
+   * bounding their memory whatever the window's length. Default 16384.
+   */
+  readonly chunkBytes?: number;
+}
+
+const DEFAULT_CHUNK_BYTES = 16384;
+
 export interface LossOptions extends ForwardOptions {
   /** [B, T], 1 where the byte counts in the loss. Defaults to every position whose id is not padding. */
   readonly mask?: tf.Tensor2D;
@@ -33,11 +43,7 @@ export abstract class ByteModel<C extends ModelConfig = ModelConfig> {
   /** ids [B, T] (int32, any T up to the context length) -> logits [B, T, V] */
   forward(ids: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
     const [batch, length] = ids.shape;
-    if (length > this.config.contextLength) {
-      throw new RangeError(
-        `sequence of ${length} bytes is longer than the model's context of ${this.config.contextLength}: split it into windows`,
-      );
-    }
+    this.checkLength(length);
     if (length === 0) return tf.zeros([batch, 0, this.config.vocabSize]);
     const dropout =
       options.training && this.config.dropout > 0
@@ -61,6 +67,22 @@ export abstract class ByteModel<C extends ModelConfig = ModelConfig> {
     });
   }
 
+  /**
+   * Per-byte cross-entropy in nats, ids [B, T] -> [B, T]: -ln p(ids[t] | ids[< t]), without dropout.
+   * What evaluation reads: a model may compute it without holding every logit at once, as
+   * MEGABYTE does for its local level, so that long windows fit in memory.
+   */
+  nats(ids: tf.Tensor2D, options: NatsOptions = {}): tf.Tensor2D {
+    const [batch, length] = ids.shape;
+    this.checkLength(length);
+    if (length === 0) return tf.zeros([batch, 0]);
+    return tf.tidy(() => {
+      const padded = this.padInput(ids);
+      const nats = this.paddedNats(padded, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+      return length === padded.shape[1] ? nats : tf.slice(nats, [0, 0], [batch, length]);
+    });
+  }
+
   /** Bits per byte of the sequences (loss / ln 2), read back as a number (asynchronously: GPU backends need it). */
   async bitsPerByte(ids: tf.Tensor2D, options: LossOptions = {}): Promise<number> {
     const loss = this.loss(ids, options);
@@ -80,18 +102,38 @@ export abstract class ByteModel<C extends ModelConfig = ModelConfig> {
 
   /** ids [B, T'] (already padded) -> logits [B, T', V] */
   protected abstract logits(ids: tf.Tensor2D, dropout: Dropout): tf.Tensor3D;
+
+  /** ids [B, T'] (already padded) -> per-byte nats [B, T'] */
+  protected paddedNats(ids: tf.Tensor2D, _chunkBytes: number): tf.Tensor2D {
+    return sequenceNats(this.logits(ids, NO_DROPOUT), ids);
+  }
+
+  private checkLength(length: number): void {
+    if (length > this.config.contextLength) {
+      throw new RangeError(
+        `sequence of ${length} bytes is longer than the model's context of ${this.config.contextLength}: split it into windows`,
+      );
+    }
+  }
+}
+
+/** logits [B, T, V] and the ids they predict [B, T] -> nats of each id [B, T] */
+export function sequenceNats(logits: tf.Tensor3D, ids: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [batch, length, vocab] = logits.shape;
+    const nats = softmaxCrossEntropy(
+      tf.reshape(logits, [batch * length, vocab]),
+      tf.reshape(tf.cast(ids, 'int32'), [batch * length]),
+    );
+    return tf.reshape(nats, [batch, length]);
+  });
 }
 
 /** logits [B, T, V], targets [B, T], mask [B, T] -> mean nats per masked position. */
 export function maskedCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
-    const [batch, length, vocab] = logits.shape;
-    const nats = softmaxCrossEntropy(
-      tf.reshape(logits, [batch * length, vocab]),
-      tf.reshape(tf.cast(targets, 'int32'), [batch * length]),
-    ); // [B*T]
     const count = tf.maximum(tf.sum(mask), 1);
-    return tf.div(tf.sum(tf.mul(tf.reshape(nats, [batch, length]), mask)), count) as tf.Scalar;
+    return tf.div(tf.sum(tf.mul(sequenceNats(logits, targets), mask)), count) as tf.Scalar;
   });
 }
 

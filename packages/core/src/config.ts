@@ -132,6 +132,19 @@ export const MEGABYTE_PRESETS = {
     global: { byteDim: 16, layers: 4, heads: 4 },
     local: { dim: 64, layers: 2, heads: 4 },
   },
+  /**
+   * Three levels over a million bytes: a global model over 2,048 patches of 512 bytes, a middle
+   * level over the 16 patches of 32 bytes inside each, and the local model inside those.
+   */
+  long: {
+    ...COMMON_DEFAULTS,
+    kind: 'megabyte',
+    patchSize: 512,
+    contextLength: 1_048_576,
+    global: { byteDim: 1, layers: 4, heads: 8 },
+    middle: [{ patchSize: 32, byteDim: 8, layers: 2, heads: 4 }],
+    local: { dim: 128, layers: 2, heads: 4 },
+  },
 } as const satisfies Record<string, MegabyteConfig>;
 
 /** Baselines of about the same parameter count as the MEGABYTE preset of the same name. */
@@ -174,7 +187,9 @@ export function presetConfig(name: string): ModelConfig {
   const table: Record<string, ModelConfig> = baseline === undefined ? MEGABYTE_PRESETS : TRANSFORMER_PRESETS;
   const config = table[baseline ?? name];
   if (!config) {
-    const known = [...PRESET_NAMES, ...PRESET_NAMES.map((n) => `transformer-${n}`)].join(', ');
+    const known = [...PRESET_NAMES, ...Object.keys(TRANSFORMER_PRESETS).map((n) => `transformer-${n}`)].join(
+      ', ',
+    );
     throw new ConfigError([`unknown preset "${name}": known presets are ${known}`]);
   }
   return config;

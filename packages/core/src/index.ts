@@ -4,6 +4,8 @@ export {
   idsTensor,
   type LossOptions,
   maskedCrossEntropy,
+  type NatsOptions,
+  sequenceNats,
 } from './byte-model.js';
 export * from './checkpoint/index.js';
 export {

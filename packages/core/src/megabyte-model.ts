@@ -1,9 +1,9 @@
 import { GlobalModel } from '@megabyte/global';
 import { LocalModel } from '@megabyte/local';
-import { type Dropout, type NamedParameter, ParameterStore } from '@megabyte/nn';
+import { type Dropout, type NamedParameter, NO_DROPOUT, ParameterStore } from '@megabyte/nn';
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
-import { ByteModel } from './byte-model.js';
+import { ByteModel, sequenceNats } from './byte-model.js';
 import { localPatchSize, type MegabyteConfig, validateConfig } from './config.js';
 
 /**
@@ -79,13 +79,51 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
 
   protected logits(ids: tf.Tensor2D, dropout: Dropout): tf.Tensor3D {
     const [batch, length] = ids.shape;
+    const { rows, out } = this.levelsAboveLocal(ids, dropout);
+    const logits = this.local.apply(out, rows, dropout); // [rows, bytes per row, V]
+    return tf.reshape(logits, [batch, length, this.config.vocabSize]);
+  }
+
+  /**
+   * The local level, the widest in activations (D_L and V per byte), runs over a few thousand
+   * bytes at a time: a window of a million bytes then needs the memory of one chunk, not of all.
+   */
+  protected override paddedNats(ids: tf.Tensor2D, chunkBytes: number): tf.Tensor2D {
+    const [batch, length] = ids.shape;
+    const { rows, out } = this.levelsAboveLocal(ids, NO_DROPOUT);
+    const [count, bytesPerRow] = rows.shape;
+    const chunk = Math.max(1, Math.floor(chunkBytes / bytesPerRow));
+    const parts: tf.Tensor2D[] = [];
+    for (let first = 0; first < count; first += chunk) {
+      const size = Math.min(chunk, count - first);
+      parts.push(
+        tf.tidy(() => {
+          const chunkRows = tf.slice(rows, [first, 0], [size, bytesPerRow]);
+          const chunkOut = tf.slice(out, [first, 0, 0], [size, out.shape[1], out.shape[2]]);
+          return sequenceNats(this.local.apply(chunkOut, chunkRows), chunkRows); // [size, bytes per row]
+        }),
+      );
+    }
+    return tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts, 0), [batch, length]);
+  }
+
+  /**
+   * Every level above the local one: the global model over the whole sequence, then each middle
+   * level inside the patches of the level above. Returns the bytes of each patch of the last of
+   * them, one row per local patch [R, P_L], and the output that conditions each [R, 1, P_L*D].
+   */
+  private levelsAboveLocal(ids: tf.Tensor2D, dropout: Dropout): { rows: tf.Tensor2D; out: tf.Tensor3D } {
     let out = this.global.apply(ids, dropout); // [B, K, P*D_G]
-    let rows = ids; // each row: the bytes the level above has as one patch
+    let rows = ids;
     for (const level of this.middle) {
       rows = tf.reshape(rows, [-1, level.options.contextLength]); // [B*K, P]
       out = level.apply(rows, dropout, out); // [B*K, P/P', P'*D']
     }
-    const logits = this.local.apply(out, rows, dropout); // [rows, bytes per row, V]
-    return tf.reshape(logits, [batch, length, this.config.vocabSize]);
+    // One row per local patch, with the slice of the level above that conditions it.
+    const [, , width] = out.shape;
+    return {
+      rows: tf.reshape(rows, [-1, this.local.options.patchSize]),
+      out: tf.reshape(out, [-1, 1, width]),
+    };
   }
 }

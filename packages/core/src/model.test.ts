@@ -12,6 +12,7 @@ import {
   type MegabyteModel,
   parameterBreakdown,
   presetConfig,
+  sequenceNats,
   TRANSFORMER_PRESETS,
   type TransformerConfig,
   validateConfig,
@@ -232,6 +233,20 @@ describe.each([
     step();
     step();
     expect(tf.memory().numTensors).toBe(before);
+    ids.dispose();
+    model.dispose();
+  });
+
+  it('gives per-byte nats equal to the cross-entropy of its logits, also in chunks of the local level', () => {
+    const model = createModel(config, { seed: 12 });
+    const ids = idsTensor([...randomIds(16, 13), ...randomIds(16, 14), ...randomIds(16, 15)], 3, 16);
+    const direct = tf.tidy(() => Array.from(sequenceNats(model.forward(ids), ids).dataSync()));
+    for (const chunkBytes of [undefined, 1, 4, 12]) {
+      const nats = tf.tidy(() => Array.from(model.nats(ids, { chunkBytes }).dataSync()));
+      expect(nats.length).toBe(3 * 16);
+      expect(maxDiff(nats, direct), `chunks of ${chunkBytes}`).toBeLessThan(1e-5);
+    }
+    expect(tf.tidy(() => model.nats(idsTensor(randomIds(7, 1), 1, 7)).shape)).toEqual([1, 7]);
     ids.dispose();
     model.dispose();
   });

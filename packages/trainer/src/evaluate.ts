@@ -60,11 +60,7 @@ export async function evaluateStream(
     const length = Math.max(...batch.map((w) => w.length));
     const rows = new Int32Array(batch.length * length).fill(PAD_ID);
     batch.forEach((w, row) => rows.set(ids.subarray(w.start, w.start + w.length), row * length));
-    const natsTensor = tf.tidy(() => {
-      const input = idsTensor(rows, batch.length, length);
-      const logProbs = tf.logSoftmax(model.forward(input));
-      return tf.neg(tf.sum(tf.mul(logProbs, tf.oneHot(input, model.config.vocabSize)), -1)); // [B, T]
-    });
+    const natsTensor = tf.tidy(() => model.nats(idsTensor(rows, batch.length, length))); // [B, T]
     const nats = await natsTensor.data(); // [B*T]
     natsTensor.dispose();
     batch.forEach((w, row) => {
