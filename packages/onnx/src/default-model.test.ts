@@ -52,6 +52,19 @@ describe.each([
     expect(relativeError(await onnx.forward(ids, 1), expected)).toBeLessThan(1e-4);
   });
 
+  it('float16 storage halves the files and changes no logit (the weights are float16 values)', async () => {
+    const half = exportModel(model, { weightType: 'float16' });
+    expect(half.graphs.scoring!.length).toBeLessThan(0.55 * exported.graphs.scoring!.length);
+    const halfOnnx = await OnnxModel.load(
+      ort,
+      { manifest: half.manifest, graphs: { scoring: half.graphs.scoring! } },
+      { executionProvider },
+    );
+    const ids = Array.from(encodeText('float16 weights, float32 arithmetic'));
+    expect(relativeError(await halfOnnx.forward(ids, 1), await onnx.forward(ids, 1))).toBeLessThan(1e-6);
+    await halfOnnx.release();
+  });
+
   it('generates the same bytes as tfjs with a fixed seed', async () => {
     const expected = await collect(model, 'The ');
     expect(expected).toHaveLength(48);

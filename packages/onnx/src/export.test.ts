@@ -47,7 +47,7 @@ describe('exported graphs', () => {
   for (const [kind, config] of Object.entries(MODELS)) {
     it(`${kind}: every node input is defined before use, opset ${OPSET}, documented names`, () => {
       const model = createModel(config, { seed: 0 });
-      const { manifest, graphs } = exportModel(model, 'tiny');
+      const { manifest, graphs } = exportModel(model, { base: 'tiny' });
       const roles = Object.keys(graphs).sort();
       expect(roles).toEqual(kind === 'megabyte' ? ['global', 'local', 'scoring'] : ['scoring', 'step']);
       for (const role of roles as GraphRole[]) {
@@ -81,6 +81,20 @@ describe('exported graphs', () => {
         });
       }
       expect(manifest.graphs.scoring!.file).toBe('tiny.onnx');
+
+      // float16: half the bytes, every parameter stored as FLOAT16 (10) and cast once.
+      const half = exportModel(model, { weightType: 'float16' });
+      expect(half.manifest.weightType).toBe('float16');
+      const scoring = summarizeModel(half.graphs.scoring!);
+      for (const p of model.parameters()) {
+        expect(scoring.initializers.find((i) => i.name === p.name)).toMatchObject({
+          type: 10,
+          byteLength: 2 * p.variable.size,
+        });
+      }
+      const names = new Set(model.parameters().map((p) => p.name));
+      const casts = scoring.nodes.filter((n) => n.opType === 'Cast' && names.has(n.inputs[0]!));
+      expect(casts).toHaveLength(names.size);
       model.dispose();
     });
   }

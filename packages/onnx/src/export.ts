@@ -1,5 +1,5 @@
 import type { AnyModel, ModelConfig } from '@megabyte/core';
-import type { WeightSource } from './graph-builder.js';
+import type { WeightSource, WeightType } from './graph-builder.js';
 import {
   baselineStage,
   cacheInfos,
@@ -33,7 +33,20 @@ export interface OnnxManifest {
   readonly irVersion: number;
   /** The model config, as in the checkpoint's config.json. */
   readonly config: ModelConfig;
+  /** How the initializers are stored (the graphs compute in float32 either way). */
+  readonly weightType: WeightType;
   readonly graphs: Readonly<Partial<Record<GraphRole, GraphManifest>>>;
+}
+
+export interface ExportOptions {
+  /** File name stem: graphs are `${base}.onnx`, `${base}.global.onnx` etc. Default `model`. */
+  readonly base?: string;
+  /**
+   * How the weights are stored. `float16` halves the files; the graphs cast them to float32 as
+   * they load, so the arithmetic (and, for a model whose weights are float16 values already,
+   * like the shipped default model, the logits) stays the same. Default `float32`.
+   */
+  readonly weightType?: WeightType;
 }
 
 export interface OnnxExport {
@@ -52,16 +65,20 @@ export function graphFileName(base: string, role: GraphRole): string {
 /**
  * Builds the ONNX graphs of a model (float32 initializers named after the model's parameters).
  * Reads the weights synchronously: run it on a backend that allows dataSync (cpu, wasm, Node).
- *
- * @param base the file name stem recorded in the manifest: graphs are `${base}.onnx`,
- * `${base}.global.onnx` etc.
  */
-export function exportModel(model: AnyModel, base = 'model'): OnnxExport {
+export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxExport {
+  const { base = 'model', weightType = 'float32' } = options;
   const config = model.config;
   if (config.kind === 'megabyte' && (config.middle?.length ?? 0) > 0) {
     throw new Error(
       `export: this MEGABYTE model has ${2 + config.middle!.length} levels; ONNX export covers the two-level model ` +
         '(global + local) only: export a model without "middle" levels, or score it with tfjs',
+    );
+  }
+  if (config.kind === 'megabyte' && (config.global.convKernels?.length ?? 0) > 0) {
+    throw new Error(
+      'export: this MEGABYTE model has a convolutional patch encoder (global.convKernels), which ONNX export ' +
+        'does not cover yet: score it with tfjs',
     );
   }
   const parameters = new Map(model.parameters().map((p) => [p.name, p.variable]));
@@ -74,12 +91,12 @@ export function exportModel(model: AnyModel, base = 'model'): OnnxExport {
     }
     return { values: variable.dataSync() as Float32Array, shape: variable.shape };
   };
-  const defs: Partial<Record<GraphRole, GraphDef>> = { scoring: scoringGraph(config, weights) };
+  const defs: Partial<Record<GraphRole, GraphDef>> = { scoring: scoringGraph(config, weights, weightType) };
   if (config.kind === 'megabyte') {
-    defs.global = globalStepGraph(config, weights);
-    defs.local = localStepGraph(config, weights);
+    defs.global = globalStepGraph(config, weights, weightType);
+    defs.local = localStepGraph(config, weights, weightType);
   } else {
-    defs.step = transformerStepGraph(config, weights);
+    defs.step = transformerStepGraph(config, weights, weightType);
   }
   const graphs: Partial<Record<GraphRole, Uint8Array>> = {};
   const described: Partial<Record<GraphRole, GraphManifest>> = {};
@@ -100,6 +117,7 @@ export function exportModel(model: AnyModel, base = 'model'): OnnxExport {
       opset: OPSET,
       irVersion: IR_VERSION,
       config,
+      weightType,
       graphs: described,
     },
     graphs,

@@ -1,6 +1,10 @@
+import { float32ToFloat16 } from '@megabyte/core';
 import type { AttributeDef, ElementType, GraphDef, NodeDef, TensorDef, ValueInfoDef } from './onnx-proto.js';
 
 /** Where a graph's weights come from: float32 values and shape by parameter name. */
+/** How weights are stored in the file. */
+export type WeightType = 'float32' | 'float16';
+
 export type WeightSource = (name: string) => {
   readonly values: Float32Array;
   readonly shape: readonly number[];
@@ -20,7 +24,14 @@ export class GraphBuilder {
   private readonly constants = new Map<string, string>();
   private count = 0;
 
-  constructor(private readonly weights: WeightSource) {}
+  /**
+   * @param weightType how weights are stored: float16 initializers are cast to float32 inside
+   * the graph (ONNX Runtime folds the casts when it loads), so the arithmetic stays float32.
+   */
+  constructor(
+    private readonly weights: WeightSource,
+    private readonly weightType: WeightType = 'float32',
+  ) {}
 
   input(info: ValueInfoDef): string {
     this.inputs.push(info);
@@ -45,14 +56,28 @@ export class GraphBuilder {
     return name;
   }
 
-  /** A parameter of the model, by its name in `model.parameters()`. */
+  /** A parameter of the model (float32), by its name in `model.parameters()`. */
   weight(name: string): string {
-    if (!this.constants.has(`weight:${name}`)) {
+    let value = this.constants.get(`weight:${name}`);
+    if (value === undefined) {
       const { values, shape } = this.weights(name);
-      this.initializers.push({ name, type: 'float32', dims: shape, data: values });
-      this.constants.set(`weight:${name}`, name);
+      if (this.weightType === 'float32') {
+        this.initializers.push({ name, type: 'float32', dims: shape, data: values });
+        value = name;
+      } else {
+        this.initializers.push({ name, type: 'float16', dims: shape, data: float32ToFloat16(values) });
+        value = `${name}:float32`;
+        this.nodes.push({
+          name: `cast_${name}`,
+          opType: 'Cast',
+          inputs: [name],
+          outputs: [value],
+          attributes: { to: { int: 1 } },
+        });
+      }
+      this.constants.set(`weight:${name}`, value);
     }
-    return name;
+    return value;
   }
 
   /** A 1-D int64 constant, e.g. a shape or Slice bounds. */

@@ -1,5 +1,5 @@
 import type { MegabyteConfig, ModelConfig, TransformerConfig } from '@megabyte/core';
-import { GraphBuilder, type WeightSource } from './graph-builder.js';
+import { GraphBuilder, type WeightSource, type WeightType } from './graph-builder.js';
 import type { GraphDef, ValueInfoDef } from './onnx-proto.js';
 
 /**
@@ -65,8 +65,12 @@ export function cacheInfos(stage: Stage, kind: 'past' | 'present'): ValueInfoDef
 }
 
 /** bytes [B, T] -> logits [B, T, V]; T a multiple of the patch size (MEGABYTE), at most the context. */
-export function scoringGraph(config: ModelConfig, weights: WeightSource): GraphDef {
-  const g = new GraphBuilder(weights);
+export function scoringGraph(
+  config: ModelConfig,
+  weights: WeightSource,
+  weightType: WeightType = 'float32',
+): GraphDef {
+  const g = new GraphBuilder(weights, weightType);
   const bytes = g.input({
     name: 'bytes',
     type: 'int32',
@@ -119,8 +123,12 @@ export function scoringGraph(config: ModelConfig, weights: WeightSource): GraphD
  * MEGABYTE's global step: new whole patches (the pad patch goes first when the cache is empty)
  * -> the projected global output for the patch after them, conditioning its P local positions.
  */
-export function globalStepGraph(config: MegabyteConfig, weights: WeightSource): GraphDef {
-  const g = new GraphBuilder(weights);
+export function globalStepGraph(
+  config: MegabyteConfig,
+  weights: WeightSource,
+  weightType: WeightType = 'float32',
+): GraphDef {
+  const g = new GraphBuilder(weights, weightType);
   const { patchSize: P, global, local } = config;
   const width = P * global.byteDim;
   const stage = globalStage(config);
@@ -151,8 +159,12 @@ export function globalStepGraph(config: MegabyteConfig, weights: WeightSource): 
 }
 
 /** MEGABYTE's local step: one byte of the current patch -> the logits of the next byte. */
-export function localStepGraph(config: MegabyteConfig, weights: WeightSource): GraphDef {
-  const g = new GraphBuilder(weights);
+export function localStepGraph(
+  config: MegabyteConfig,
+  weights: WeightSource,
+  weightType: WeightType = 'float32',
+): GraphDef {
+  const g = new GraphBuilder(weights, weightType);
   const { patchSize: P, local } = config;
   const stage = localStage(config);
   const byte = g.input({
@@ -187,8 +199,12 @@ export function localStepGraph(config: MegabyteConfig, weights: WeightSource): G
 }
 
 /** The baseline's step: new bytes (the start vector goes first when the cache is empty) -> logits of the next byte. */
-export function transformerStepGraph(config: TransformerConfig, weights: WeightSource): GraphDef {
-  const g = new GraphBuilder(weights);
+export function transformerStepGraph(
+  config: TransformerConfig,
+  weights: WeightSource,
+  weightType: WeightType = 'float32',
+): GraphDef {
+  const g = new GraphBuilder(weights, weightType);
   const stage = baselineStage(config);
   const bytes = g.input({
     name: 'bytes',

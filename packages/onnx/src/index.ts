@@ -1,4 +1,5 @@
 export {
+  type ExportOptions,
   exportModel,
   type GraphManifest,
   type GraphRole,
@@ -7,6 +8,7 @@ export {
   type OnnxExport,
   type OnnxManifest,
 } from './export.js';
+export type { WeightType } from './graph-builder.js';
 export {
   type ByteScores,
   type ExecutionProvider,

@@ -8,17 +8,18 @@ import { ProtoError, ProtoWriter, readFields, readVarints } from './protobuf.js'
 export const IR_VERSION = 8;
 export const OPSET = 17;
 
-export type ElementType = 'float32' | 'int32' | 'int64' | 'bool';
+export type ElementType = 'float32' | 'float16' | 'int32' | 'int64' | 'bool';
 
 /** TensorProto.DataType */
-const DATA_TYPES: Record<ElementType, number> = { float32: 1, int32: 6, int64: 7, bool: 9 };
+const DATA_TYPES: Record<ElementType, number> = { float32: 1, float16: 10, int32: 6, int64: 7, bool: 9 };
 
 /** A constant: an initializer, or the value of a tensor attribute. */
 export interface TensorDef {
   readonly name: string;
   readonly type: ElementType;
   readonly dims: readonly number[];
-  readonly data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
+  /** float16 as its IEEE bit patterns. */
+  readonly data: Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
 }
 
 export type AttributeDef =
