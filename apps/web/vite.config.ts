@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
+import { defaultClientConditions, defineConfig, type Plugin, runnerImport } from 'vite';
 
 /** The shipped model, read from the repository so the site never holds a second copy in git. */
 const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/default/', import.meta.url));
-const DEFAULT_MODEL_FILES = ['config.json', 'model.safetensors'] as const;
+const EXPORT_SCRIPT = fileURLToPath(new URL('./build/export-onnx.ts', import.meta.url));
 
 // Multi-threaded wasm needs SharedArrayBuffer, which browsers give only to cross-origin-isolated pages.
 const CROSS_ORIGIN_ISOLATION = {
@@ -14,44 +14,62 @@ const CROSS_ORIGIN_ISOLATION = {
 };
 
 /**
- * Serves models/default under `models/default/` in dev and copies it into the build, and exposes
- * `virtual:default-model` ({ version, bytes }). `version` is a hash of the files: the page
- * caches the model under a URL that carries it, so a new model replaces the cached one.
+ * The files under `models/default/`: the checkpoint (for fine-tuning in the page) and its ONNX
+ * export (what the page runs on onnxruntime-web), made here from models/default and never committed.
+ */
+async function defaultModelFiles(): Promise<Map<string, Uint8Array>> {
+  const config = readFileSync(`${DEFAULT_MODEL_DIR}config.json`);
+  const weights = readFileSync(`${DEFAULT_MODEL_DIR}model.safetensors`);
+  // Through Vite's module runner, so the workspace packages resolve to their TypeScript sources.
+  const { module } = await runnerImport<typeof import('./build/export-onnx.js')>(EXPORT_SCRIPT, {
+    configFile: false,
+    logLevel: 'warn',
+    environments: { inline: { resolve: { noExternal: [/^@megabyte\//], conditions: ['@megabyte/source'] } } },
+  });
+  const onnx = await module.exportCheckpoint(config, weights, 'default');
+  return new Map([['config.json', config], ['model.safetensors', weights], ...onnx]);
+}
+
+/**
+ * Serves the default model's files under `models/default/` in dev, copies them into the build, and
+ * exposes `virtual:default-model` ({ version, sizes }). `version` is a hash of the files: the page
+ * caches them under URLs that carry it, so a new model replaces the cached one.
  */
 function defaultModel(): Plugin {
   const virtualId = 'virtual:default-model';
   const resolvedId = `\0${virtualId}`;
-  const read = () =>
-    DEFAULT_MODEL_FILES.map((name) => ({ name, data: readFileSync(DEFAULT_MODEL_DIR + name) }));
+  let files: Promise<Map<string, Uint8Array>> | undefined;
+  const load = () => {
+    files ??= defaultModelFiles();
+    return files;
+  };
   return {
     name: 'megabyte-default-model',
     resolveId: (id) => (id === virtualId ? resolvedId : undefined),
-    load(id) {
+    async load(id) {
       if (id !== resolvedId) return undefined;
-      const files = read();
+      const all = await load();
       const hash = createHash('sha256');
-      for (const file of files) hash.update(file.data);
-      const info = {
-        version: hash.digest('hex').slice(0, 16),
-        bytes: files.reduce((sum, file) => sum + file.data.length, 0),
-      };
-      return `export default ${JSON.stringify(info)};`;
+      for (const [name, data] of all) hash.update(name).update(data);
+      const sizes = Object.fromEntries([...all].map(([name, data]) => [name, data.length]));
+      return `export default ${JSON.stringify({ version: hash.digest('hex').slice(0, 16), sizes })};`;
     },
     configureServer(server) {
-      server.middlewares.use((request, response, next) => {
+      server.middlewares.use(async (request, response, next) => {
         const path = (request.url ?? '').split('?')[0]!;
-        const name = DEFAULT_MODEL_FILES.find((file) => path.endsWith(`/models/default/${file}`));
-        if (!name) return next();
+        const match = /\/models\/default\/([^/]+)$/.exec(path);
+        const data = match ? (await load()).get(match[1]!) : undefined;
+        if (!data) return next();
         response.setHeader(
           'Content-Type',
-          name.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+          path.endsWith('.json') ? 'application/json' : 'application/octet-stream',
         );
-        response.end(readFileSync(DEFAULT_MODEL_DIR + name));
+        response.end(data);
       });
     },
-    generateBundle() {
-      for (const file of read()) {
-        this.emitFile({ type: 'asset', fileName: `models/default/${file.name}`, source: file.data });
+    async generateBundle() {
+      for (const [name, source] of await load()) {
+        this.emitFile({ type: 'asset', fileName: `models/default/${name}`, source });
       }
     },
   };
@@ -62,7 +80,9 @@ export default defineConfig({
   base: './',
   resolve: {
     // Workspace packages from their TypeScript sources, as vitest resolves them.
-    conditions: ['@megabyte/source', ...defaultClientConditions],
+    // onnxruntime-web's builds that load their wasm glue from `ort.env.wasm.wasmPaths` (served by
+    // the app) rather than from inside the bundle, so its worker threads start from their own file.
+    conditions: ['@megabyte/source', 'onnxruntime-web-use-extern-wasm', ...defaultClientConditions],
     dedupe: ['@tensorflow/tfjs-core'],
   },
   worker: { format: 'es' },

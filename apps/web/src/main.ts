@@ -111,7 +111,7 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
   const reply = event.data;
   switch (reply.type) {
     case 'backend':
-      $('backend-info').textContent = `${reply.name}: ${reply.reason}`;
+      $('backend-info').textContent = `inference: ${reply.inference}. Training: ${reply.training}.`;
       document.body.dataset.backend = reply.name;
       break;
     case 'progress':
@@ -449,15 +449,15 @@ function integer(id: string, min: number, max: number): number {
 const wanted = new URLSearchParams(location.search).get('backend');
 const backend: BackendChoice = wanted === 'wasm' || wanted === 'webgpu' ? wanted : 'auto';
 setBusy('load');
+const files = Object.keys(defaultModel.sizes);
 const modelUrl = (file: string) =>
   new URL(`models/default/${file}?v=${defaultModel.version}`, document.baseURI).href;
 send({
   type: 'init',
   backend,
   defaultModel: {
-    configUrl: modelUrl('config.json'),
-    weightsUrl: modelUrl('model.safetensors'),
-    bytes: defaultModel.bytes,
+    urls: Object.fromEntries(files.map((file) => [file, modelUrl(file)])),
+    sizes: defaultModel.sizes,
   },
 });
 send({ type: 'load-default' });

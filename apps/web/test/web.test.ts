@@ -90,13 +90,14 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium', () => {
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  it('loads the default model on wasm, with its backend and the reason shown', async () => {
+  it('loads the default model on onnxruntime-web wasm, with the backend and the reason shown', async () => {
     expect(await page.textContent('#model-info')).toMatch(
-      /^default model, downloaded: MEGABYTE, patches of 4 bytes, 1,270,592 parameters/,
+      /^default model, downloaded: MEGABYTE, patches of 4 bytes, 1,270,592 parameters, context 256 bytes, on onnxruntime-web \(wasm\)$/,
     );
-    const backend = await page.textContent('#backend-info');
-    expect(backend).toMatch(/^wasm: tfjs wasm, \d+ threads?; wasm was asked for/);
-    // The preview server sends the COOP/COEP headers, so the wasm backend may use threads.
+    expect(await page.textContent('#backend-info')).toMatch(
+      /^inference: onnxruntime-web 1\.30\.0, wasm, \d+ threads?; wasm was asked for \(\?backend=wasm\)\. Training: tfjs/,
+    );
+    // The preview server sends the COOP/COEP headers, so the wasm backends may use threads.
     expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
     expect(pageErrors).toEqual([]);
   });
@@ -160,6 +161,17 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'bad-model.png'), fullPage: true });
 
     expect(await page.textContent('#model-info')).toMatch(/^default model/);
+
+    // The build's own ONNX export of the default model, brought from disk as `megabyte export` writes it.
+    const exported = ['default.json', 'default.global.onnx', 'default.local.onnx'].map((name) =>
+      join(outDir, 'models/default', name),
+    );
+    await page.setInputFiles('#model-files', exported);
+    await page.waitForFunction(() =>
+      /^Loaded: default \(ONNX, from disk\)/.test(document.querySelector('#model-ok')?.textContent ?? ''),
+    );
+    expect(await page.isHidden('#model-error')).toBe(true);
+
     await page.click('#tab-generate');
     await page.fill('#max-bytes', '16');
     await page.click('#generate');
