@@ -9,7 +9,7 @@ import {
   validateConfig,
 } from '@megabyte/core';
 import { Corpus, splitCorpus } from '@megabyte/patching';
-import { resolveDataSource, writeFileAtomic } from '@megabyte/patching/node';
+import { IMAGE_DATASETS, resolveDataSource, writeFileAtomic } from '@megabyte/patching/node';
 import {
   Trainer,
   type TrainerEvent,
@@ -153,7 +153,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   const dataSpec: DataSpec = resume
     ? (JSON.parse(resume.data) as DataSpec)
     : {
-        source: modality === 'image' && !given('data') ? 'openclipart' : flags.data,
+        source: mediaSource(modality, given('data') ? flags.data : undefined) ?? flags.data,
         include: flags.include,
         exclude: flags.exclude,
         validationFraction: flags.validation,
@@ -325,6 +325,16 @@ async function mediaSplit(
   const data = await loadMediaData(media, dataSpec.source, dataSpec);
   process.stderr.write(`data: ${describeMedia(media, data)}\n`);
   return { train: data.train, validation: data.validation };
+}
+
+/**
+ * Image and audio runs keep their data as an absolute path (or the image set's name), so `eval`
+ * and `generate` find it from any directory.
+ */
+function mediaSource(modality: string, data: string | undefined): string | undefined {
+  if (modality === 'text') return undefined;
+  if (data === undefined) return modality === 'image' ? 'openclipart' : undefined;
+  return Object.hasOwn(IMAGE_DATASETS, data) ? data : userPath(data);
 }
 
 function nextCommands(runDir: string, dataSpec: DataSpec): string {
