@@ -33,6 +33,11 @@ export interface MegabyteConfig extends CommonConfig {
   readonly global: StageConfig & {
     /** D_G: the global embedding width of one byte. */
     readonly byteDim: number;
+    /**
+     * The paper's convolutional patch encoder: kernel sizes (e.g. [3, 5, 7]) of residual causal
+     * convolutions over the byte embeddings before they are grouped into patches. None by default.
+     */
+    readonly convKernels?: readonly number[];
   };
   /**
    * Levels between the global and the local model, outermost first: each runs inside one patch of
@@ -307,6 +312,12 @@ export function validateConfig(input: unknown): ModelConfig {
     if (patchOk && byteDimOk)
       headsDivide('global', (merged.patchSize as number) * (global.byteDim as number), global.heads);
     if (localDimOk) headsDivide('local', local.dim as number, local.heads);
+    if (global.convKernels !== undefined) {
+      const kernels = global.convKernels;
+      if (!Array.isArray(kernels))
+        problems.push(`global.convKernels: expected a list of kernel sizes, got ${describe(kernels)}`);
+      else kernels.forEach((k, i) => integer(`global.convKernels[${i}]`, k, 2));
+    }
     if (merged.middle !== undefined)
       checkMiddle(merged.middle, patchOk ? (merged.patchSize as number) : undefined);
   } else {

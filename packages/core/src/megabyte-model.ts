@@ -47,6 +47,7 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
       byteDim: global.byteDim,
       contextLength,
       transformer: { ...shared, layers: global.layers, heads: global.heads },
+      ...(global.convKernels && { convKernels: global.convKernels }),
     });
     let above = { patchSize, byteDim: global.byteDim };
     const middle = (checked.middle ?? []).map((level, i) => {

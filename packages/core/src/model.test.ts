@@ -32,6 +32,11 @@ const microThreeLevel = microMegabyteConfig({
   global: { byteDim: 2, layers: 1, heads: 2 },
   middle: [{ patchSize: 4, byteDim: 4, layers: 1, heads: 2 }],
 });
+// The convolutional patch encoder: its receptive field (2 + 4 bytes back) reaches two patches back.
+const microConvolutional = microMegabyteConfig({
+  initStd: 0.5,
+  global: { byteDim: 4, layers: 1, heads: 2, convKernels: [3, 5] },
+});
 // Four levels, down to local patches of 2 bytes.
 const microFourLevel = microMegabyteConfig({
   initStd: 0.5,
@@ -123,6 +128,7 @@ describe('config', () => {
       TRANSFORMER_PRESETS.tiny,
       microThreeLevel,
       { ...microFourLevel, bias: true, tieHead: true },
+      microConvolutional,
     ];
     for (const config of variants) {
       const model = createModel(config);
@@ -160,6 +166,7 @@ describe.each([
   ['MEGABYTE', microMegabyte],
   ['MEGABYTE, three levels', microThreeLevel],
   ['MEGABYTE, four levels', microFourLevel],
+  ['MEGABYTE with a convolutional patch encoder', microConvolutional],
   ['baseline transformer', microTransformer],
 ] as const)('%s', (_, config) => {
   it('matches a forward pass computed from the equations in plain JavaScript', () => {

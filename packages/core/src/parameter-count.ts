@@ -4,7 +4,7 @@ import { localPatchSize, type MegabyteConfig, type ModelConfig } from './config.
 export interface ParameterBreakdown {
   /** Byte and position embeddings, pads and the start vector. */
   readonly embeddings: number;
-  /** Non-embedding parameters of the global model (the transformer); 0 for the baseline. */
+  /** Non-embedding parameters of the global model (its transformer and patch-encoder convolutions); 0 for the baseline. */
   readonly global: number;
   /** Non-embedding parameters of the middle levels of a deeper hierarchy (projections included); 0 for two levels. */
   readonly middle: number;
@@ -40,7 +40,8 @@ function megabyteBreakdown(config: MegabyteConfig): ParameterBreakdown {
   const projection = (from: number, to: number) => from * to + (config.bias ? to : 0);
   // Byte embeddings, positions over what the level sees, and the pad patch.
   let embeddings = V * byteDim + T * byteDim + P * byteDim;
-  const global = transformerParameters(P * byteDim, config.global.layers, config);
+  const convolutions = (config.global.convKernels ?? []).reduce((sum, k) => sum + k * byteDim * byteDim, 0);
+  const global = convolutions + transformerParameters(P * byteDim, config.global.layers, config);
   let middle = 0;
   let above = { patchSize: P, byteDim };
   for (const level of config.middle ?? []) {
@@ -66,7 +67,12 @@ function megabyteBreakdown(config: MegabyteConfig): ParameterBreakdown {
 export function flopsPerByte(config: ModelConfig): number {
   const parts = parameterBreakdown(config);
   if (config.kind === 'transformer') return 2 * parts.local;
-  let perByte = parts.global / config.patchSize + parts.local;
+  // The convolutions of the patch encoder run once per byte, the global transformer once per patch.
+  const convolutions = (config.global.convKernels ?? []).reduce(
+    (sum, k) => sum + k * config.global.byteDim ** 2,
+    0,
+  );
+  let perByte = convolutions + (parts.global - convolutions) / config.patchSize + parts.local;
   let above = { patchSize: config.patchSize, byteDim: config.global.byteDim };
   for (const level of config.middle ?? []) {
     // The projection runs once per byte; the transformer once per patch of the level.

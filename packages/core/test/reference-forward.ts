@@ -48,13 +48,24 @@ function megabyte(config: MegabyteConfig, get: Getter, vector: VectorGetter, ids
     const { prefix, patchSize, byteDim } = level;
     const byteEmbed = get(`${prefix}.embed.bytes.weight`);
     const positions = get(`${prefix}.embed.positions`);
-    // 1. embed and concatenate each patch (positions count from the start of the span)
+    // 1. embed each byte (positions count from the start of the span), convolve, concatenate each patch
+    let embedded = bytes.map((id, t) => add(byteEmbed[id]!, positions[t]!));
+    const kernels = index === 0 ? (config.global.convKernels ?? []) : [];
+    kernels.forEach((kernelSize, i) => {
+      const weight = get(`${prefix}.embed.conv.${i}.weight`); // [k*D, D]: block j weighs the input j back
+      embedded = embedded.map((row, t) => {
+        const out = new Array<number>(byteDim).fill(0);
+        for (let j = 0; j < kernelSize && j <= t; j++) {
+          embedded[t - j]!.forEach((x, c) => {
+            for (let o = 0; o < byteDim; o++) out[o]! += x * weight[j * byteDim + c]![o]!;
+          });
+        }
+        return row.map((x, o) => x + gelu(out[o]!));
+      });
+    });
     const patches: Matrix = [];
     for (let k = 0; k < bytes.length / patchSize; k++) {
-      const patch: number[] = [];
-      for (let p = 0; p < patchSize; p++)
-        patch.push(...add(byteEmbed[bytes[k * patchSize + p]!]!, positions[k * patchSize + p]!));
-      patches.push(patch);
+      patches.push(embedded.slice(k * patchSize, (k + 1) * patchSize).flat());
     }
     // 2. shift by one patch behind the pad
     const input = [vector(`${prefix}.pad`), ...patches.slice(0, -1)];

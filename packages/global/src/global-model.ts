@@ -22,6 +22,8 @@ export interface GlobalModelOptions {
    * output for each of its patches conditions this level's patches inside it.
    */
   readonly parentByteDim?: number;
+  /** Kernel sizes of the convolutional patch encoder (see PatchEmbedder); none by default. */
+  readonly convKernels?: readonly number[];
 }
 
 /**
@@ -53,6 +55,7 @@ export class GlobalModel {
       byteDim,
       maxPositions: contextLength,
       initStd: transformer.initStd,
+      ...(options.convKernels && { convKernels: options.convKernels }),
     });
     this.pad = store.add('pad', [this.width], { kind: 'normal', std: transformer.initStd }, { decay: false });
     this.project =
@@ -113,20 +116,20 @@ export class GlobalModel {
 
   /**
    * Incremental decoding. With `patch` undefined, feeds the pad patch (the first global step);
-   * otherwise feeds the embedding of the completed patch that starts at byte `start`. A middle
-   * level adds its conditioning for the next patch [B, 1, P*D_G] (a row of `condition`'s output).
-   * Returns the global output for the next patch: [B, 1, P*D_G].
+   * otherwise feeds the embedding of the completed patch (or patches) `patch.ids` that start at
+   * byte `patch.start`, after the bytes `patch.before` (what a convolutional encoder reads; see
+   * `embedder.history`). A middle level adds its conditioning for the next patch [B, 1, P*D_G]
+   * (a row of `condition`'s output). Returns the global output for the next patch: [B, 1, P*D_G].
    */
   step(
     caches: readonly KVCache[],
     batch: number,
-    patch?: tf.Tensor2D,
-    start = 0,
+    patch?: { readonly ids: tf.Tensor2D; readonly start: number; readonly before?: tf.Tensor2D },
     conditioning?: tf.Tensor3D,
   ): tf.Tensor3D {
     return tf.tidy(() => {
       let input = patch
-        ? this.embedder.apply(patch, start)
+        ? this.embedder.apply(patch.ids, patch.start, patch.before)
         : (tf.tile(tf.reshape(this.pad, [1, 1, this.width]), [batch, 1, 1]) as tf.Tensor3D);
       if (conditioning) input = tf.add(input, conditioning);
       return this.transformer.apply(input, { caches });

@@ -4,6 +4,7 @@ export {
   CausalSelfAttention,
   causalMask,
 } from './attention.js';
+export { CausalConv, type CausalConvOptions } from './causal-conv.js';
 export { Dropout, NO_DROPOUT } from './dropout.js';
 export { Embedding, type EmbeddingOptions, lookup, lookupWithDenseGradient } from './embedding.js';
 export { KVCache } from './kv-cache.js';

@@ -32,8 +32,16 @@ const deepConfig = microMegabyteConfig({
   local: { dim: 16, layers: 2, heads: 2 },
 });
 
+const convolutionalConfig = microMegabyteConfig({
+  contextLength: 32,
+  initStd: 0.2,
+  global: { byteDim: 8, layers: 2, heads: 2, convKernels: [3, 5, 7] },
+  local: { dim: 16, layers: 2, heads: 2 },
+});
+
 const MODELS = [
   ['MEGABYTE', megabyteConfig],
+  ['MEGABYTE with a convolutional patch encoder', convolutionalConfig],
   ['MEGABYTE with four levels', deepConfig],
   ['the baseline', transformerConfig],
 ] as const;

@@ -209,7 +209,10 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
       // The pad patch first: its output conditions patch 0.
       const padOut = this.model.global.step(this.globalCaches, batch);
       if (whole === 0) return padOut;
-      const out = this.model.global.step(this.globalCaches, batch, this.windowIds(0, whole), 0);
+      const out = this.model.global.step(this.globalCaches, batch, {
+        ids: this.windowIds(0, whole),
+        start: 0,
+      });
       const [, count, width] = out.shape;
       return tf.slice(out, [0, count - 1, 0], [batch, 1, width]); // conditions the patch after them
     });
@@ -228,9 +231,13 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
     const length = this.window[0]!.length;
     if (length % patchSize === 0) {
       // A patch just completed: the global model reads it and conditions the next one.
-      const patch = this.windowIds(length - patchSize, length);
-      this.handDown(0, this.model.global.step(this.globalCaches, this.batchSize, patch, length - patchSize));
-      patch.dispose();
+      const start = length - patchSize;
+      const out = tf.tidy(() => {
+        const before = this.windowIds(Math.max(0, start - this.model.global.embedder.history), start);
+        const patch = { ids: this.windowIds(start, length), start, before };
+        return this.model.global.step(this.globalCaches, this.batchSize, patch);
+      });
+      this.handDown(0, out);
     }
     return this.enter(length);
   }
@@ -301,8 +308,9 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
       const [batch, , width] = conditioning.shape;
       const slice = tf.slice(conditioning, [0, inParent / size, 0], [batch, 1, width]) as tf.Tensor3D;
       // The previous patch of this level, if it lies in the same parent patch; the pad otherwise.
-      const previous = inParent === 0 ? undefined : this.windowIds(t - size, t);
-      return state.level.step(state.caches, batch, previous, inParent - size, slice);
+      const previous =
+        inParent === 0 ? undefined : { ids: this.windowIds(t - size, t), start: inParent - size };
+      return state.level.step(state.caches, batch, previous, slice);
     });
     this.handDown(i + 1, out);
   }
