@@ -132,6 +132,8 @@ for (const runtime of RUNTIMES) {
           expect(await collect(onnx, { ...options, cache: false, maxBytes: 12 })).toEqual(
             expected.slice(0, 12),
           );
+          const long = { ...options, prompt: 'a prompt longer than the 16-byte context' };
+          expect(await collect(onnx, long)).toEqual(await collect(model, long));
           const prompts = ['a', 'bcdef', ''];
           const batchOptions = { maxBytes: 24, temperature: 1, seed: 3, stop: ['z'] };
           expect(await generateBatch(onnx, prompts, batchOptions)).toEqual(

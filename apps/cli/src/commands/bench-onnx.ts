@@ -1,4 +1,4 @@
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { type GenerationModel, generate } from '@megabyte/core';
 import { exportModel, type OnnxExport, OnnxModel } from '@megabyte/onnx';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -17,6 +17,7 @@ interface OnnxBenchFlags {
   bytes: number;
   warmupBytes: number;
   prompt: string;
+  ortThreads: number;
   out: string;
   json: boolean;
 }
@@ -49,6 +50,12 @@ export function onnxBenchCommand(): Command {
     .option('--bytes <n>', 'bytes generated in each timed run', integer(1), 2048)
     .option('--warmup-bytes <n>', 'bytes generated (and not timed) before it', integer(0), 32)
     .option('--prompt <text>', 'text the generation continues', 'The ')
+    .option(
+      '--ort-threads <n>',
+      'intra-op threads of onnxruntime-node (tfjs-wasm and onnxruntime-web in Node run one)',
+      integer(1),
+      1,
+    )
     .option('--out <file.json>', 'where to write the results', 'bench-results/onnx.json')
     .option('--json', 'print the results as JSON on stdout instead of the table', false)
     .addHelpText(
@@ -56,9 +63,9 @@ export function onnxBenchCommand(): Command {
       `
 The model is exported to ONNX in memory (megabyte export's graphs) and generates greedily through
 @megabyte/core's generate on each runtime, with the KV caches (the context slides by half when
-full). onnxruntime-web runs its wasm execution provider in Node with one thread; onnxruntime-node
-its cpu execution provider with its default threads. "same bytes" compares each greedy output with
-the first runtime's.
+full). onnxruntime-web runs its wasm execution provider in Node with one thread, onnxruntime-node
+its cpu execution provider with --ort-threads threads (default 1, like the others). "same bytes"
+compares each greedy output with the first runtime's.
 
 Examples:
   megabyte bench onnx
@@ -128,11 +135,12 @@ async function benchOnnx(flags: OnnxBenchFlags): Promise<void> {
     const graphs = exported;
     let onnx: OnnxModel | undefined;
     const provider = runtime === 'onnxruntime-node' ? 'cpu' : 'wasm';
+    const sessionOptions = runtime === 'onnxruntime-node' ? { intraOpNumThreads: flags.ortThreads } : {};
     await record(runtime, provider, async () => {
       const ort =
         runtime === 'onnxruntime-node' ? await import('onnxruntime-node') : await import('onnxruntime-web');
       if (runtime === 'onnxruntime-web') (ort as typeof import('onnxruntime-web')).env.wasm.numThreads = 1;
-      onnx = await OnnxModel.load(ort, graphs, { executionProvider: provider });
+      onnx = await OnnxModel.load(ort, graphs, { executionProvider: provider, sessionOptions });
       return onnx;
     });
     await onnx?.release();
@@ -143,12 +151,14 @@ async function benchOnnx(flags: OnnxBenchFlags): Promise<void> {
     createdAt: new Date().toISOString(),
     node: process.version,
     cpu: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
+    loadAverage: loadavg(),
     options: {
       model: userPath(modelPath),
       runtimes: flags.runtimes,
       bytes: flags.bytes,
       warmupBytes: flags.warmupBytes,
       prompt: flags.prompt,
+      ortThreads: flags.ortThreads,
       temperature: 0,
       batch: 1,
     },
@@ -158,6 +168,9 @@ async function benchOnnx(flags: OnnxBenchFlags): Promise<void> {
   await publishReport(flags, report, rows, () => {
     const lines = [
       onnxBenchTable(rows).trimEnd(),
+      `(load average at the end: ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(', ')} on ${cpus().length} cores)`,
       ...rows.filter((r) => r.error).map((r) => `${r.runtime} failed: ${r.error}`),
       ...skipped.map((s) => `${s.runtime} skipped: ${s.reason}`),
     ];
