@@ -104,15 +104,21 @@ describe.skipIf(swiftShaderMissing !== undefined)(
         name: 'webgpu',
         available: true,
         reason: '@tensorflow/tfjs-backend-webgpu 4.22.0 on google swiftshader, a software adapter',
+        passOver:
+          'google swiftshader is a software adapter, slower than wasm on the same CPU (--backend webgpu uses it anyway)',
       });
 
+      // auto passes over a software adapter; asked for by name, it loads.
       const lines: string[] = [];
-      const runtime = await createRuntime({ backend: 'auto', candidates, log: (line) => lines.push(line) });
+      const auto = await createRuntime({ backend: 'auto', candidates, log: (line) => lines.push(line) });
+      expect(auto.backend).toBe('cpu');
+      expect(lines).toContain(`auto: skipping webgpu: ${listing[0]!.passOver}`);
+      const runtime = await createRuntime({ backend: 'webgpu', candidates, log: (line) => lines.push(line) });
       expect(runtime.backend).toBe('webgpu');
       expect(runtime.tf.getBackend()).toBe('webgpu');
       expect(runtime.version).toBe('4.22.0');
       expect(runtime.description).toMatch(
-        /^webgpu: @tensorflow\/tfjs-backend-webgpu 4\.22\.0, google swiftshader \(SwiftShader driver [\d.]+\), fallback adapter; .*picked by auto: the fastest backend$/,
+        /^webgpu: @tensorflow\/tfjs-backend-webgpu 4\.22\.0, google swiftshader \(SwiftShader driver [\d.]+\), fallback adapter; .*asked for by name$/,
       );
       expect(lines.some((line) => line.startsWith('webgpu: adapter google swiftshader'))).toBe(true);
 

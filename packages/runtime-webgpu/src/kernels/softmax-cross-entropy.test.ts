@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@megabyte/nn/gradients';
 import { relativeError } from '@megabyte/core/testing';
-import { SOFTMAX_CROSS_ENTROPY_KERNEL, softmaxCrossEntropy } from '@megabyte/nn';
+import { hasKernel, SOFTMAX_CROSS_ENTROPY_KERNEL, softmaxCrossEntropy } from '@megabyte/nn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { swiftShaderMissing, useSwiftShader } from '../../test/helpers.js';
 import { createWebGpuRuntime, shutdown } from '../node.js';
@@ -63,6 +63,23 @@ async function run(c: Case, inputs: Inputs): Promise<Outputs> {
   return result;
 }
 
+/** Gradient of sum(nats * w) + sum(logsumexp * w): through the kernel's two outputs, or composite ops. */
+async function logsumexpGradient(c: Case, inputs: Inputs): Promise<Float32Array> {
+  const logits = tf.tensor2d(inputs.logits, [c.rows, c.vocab]);
+  const targets = tf.tensor1d(inputs.targets, 'int32');
+  const w = tf.tensor1d(inputs.w);
+  const fused = hasKernel(SOFTMAX_CROSS_ENTROPY_KERNEL);
+  const grad = tf.grad((x: tf.Tensor) => {
+    const [nats, lse] = fused
+      ? (tf.engine().runKernel(SOFTMAX_CROSS_ENTROPY_KERNEL, { logits: x, targets }) as tf.Tensor[])
+      : [softmaxCrossEntropy(x as tf.Tensor2D, targets), tf.logSumExp(x, -1)];
+    return tf.sum(tf.mul(tf.add(nats!, lse!), w));
+  })(logits);
+  const result = (await grad.data()) as Float32Array;
+  tf.dispose([logits, targets, w, grad]);
+  return result;
+}
+
 describe.skipIf(swiftShaderMissing !== undefined)(
   `fused softmax cross-entropy on WebGPU (SwiftShader) vs the composite on cpu${
     swiftShaderMissing ? `; skipped: ${swiftShaderMissing}` : ''
@@ -70,11 +87,13 @@ describe.skipIf(swiftShaderMissing !== undefined)(
   () => {
     const inputs = CASES.map((c, i) => makeInputs(c, i + 1));
     const onCpu: Outputs[] = [];
+    let lseOnCpu: Float32Array;
     const errors: Record<string, Record<string, number>> = {};
 
     beforeAll(async () => {
       await tf.setBackend('cpu');
       for (const [i, c] of CASES.entries()) onCpu.push(await run(c, inputs[i]!));
+      lseOnCpu = await logsumexpGradient(CASES[0]!, inputs[0]!);
       useSwiftShader();
       await createWebGpuRuntime();
     });
@@ -105,6 +124,11 @@ describe.skipIf(swiftShaderMissing !== undefined)(
         errors[c.name] = report;
       });
     }
+
+    it('the logsumexp output has a gradient too', async () => {
+      const gpu = await logsumexpGradient(CASES[0]!, inputs[0]!);
+      expect(relativeError(gpu, lseOnCpu)).toBeLessThan(TOLERANCE);
+    });
 
     it('a target outside the vocabulary (e.g. a padding id) adds no loss and no gradient', async () => {
       const logits = tf.tensor2d([
