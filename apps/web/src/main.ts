@@ -170,7 +170,9 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
 };
 
 function rate(bytes: number, ms: number): string {
-  return ms > 0 ? (bytes / (ms / 1000)).toFixed(0) : '–';
+  if (ms <= 0) return '–';
+  const perSecond = bytes / (ms / 1000);
+  return perSecond.toFixed(perSecond < 10 ? 1 : 0);
 }
 
 function showProgress(task: TaskName, done: number, total: number): void {

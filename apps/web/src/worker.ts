@@ -138,6 +138,7 @@ async function startOrt(): Promise<void> {
     if (typeof adapter !== 'string') {
       const module = await import('onnxruntime-web/webgpu');
       module.env.wasm.wasmPaths = { mjs: absolute(ortGpuMjs), wasm: absolute(ortGpuWasm) };
+      module.env.logLevel = 'error';
       ort = {
         module,
         provider: 'webgpu',
@@ -152,6 +153,8 @@ async function startOrt(): Promise<void> {
   const module = await import('onnxruntime-web/wasm');
   // Served by the app itself (Vite emits them as assets), so nothing comes from a CDN.
   module.env.wasm.wasmPaths = { mjs: absolute(ortMjs), wasm: absolute(ortWasm) };
+  // Its warnings (e.g. shape ops placed on the CPU) are not the visitor's business.
+  module.env.logLevel = 'error';
   const threads = self.crossOriginIsolated ? ortThreads() : 1;
   module.env.wasm.numThreads = threads;
   ort = {
@@ -162,7 +165,10 @@ async function startOrt(): Promise<void> {
   reportBackends();
 }
 
-/** The adapter's description, or why there is none. */
+/**
+ * The adapter's description, or why WebGPU is not used. A software (fallback) adapter such as
+ * SwiftShader is slower than wasm, so `auto` passes it over; `?backend=webgpu` still takes it.
+ */
 async function gpuAdapter(): Promise<{ info: string } | string> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) return 'this browser has no WebGPU (navigator.gpu is undefined)';
@@ -171,9 +177,15 @@ async function gpuAdapter(): Promise<{ info: string } | string> {
     if (!adapter)
       return 'the browser offers no WebGPU adapter (GPU blocklisted or disabled, see chrome://gpu)';
     // GPUAdapter.info is newer than TypeScript's DOM types.
-    const { vendor, architecture, description } =
-      (adapter as GPUAdapter & { info?: Record<string, string> }).info ?? {};
-    return { info: [vendor, architecture, description].filter(Boolean).join(' ') || 'adapter' };
+    const details = (adapter as GPUAdapter & { info?: Record<string, unknown> }).info ?? {};
+    const info = ['vendor', 'architecture', 'description']
+      .map((key) => details[key])
+      .filter(Boolean)
+      .join(' ');
+    if (details.isFallbackAdapter === true && choice === 'auto') {
+      return `the only WebGPU adapter is a software one (${info}), slower than wasm (?backend=webgpu uses it anyway)`;
+    }
+    return { info: info || 'adapter' };
   } catch (error) {
     return `requesting a WebGPU adapter failed: ${message(error)}`;
   }
@@ -193,6 +205,10 @@ async function startTfjs(): Promise<string> {
       const runtime = await createWebGpuRuntime({
         onDeviceLost: (error) => post({ type: 'error', task: 'train', message: error.message }),
       });
+      if (runtime.adapter.isFallbackAdapter && choice === 'auto') {
+        runtime.dispose();
+        throw new Error('the only WebGPU adapter is a software one, slower than wasm');
+      }
       tfjsBackend = 'webgpu';
       trainingNote = runtime.description;
       reportBackends();

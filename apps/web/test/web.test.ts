@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { build, type PreviewServer, preview } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SWIFTSHADER_ICD, swiftShaderMissing } from '../../../packages/runtime-webgpu/test/helpers.js';
 
 const APP = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOTS = join(APP, 'out/screenshots');
@@ -42,52 +43,58 @@ async function waitForModel(page: Page): Promise<void> {
   }
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium', () => {
-  let outDir: string;
-  let server: PreviewServer;
+const HEADLESS = [
+  '--headless',
+  '--no-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** The site built into a temporary directory and served by `vite preview` on a free port. */
+const site = { url: '', outDir: '', server: undefined as PreviewServer | undefined };
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) return;
+  site.outDir = mkdtempSync(join(tmpdir(), 'megabyte-web-'));
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await build({ root: APP, logLevel: 'error', build: { outDir: site.outDir, emptyOutDir: true } });
+  const port = await freePort();
+  site.server = await preview({
+    root: APP,
+    logLevel: 'warn',
+    build: { outDir: site.outDir },
+    preview: { host: '127.0.0.1', port, strictPort: true },
+  });
+  site.url = `http://127.0.0.1:${port}/`;
+});
+
+afterAll(async () => {
+  const { server } = site;
+  if (server) await new Promise<void>((resolve) => server.httpServer.close(() => resolve()));
+  if (site.outDir) rmSync(site.outDir, { recursive: true, force: true });
+});
+
+describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium on wasm', () => {
   let browser: Browser;
   let page: Page;
-  let url: string;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    outDir = mkdtempSync(join(tmpdir(), 'megabyte-web-'));
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await build({ root: APP, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
-    const port = await freePort();
-    server = await preview({
-      root: APP,
-      logLevel: 'warn',
-      build: { outDir },
-      preview: { host: '127.0.0.1', port, strictPort: true },
-    });
-    url = `http://127.0.0.1:${port}/`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...HEADLESS, '--disable-gpu'] });
     const context = await browser.newContext({
       viewport: { width: 1100, height: 900 },
       acceptDownloads: true,
     });
     page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(`${url}?backend=wasm`);
+    await page.goto(`${site.url}?backend=wasm`);
     await waitForModel(page);
   });
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.httpServer.close(() => resolve()) : resolve()));
-    if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
   it('loads the default model on onnxruntime-web wasm, with the backend and the reason shown', async () => {
@@ -110,7 +117,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium', () => {
     await page.waitForSelector('body[data-generated]', { timeout: 90_000 });
     expect(await page.getAttribute('body', 'data-generated')).toBe('200');
     const stats = await page.textContent('#generate-stats');
-    expect(stats).toMatch(/^200 bytes in [\d.]+ s, \d+ bytes\/s$/);
+    expect(stats).toMatch(/^200 bytes in [\d.]+ s, [\d.]+ bytes\/s$/);
     const cells = await page.$$eval('#generate-output span', (spans) =>
       spans.map((span) => ({
         prompt: span.classList.contains('prompt'),
@@ -164,7 +171,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium', () => {
 
     // The build's own ONNX export of the default model, brought from disk as `megabyte export` writes it.
     const exported = ['default.json', 'default.global.onnx', 'default.local.onnx'].map((name) =>
-      join(outDir, 'models/default', name),
+      join(site.outDir, 'models/default', name),
     );
     await page.setInputFiles('#model-files', exported);
     await page.waitForFunction(() =>
@@ -219,3 +226,55 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+// WebGPU on Chromium's software Vulkan driver, the path a browser with a GPU takes.
+describe.skipIf(!existsSync(CHROMIUM) || swiftShaderMissing !== undefined)(
+  `web demo in Chromium on WebGPU (SwiftShader)${swiftShaderMissing ? `: skipped, ${swiftShaderMissing}` : ''}`,
+  () => {
+    let browser: Browser;
+
+    beforeAll(async () => {
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          ...HEADLESS,
+          '--enable-unsafe-webgpu',
+          '--enable-features=Vulkan',
+          '--use-vulkan=swiftshader',
+          '--use-webgpu-adapter=swiftshader',
+        ],
+        env: { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD, VK_DRIVER_FILES: SWIFTSHADER_ICD },
+      });
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+    });
+
+    it('auto passes over the software adapter for wasm, and says why', async () => {
+      const page = await browser.newPage();
+      await page.goto(site.url);
+      await waitForModel(page);
+      expect(await page.textContent('#backend-info')).toMatch(
+        /^inference: onnxruntime-web 1\.30\.0, wasm, .*no WebGPU: the only WebGPU adapter is a software one \(google swiftshader\)/,
+      );
+      await page.close();
+    });
+
+    it('?backend=webgpu generates on the WebGPU execution provider', async () => {
+      const page = await browser.newPage();
+      await page.goto(`${site.url}?backend=webgpu`);
+      await waitForModel(page);
+      expect(await page.textContent('#backend-info')).toMatch(
+        /^inference: onnxruntime-web 1\.30\.0, WebGPU \(google swiftshader/,
+      );
+      expect(await page.textContent('#model-info')).toMatch(/on onnxruntime-web \(webgpu\)$/);
+      await page.fill('#max-bytes', '8');
+      await page.click('#generate');
+      await page.waitForSelector('body[data-generated="8"]', { state: 'attached', timeout: 120_000 });
+      expect(await page.isHidden('#generate-error')).toBe(true);
+      await page.screenshot({ path: join(SCREENSHOTS, 'webgpu.png'), fullPage: true });
+      await page.close();
+    });
+  },
+);
