@@ -309,7 +309,7 @@ function showScore(bitsPerByte: number, surprisal: Float32Array, windowLength: n
   $('score-bytes').textContent = scoreBytes.length.toLocaleString('en');
   const shown = Math.min(scoreBytes.length, HEATMAP_LIMIT);
   $('score-note').textContent =
-    `Scored in windows of ${windowLength} bytes (the first bytes of each window have little context). ` +
+    `Scored in sliding windows of ${windowLength} bytes: after the first ${windowLength}, every byte is predicted from at least ${windowLength / 2} bytes before it. ` +
     (shown < scoreBytes.length ? `The heatmap shows the first ${shown.toLocaleString('en')} bytes.` : '') +
     ' Hover a character for its bytes and surprisal.';
   const bytes = scoreBytes.subarray(0, shown);
