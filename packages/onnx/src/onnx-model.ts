@@ -103,8 +103,14 @@ export class OnnxModel implements DecoderSource {
 
   /** An incremental decoder over the graphs (for @megabyte/core's generation loop). */
   createDecoder(options: DecoderOptions = {}): IncrementalDecoder {
-    if (options.cache !== false) this.session(this.config.kind === 'megabyte' ? 'global' : 'step');
-    if (options.cache !== false && this.config.kind === 'megabyte') this.session('local');
+    // A missing graph fails here, at the generate call, rather than at the first byte.
+    const needed: GraphRole[] =
+      options.cache === false
+        ? ['scoring']
+        : this.config.kind === 'megabyte'
+          ? ['global', 'local']
+          : ['step'];
+    for (const role of needed) this.session(role);
     return createOnnxDecoder(
       { ort: this.ort, config: this.config, session: (role) => this.session(role) },
       options,
@@ -143,7 +149,6 @@ export class OnnxModel implements DecoderSource {
       bytes: new this.ort.Tensor('int32', input, [batch, padded]),
     });
     const all = (await logits!.getData()) as Float32Array;
-    logits!.dispose();
     if (padded === length) return all;
     const out = new Float32Array(batch * length * vocab);
     for (let row = 0; row < batch; row++) {
