@@ -4,7 +4,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { join } from 'node:path';
-import { type AnyModel, type GenerationModel, generate, idsTensor } from '@megabyte/core';
+import {
+  type AnyModel,
+  createDecoder,
+  type GenerationModel,
+  generate,
+  type IncrementalDecoder,
+  idsTensor,
+} from '@megabyte/core';
 import { loadModel } from '@megabyte/core/node';
 import { relativeError } from '@megabyte/core/testing';
 import { encodeText } from '@megabyte/patching';
@@ -35,6 +42,22 @@ async function collect(source: GenerationModel, prompt: string): Promise<number[
   return bytes;
 }
 
+/** The next-byte logits after priming with `prompt` and after each push. */
+async function decoderLogits(
+  decoder: IncrementalDecoder,
+  prompt: number[],
+  pushes: number[],
+): Promise<Float32Array[]> {
+  await decoder.prime([prompt]);
+  const out = [decoder.logits()[0]!];
+  for (const byte of pushes) {
+    await decoder.push([byte]);
+    out.push(decoder.logits()[0]!);
+  }
+  decoder.dispose();
+  return out;
+}
+
 describe.each([
   ['onnxruntime-node (cpu)', ortNode, 'cpu'],
   ['onnxruntime-web (wasm, in Node)', ortWeb, 'wasm'],
@@ -50,6 +73,15 @@ describe.each([
     const ids = Array.from(text);
     const expected = tf.tidy(() => model.forward(idsTensor(ids, 1, ids.length)).dataSync());
     expect(relativeError(await onnx.forward(ids, 1), expected)).toBeLessThan(1e-4);
+  });
+
+  it('gives the tfjs decoder logits at every step of cached decoding', async () => {
+    const prompt = Array.from(encodeText('The jury said'));
+    const pushes = Array.from(encodeText(' it did find that the city'));
+    const expected = await decoderLogits(createDecoder(model), prompt, pushes);
+    const actual = await decoderLogits(onnx.createDecoder(), prompt, pushes);
+    expect(actual).toHaveLength(pushes.length + 1);
+    expected.forEach((logits, i) => expect(relativeError(actual[i]!, logits)).toBeLessThan(1e-4));
   });
 
   it('float16 storage halves the files and changes no logit (the weights are float16 values)', async () => {
