@@ -77,38 +77,8 @@ export function scoringGraph(
     shape: ['batch', 'length'],
     doc: 'byte ids (0..255, or special ids below vocabSize); for MEGABYTE a multiple of patchSize',
   });
-  const length = g.shape(bytes, 1, 2); // [1]: T
-  let logits: string;
-  if (config.kind === 'megabyte') {
-    const { patchSize: P, global, local } = config;
-    const width = P * global.byteDim;
-    const patches = g.reshape(embedGlobal(g, bytes, g.ints([0])), [0, -1, width]); // [B, K, W]
-    // Step 2: the pad patch first, the last patch dropped.
-    const pad = broadcastRows(g, g.weight('global.pad'), width, g.shape(bytes, 0, 1)); // [B, 1, W]
-    const shifted = g.concat([pad, g.slice(patches, 1, 0, -1)], 1); // [B, K, W]
-    const globalOut = transformer(
-      g,
-      globalStage(config),
-      shifted,
-      causalMask(g, g.shape(shifted, 1, 2)),
-    ).output; // [B, K, W]
-    const conditioning = linear(g, config, 'local.project', g.reshape(globalOut, [-1, P, global.byteDim])); // [B*K, P, D_L]
-    // Step 5: the previous byte of the same patch, the learned pad at p = 0.
-    const rows = g.reshape(bytes, [-1, P]); // [B*K, P]
-    const previous = g.gather(g.weight('local.embed.bytes.weight'), g.slice(rows, 1, 0, P - 1)); // [B*K, P-1, D_L]
-    const localPad = broadcastRows(g, g.weight('local.pad'), local.dim, g.shape(rows, 0, 1)); // [B*K, 1, D_L]
-    const shiftedBytes = g.concat([localPad, previous], 1); // [B*K, P, D_L]
-    const h = g.add(g.add(conditioning, shiftedBytes), g.weight('local.embed.positions'));
-    const localMask = causalMask(g, g.ints([P]));
-    const out = transformer(g, localStage(config), h, localMask).output;
-    logits = head(g, config, out); // [B*K, P, V]
-  } else {
-    const start = broadcastRows(g, g.weight('start'), config.dim, g.shape(bytes, 0, 1)); // [B, 1, D]
-    const previous = g.gather(g.weight('embed.bytes.weight'), g.slice(bytes, 1, 0, -1)); // [B, T-1, D]
-    const shifted = g.concat([start, previous], 1); // [B, T, D]
-    const h = g.add(shifted, g.slice(g.weight('embed.positions'), 0, 0, length));
-    logits = head(g, config, transformer(g, baselineStage(config), h, causalMask(g, length)).output); // [B, T, V]
-  }
+  const logits =
+    config.kind === 'megabyte' ? megabyteLogits(g, config, bytes) : baselineLogits(g, config, bytes);
   const shape = g.concat([g.shape(bytes, 0, 2), g.ints([config.vocabSize])], 0);
   g.output(g.reshape(logits, shape), {
     name: 'logits',
@@ -117,6 +87,38 @@ export function scoringGraph(
     doc: 'logits[b, t] predicts bytes[b, t] from the bytes before it',
   });
   return g.build('megabyte_scoring', `${config.kind} scoring graph: bytes -> logits`);
+}
+
+/** The MEGABYTE forward pass: bytes [B, T] -> logits [B*K, P, V]. */
+function megabyteLogits(g: GraphBuilder, config: MegabyteConfig, bytes: string): string {
+  const { patchSize: P, global, local } = config;
+  const width = P * global.byteDim;
+  const patches = g.reshape(embedGlobal(g, bytes, g.ints([0])), [0, -1, width]); // [B, K, W]
+  // Step 2: the pad patch first, the last patch dropped.
+  const pad = broadcastRows(g, g.weight('global.pad'), width, g.shape(bytes, 0, 1)); // [B, 1, W]
+  const shifted = g.concat([pad, g.slice(patches, 1, 0, -1)], 1); // [B, K, W]
+  const globalMask = causalMask(g, g.shape(shifted, 1, 2));
+  const globalOut = transformer(g, globalStage(config), shifted, globalMask).output; // [B, K, W]
+  const slices = g.reshape(globalOut, [-1, P, global.byteDim]); // [B*K, P, D_G]
+  const conditioning = linear(g, config, 'local.project', slices); // [B*K, P, D_L]
+  // Step 5: the previous byte of the same patch, the learned pad at p = 0.
+  const rows = g.reshape(bytes, [-1, P]); // [B*K, P]
+  const previous = g.gather(g.weight('local.embed.bytes.weight'), g.slice(rows, 1, 0, P - 1)); // [B*K, P-1, D_L]
+  const localPad = broadcastRows(g, g.weight('local.pad'), local.dim, g.shape(rows, 0, 1)); // [B*K, 1, D_L]
+  const shiftedBytes = g.concat([localPad, previous], 1); // [B*K, P, D_L]
+  const h = g.add(g.add(conditioning, shiftedBytes), g.weight('local.embed.positions'));
+  const out = transformer(g, localStage(config), h, causalMask(g, g.ints([P]))).output;
+  return head(g, config, out);
+}
+
+/** The baseline's forward pass: bytes [B, T] -> logits [B, T, V]. */
+function baselineLogits(g: GraphBuilder, config: TransformerConfig, bytes: string): string {
+  const length = g.shape(bytes, 1, 2); // [1]: T
+  const start = broadcastRows(g, g.weight('start'), config.dim, g.shape(bytes, 0, 1)); // [B, 1, D]
+  const previous = g.gather(g.weight('embed.bytes.weight'), g.slice(bytes, 1, 0, -1)); // [B, T-1, D]
+  const shifted = g.concat([start, previous], 1); // [B, T, D]
+  const h = g.add(shifted, g.slice(g.weight('embed.positions'), 0, 0, length));
+  return head(g, config, transformer(g, baselineStage(config), h, causalMask(g, length)).output);
 }
 
 /**
