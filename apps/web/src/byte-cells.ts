@@ -19,7 +19,8 @@ export interface ByteCell {
 
 const strict = new TextDecoder('utf-8', { fatal: true });
 
-const SHOWN_CONTROLS: Record<number, string> = { 9: '⇥', 10: '↵', 13: '␍' };
+// Tab and line feed get arrows (the line feed also a line break); other control bytes show as hex.
+const SHOWN_CONTROLS: Record<number, string> = { 9: '⇥', 10: '↵' };
 
 /** Bytes a UTF-8 sequence starting with `lead` has, or 0 if `lead` cannot start one. */
 function sequenceLength(lead: number): number {

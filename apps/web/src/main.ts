@@ -294,6 +294,7 @@ $('score-form').addEventListener('submit', (event) => {
   const text = $<HTMLTextAreaElement>('score-text').value;
   const bytes = text.length > 0 ? encoder.encode(text) : scoreBytes;
   scoreBytes = bytes;
+  delete document.body.dataset.scored;
   $('score-progress').hidden = false;
   showProgress('score', 0, bytes.length);
   const copy = bytes.slice();

@@ -145,6 +145,44 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium on wasm', () => {
     expect(colours).toHaveLength(PARAGRAPH.length);
     expect(new Set(colours).size).toBeGreaterThan(5);
     await page.screenshot({ path: join(SCREENSHOTS, 'score.png'), fullPage: true });
+
+    // Any file: every byte value three times (768 bytes, three windows): non-text bytes show as hex.
+    const binary = Buffer.from(Array.from({ length: 768 }, (_, i) => i % 256));
+    await page.setInputFiles('#score-file', {
+      name: 'bytes.bin',
+      mimeType: 'application/octet-stream',
+      buffer: binary,
+    });
+    await page.click('#score');
+    await page.waitForSelector('body[data-scored]', { state: 'attached', timeout: 60_000 });
+    expect(await page.textContent('#score-progress-text')).toBe('768 / 768 bytes');
+    expect(await page.textContent('#score-bytes')).toBe('768');
+    expect(await page.$$eval('#heatmap span', (spans) => spans.length)).toBe(768);
+    // 256 - 95 printable - tab and line feed = 159 hex cells per round.
+    expect(await page.$$eval('#heatmap span.hex', (spans) => spans.length)).toBe(3 * 159);
+    await page.screenshot({ path: join(SCREENSHOTS, 'score-binary.png'), fullPage: true });
+  });
+
+  it('stops a generation, and the tabs work from the keyboard', async () => {
+    await page.click('#tab-generate');
+    await page.fill('#max-bytes', '4000');
+    await page.click('#generate');
+    await page.waitForFunction(() =>
+      /bytes\/s$/.test(document.querySelector('#generate-stats')?.textContent ?? ''),
+    );
+    await page.click('#generate-stop');
+    await page.waitForSelector('body[data-generated]', { state: 'attached', timeout: 60_000 });
+    expect(Number(await page.getAttribute('body', 'data-generated'))).toBeLessThan(4000);
+    expect(await page.textContent('#generate-stats')).toMatch(/\(stopped\)$/);
+
+    await page.focus('#tab-generate');
+    await page.keyboard.press('ArrowRight');
+    expect(await page.getAttribute('#tab-score', 'aria-selected')).toBe('true');
+    expect(await page.isVisible('#view-score')).toBe(true);
+    await page.keyboard.press('End');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('tab-model');
+    await page.keyboard.press('Home');
+    expect(await page.isVisible('#view-generate')).toBe(true);
   });
 
   it('a file that is not a model gives a visible error, and the page keeps working', async () => {
@@ -186,8 +224,40 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium on wasm', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('fine-tunes the default model from its checkpoint, then generates from it on tfjs', async () => {
+    await page.click('#tab-model');
+    await page.click('#reload-default');
+    await page.waitForFunction(() =>
+      /^Loaded: default model, from the browser cache\.$/.test(
+        document.querySelector('#model-ok')?.textContent ?? '',
+      ),
+    );
+    await page.click('#tab-train');
+    await page.check('input[name="train-start"][value="fine-tune"]');
+    await page.fill('#train-text', PARAGRAPH.repeat(6));
+    await page.fill('#train-steps', '1');
+    await page.fill('#train-batch', '1');
+    await page.click('#train');
+    await page.waitForFunction(
+      () =>
+        /^done after 1 steps, validation [\d.]+ bpb$/.test(
+          document.querySelector('#train-stats')?.textContent ?? '',
+        ),
+      undefined,
+      { timeout: 90_000 },
+    );
+    expect(await page.textContent('#model-info')).toMatch(
+      /^default model, from the browser cache \(trained in this page, 1 steps\): MEGABYTE, patches of 4 bytes, 1,270,592 parameters, context 256 bytes, on tfjs \(wasm\)$/,
+    );
+    await page.click('#tab-generate');
+    await page.fill('#max-bytes', '16');
+    await page.click('#generate');
+    await page.waitForSelector('body[data-generated="16"]', { state: 'attached', timeout: 60_000 });
+  });
+
   it('trains a new tiny model for a few steps, charts it, and downloads the checkpoint', async () => {
     await page.click('#tab-train');
+    await page.check('input[name="train-start"][value="scratch"]');
     await page.fill('#train-text', PARAGRAPH.repeat(4));
     await page.fill('#train-steps', '4');
     await page.fill('#train-batch', '2');
