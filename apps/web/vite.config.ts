@@ -91,5 +91,11 @@ export default defineConfig({
   preview: { headers: CROSS_ORIGIN_ISOLATION },
   // Not minified: tfjs-backend-wasm starts its threads from the source text of a bundled function
   // (Function.prototype.toString), and a minifier renames the free variables that text refers to.
-  build: { target: 'es2022', chunkSizeWarningLimit: 4096, minify: false },
+  build: {
+    target: 'es2022',
+    chunkSizeWarningLimit: 4096,
+    minify: false,
+    // The default model's ONNX export takes a few seconds by design; no timing report on each build.
+    rolldownOptions: { checks: { pluginTimings: false, bundlerTimings: false } },
+  },
 });

@@ -11,6 +11,8 @@ export async function exportCheckpoint(
   weights: Uint8Array,
   base: string,
 ): Promise<Map<string, Uint8Array>> {
+  // PROD silences tfjs's hint to install tfjs-node, which does not apply to a build step.
+  tf.env().set('PROD', true);
   await tf.setBackend('cpu');
   const model = decodeModel(
     { config: JSON.parse(new TextDecoder().decode(config)), weights },

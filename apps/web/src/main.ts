@@ -353,10 +353,9 @@ dropZone($('train-drop'), (files) => setTrainFiles(files.map((f) => f.file)));
 function setTrainFiles(files: File[]): void {
   trainFiles = files;
   const total = files.reduce((sum, file) => sum + file.size, 0);
-  $('train-files-list').textContent =
-    files.length === 0
-      ? ''
-      : `${files.length} file(s), ${total.toLocaleString('en')} bytes: ${files.map((f) => f.name).join(', ')}`;
+  const list = $('train-files-list');
+  list.hidden = files.length === 0;
+  list.textContent = `${files.length} file(s), ${total.toLocaleString('en')} bytes: ${files.map((f) => f.name).join(', ')}`;
 }
 
 $('train-form').addEventListener('submit', async (event) => {

@@ -477,9 +477,7 @@ async function train(request: TrainRequest, signal: AbortSignal): Promise<void> 
   if (documents.length === 0) throw new Error('there is nothing to train on: paste some text or drop files');
   const backend = await startTfjs();
   const model =
-    request.start === 'scratch'
-      ? createModel(SCRATCH_CONFIG, { seed: request.steps })
-      : await weightsOfLoadedModel();
+    request.start === 'scratch' ? createModel(SCRATCH_CONFIG, { seed: 0 }) : await weightsOfLoadedModel();
   const context = model.config.contextLength;
   const corpus = Corpus.fromDocuments(documents);
   // Hold out a tenth for validation when that still leaves a window of training data.

@@ -203,6 +203,16 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium on wasm', () => {
     await page.waitForFunction(() =>
       /not a valid model config/.test(document.querySelector('#model-error')?.textContent ?? ''),
     );
+    // Dropped on the drop zone (a synthetic drop has no directory entries: its plain file list is read).
+    const dropped = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['{"weights": []}'], 'weights.json'));
+      return transfer;
+    });
+    await page.dispatchEvent('#model-drop', 'drop', { dataTransfer: dropped });
+    await page.waitForFunction(() =>
+      /^weights\.json is not a model/.test(document.querySelector('#model-error')?.textContent ?? ''),
+    );
     await page.screenshot({ path: join(SCREENSHOTS, 'bad-model.png'), fullPage: true });
 
     expect(await page.textContent('#model-info')).toMatch(/^default model/);
