@@ -100,6 +100,18 @@ describe('exported graphs', () => {
   }
 });
 
+it('names what it cannot export: middle levels', () => {
+  const model = createModel(
+    microMegabyteConfig({
+      contextLength: 32,
+      patchSize: 8,
+      middle: [{ patchSize: 4, byteDim: 2, layers: 1, heads: 2 }],
+    }),
+  );
+  expect(() => exportModel(model)).toThrow(/has 3 levels; ONNX export covers the two-level model/);
+  model.dispose();
+});
+
 describe('loading', () => {
   const model = createModel(MODELS.megabyte, { seed: 0 });
   const { manifest, graphs } = exportModel(model);

@@ -75,12 +75,6 @@ export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxE
         '(global + local) only: export a model without "middle" levels, or score it with tfjs',
     );
   }
-  if (config.kind === 'megabyte' && (config.global.convKernels?.length ?? 0) > 0) {
-    throw new Error(
-      'export: this MEGABYTE model has a convolutional patch encoder (global.convKernels), which ONNX export ' +
-        'does not cover yet: score it with tfjs',
-    );
-  }
   const parameters = new Map(model.parameters().map((p) => [p.name, p.variable]));
   const weights: WeightSource = (name) => {
     const variable = parameters.get(name);

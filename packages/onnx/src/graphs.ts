@@ -93,7 +93,7 @@ export function scoringGraph(
 function megabyteLogits(g: GraphBuilder, config: MegabyteConfig, bytes: string): string {
   const { patchSize: P, global, local } = config;
   const width = P * global.byteDim;
-  const patches = g.reshape(embedGlobal(g, bytes, g.ints([0])), [0, -1, width]); // [B, K, W]
+  const patches = g.reshape(embedGlobal(g, config, bytes, g.ints([0])), [0, -1, width]); // [B, K, W]
   // Step 2: the pad patch first, the last patch dropped.
   const pad = broadcastRows(g, g.weight('global.pad'), width, g.shape(bytes, 0, 1)); // [B, 1, W]
   const shifted = g.concat([pad, g.slice(patches, 1, 0, -1)], 1); // [B, K, W]
@@ -140,12 +140,29 @@ export function globalStepGraph(
     shape: ['batch', 'new_bytes'],
     doc: 'the bytes of the patches completed since the last step (a multiple of patchSize, 0 allowed on the first step)',
   });
+  // The convolutional patch encoder reads the bytes just before the new ones.
+  const history =
+    convHistory(config) > 0
+      ? g.input({
+          name: 'history',
+          type: 'int32',
+          shape: ['batch', 'history_bytes'],
+          doc: `the ${convHistory(config)} bytes before the new ones (fewer at the start of the window; none on the first step)`,
+        })
+      : undefined;
   const past = cacheInputs(g, stage);
   const cached = g.shape(past[0]!.key, 2, 3); // [1]: S, the pad patch and the patches already seen
   const first = g.op('Cast', [g.op('Equal', [cached, g.ints([0])])], { to: { int: 7 } }); // [1]: 1 on the first step
   // Byte position of the new patches: patch k sits at cache slot k + 1 (the pad patch holds slot 0).
   const start = g.mul(g.add(g.op('Sub', [cached, g.ints([1])]), first), g.ints([P]));
-  const patches = g.reshape(embedGlobal(g, bytes, start), [0, -1, width]); // [B, n, W]
+  const embedded = history
+    ? g.slice(
+        embedGlobal(g, config, g.concat([history, bytes], 1), g.op('Sub', [start, g.shape(history, 1, 2)])),
+        1,
+        g.shape(history, 1, 2),
+      )
+    : embedGlobal(g, config, bytes, start);
+  const patches = g.reshape(embedded, [0, -1, width]); // [B, n, W]
   const pad = g.slice(broadcastRows(g, g.weight('global.pad'), width, g.shape(bytes, 0, 1)), 1, 0, first);
   const input = g.concat([pad, patches], 1); // [B, n', W]
   const { output, present } = transformer(g, stage, input, decodingMask(g, input, cached), past);
@@ -232,11 +249,36 @@ export function transformerStepGraph(
   return g.build('transformer_step', 'baseline transformer step with a KV cache');
 }
 
-/** Step 1: G[x_t] + Pos_G[start + t]. ids [B, T] -> [B, T, D_G] */
-function embedGlobal(g: GraphBuilder, ids: string, start: string): string {
-  const end = g.add(start, g.shape(ids, 1, 2));
-  const positions = g.slice(g.weight('global.embed.positions'), 0, start, end); // [T, D_G]
-  return g.add(g.gather(g.weight('global.embed.bytes.weight'), ids), positions);
+/**
+ * Step 1: G[x_t] + Pos_G[start + t], then the convolutional patch encoder's residual causal
+ * convolutions, if any. ids [B, T] -> [B, T, D_G]
+ */
+function embedGlobal(g: GraphBuilder, config: MegabyteConfig, ids: string, start: string): string {
+  const length = g.shape(ids, 1, 2);
+  const positions = g.slice(g.weight('global.embed.positions'), 0, start, g.add(start, length)); // [T, D_G]
+  let x = g.add(g.gather(g.weight('global.embed.bytes.weight'), ids), positions);
+  (config.global.convKernels ?? []).forEach((kernel, i) => {
+    x = g.add(x, gelu(g, causalConv(g, `global.embed.conv.${i}.weight`, kernel, x, length)));
+  });
+  return x;
+}
+
+/** Bytes before a patch that the convolutional patch encoder reads. */
+export function convHistory(config: MegabyteConfig): number {
+  return (config.global.convKernels ?? []).reduce((sum, k) => sum + k - 1, 0);
+}
+
+/**
+ * Causal 1-D convolution as @megabyte/nn's CausalConv: the k copies of x shifted back by
+ * 0..k-1 positions (zeros before the start), side by side, times the [k*C, C] weight.
+ * x [B, T, C] -> [B, T, C]; `length` is T as an int64 [1].
+ */
+function causalConv(g: GraphBuilder, weight: string, kernel: number, x: string, length: string): string {
+  const padded = g.op('Pad', [x, g.ints([0, kernel - 1, 0, 0, 0, 0])]); // [B, T+k-1, C]
+  const shifted = Array.from({ length: kernel }, (_, j) =>
+    g.slice(padded, 1, kernel - 1 - j, g.add(length, g.ints([kernel - 1 - j]))),
+  );
+  return g.matMul(g.concat(shifted, 2), g.weight(weight));
 }
 
 /** A learned vector [D] as [rows, 1, D]; `rows` is an int64 [1]. */

@@ -1,6 +1,7 @@
 import type { DecoderOptions, IncrementalDecoder, MegabyteConfig, ModelConfig } from '@megabyte/core';
 import { PAD_ID } from '@megabyte/patching';
 import { cacheLayout } from './export.js';
+import { convHistory } from './graphs.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
 
 /** What the decoders need from an OnnxModel. */
@@ -212,6 +213,9 @@ class MegabyteDecoder extends WindowedDecoder {
   /** The current patch's projected global output [B, P, D_L]. */
   private conditioning: Tensor | undefined;
 
+  /** Bytes before a patch that the convolutional patch encoder reads. */
+  private readonly history = convHistory(this.config as MegabyteConfig);
+
   private get patchSize(): number {
     return (this.config as MegabyteConfig).patchSize;
   }
@@ -221,7 +225,7 @@ class MegabyteDecoder extends WindowedDecoder {
     const whole = length - (length % this.patchSize);
     this.globalCache.reset(this.batchSize);
     // One global run over the pad patch and every whole patch of the window.
-    await this.globalStep(this.windowIds(0, whole));
+    await this.globalStep(0, whole);
     let logits = await this.localStep(whole);
     for (let position = whole + 1; position <= length; position++) {
       logits.dispose();
@@ -232,7 +236,7 @@ class MegabyteDecoder extends WindowedDecoder {
 
   protected async extend(): Promise<Tensor> {
     const length = this.window[0]!.length;
-    if (length % this.patchSize === 0) await this.globalStep(this.windowIds(length - this.patchSize, length));
+    if (length % this.patchSize === 0) await this.globalStep(length - this.patchSize, length);
     return this.localStep(length);
   }
 
@@ -253,9 +257,11 @@ class MegabyteDecoder extends WindowedDecoder {
     this.conditioning = undefined;
   }
 
-  /** Feeds whole patches to the global graph and starts the patch after them. */
-  private async globalStep(bytes: Tensor): Promise<void> {
-    const outputs = await this.context.session('global').run({ bytes, ...this.globalCache.feeds() });
+  /** Feeds the whole patches of window columns [from, to) to the global graph and starts the patch after them. */
+  private async globalStep(from: number, to: number): Promise<void> {
+    const feeds: Record<string, Tensor> = { bytes: this.windowIds(from, to), ...this.globalCache.feeds() };
+    if (this.history > 0) feeds.history = this.windowIds(Math.max(0, from - this.history), from);
+    const outputs = await this.context.session('global').run(feeds);
     this.globalCache.update(outputs);
     this.conditioning?.dispose();
     this.conditioning = outputs.conditioning as Tensor;

@@ -53,6 +53,10 @@ const CONFIGS: Record<string, ModelConfig> = {
     bias: true,
     tieHead: true,
   }),
+  'megabyte conv encoder': microMegabyteConfig({
+    initStd: 0.2,
+    global: { byteDim: 4, layers: 1, heads: 2, convKernels: [3, 4] },
+  }),
   transformer: microTransformerConfig({ initStd: 0.2, layers: 2 }),
   'transformer rmsnorm relu bias tied': microTransformerConfig({
     initStd: 0.2,
