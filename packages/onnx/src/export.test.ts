@@ -3,7 +3,7 @@
 // disagreeing about the Tensor class (x.cast() then fails with "opHandler is null").
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { createModel } from '@megabyte/core';
+import { type AnyModel, createModel, type MegabyteConfig } from '@megabyte/core';
 import { microMegabyteConfig, microTransformerConfig } from '@megabyte/core/testing';
 import * as ortNode from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +109,17 @@ it('names what it cannot export: middle levels', () => {
     }),
   );
   expect(() => exportModel(model)).toThrow(/has 3 levels; ONNX export covers the two-level model/);
+  model.dispose();
+});
+
+it('names what it cannot export: stage options the graphs do not implement', () => {
+  const model = createModel(microMegabyteConfig());
+  const config = model.config as MegabyteConfig;
+  const patched = {
+    parameters: () => model.parameters(),
+    config: { ...config, local: { ...config.local, crossPatch: 2 } },
+  };
+  expect(() => exportModel(patched as unknown as AnyModel)).toThrow(/local\.crossPatch \(2\) is not covered/);
   model.dispose();
 });
 

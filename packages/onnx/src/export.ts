@@ -1,4 +1,4 @@
-import type { AnyModel, ModelConfig } from '@megabyte/core';
+import type { AnyModel, MegabyteConfig, ModelConfig } from '@megabyte/core';
 import type { WeightSource, WeightType } from './graph-builder.js';
 import {
   baselineStage,
@@ -75,6 +75,13 @@ export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxE
         '(global + local) only: export a model without "middle" levels, or score it with tfjs',
     );
   }
+  // Stage options added to the model after the exporter (cross-patch attention, ...) fail here by name.
+  const unsupported = config.kind === 'megabyte' ? unsupportedStageOptions(config) : [];
+  if (unsupported.length > 0) {
+    throw new Error(
+      `export: ${unsupported.join(', ')} ${unsupported.length > 1 ? 'are' : 'is'} not covered by the ONNX export yet; export a model without ${unsupported.length > 1 ? 'them' : 'it'}, or score it with tfjs`,
+    );
+  }
   const parameters = new Map(model.parameters().map((p) => [p.name, p.variable]));
   const weights: WeightSource = (name) => {
     const variable = parameters.get(name);
@@ -116,6 +123,31 @@ export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxE
     },
     graphs,
   };
+}
+
+/** The options of the global and local stages that the graphs implement; off values are fine. */
+const EXPORTED_STAGE_OPTIONS: Record<'global' | 'local', readonly string[]> = {
+  global: ['byteDim', 'layers', 'heads', 'convKernels'],
+  local: ['dim', 'layers', 'heads'],
+};
+
+/** Stage options the graphs would silently leave out (e.g. added to the model after the exporter). */
+function unsupportedStageOptions(config: MegabyteConfig): string[] {
+  return (['global', 'local'] as const).flatMap((stage) =>
+    Object.entries(config[stage])
+      .filter(([name, value]) => !EXPORTED_STAGE_OPTIONS[stage].includes(name) && isOn(value))
+      .map(([name, value]) => `${stage}.${name} (${JSON.stringify(value)})`),
+  );
+}
+
+function isOn(value: unknown): boolean {
+  return !(
+    value === undefined ||
+    value === null ||
+    value === 0 ||
+    value === false ||
+    (Array.isArray(value) && value.length === 0)
+  );
 }
 
 /** Cache tensors' [heads, headDim] and layer count of each decoding graph. */
