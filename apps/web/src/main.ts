@@ -16,10 +16,17 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   return element as T;
 };
 const input = (id: string) => $<HTMLInputElement>(id);
+const chart = document.querySelector<SVGSVGElement>('#train-chart')!;
 const encoder = new TextEncoder();
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
 const send = (request: Request, transfer: Transferable[] = []) => worker.postMessage(request, transfer);
+// A worker that fails to load or throws outside a request would otherwise leave the page waiting.
+worker.onerror = (event) => {
+  event.preventDefault();
+  showError('init', `the engine worker failed: ${event.message || 'it could not be loaded'}`);
+  setBusy(undefined);
+};
 
 let model: ModelInfo | undefined;
 let busy: TaskName | undefined;
@@ -140,11 +147,11 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
       trainPoints.push({ x: reply.step, y: reply.bitsPerByte });
       $('train-stats').textContent =
         `step ${reply.step} / ${reply.steps}: ${reply.bitsPerByte.toFixed(3)} bpb, ${Math.round(reply.bytesPerSecond)} bytes/s`;
-      drawChart($('train-chart') as unknown as SVGSVGElement, trainPoints, evalPoints);
+      drawChart(chart, trainPoints, evalPoints);
       break;
     case 'train-eval':
       evalPoints.push({ x: reply.step, y: reply.bitsPerByte });
-      drawChart($('train-chart') as unknown as SVGSVGElement, trainPoints, evalPoints);
+      drawChart(chart, trainPoints, evalPoints);
       break;
     case 'trained':
       $('train-stats').textContent =
@@ -370,7 +377,7 @@ $('train-form').addEventListener('submit', async (event) => {
     'scratch') as 'scratch' | 'fine-tune';
   trainPoints = [];
   evalPoints = [];
-  drawChart($('train-chart') as unknown as SVGSVGElement, trainPoints, evalPoints);
+  drawChart(chart, trainPoints, evalPoints);
   $('train-stats').textContent = 'starting…';
   run(
     'train',

@@ -155,7 +155,7 @@ async function startOrt(): Promise<void> {
   module.env.wasm.wasmPaths = { mjs: absolute(ortMjs), wasm: absolute(ortWasm) };
   // Its warnings (e.g. shape ops placed on the CPU) are not the visitor's business.
   module.env.logLevel = 'error';
-  const threads = self.crossOriginIsolated ? ortThreads() : 1;
+  const threads = self.crossOriginIsolated ? wasmThreads() : 1;
   module.env.wasm.numThreads = threads;
   ort = {
     module,
@@ -191,8 +191,8 @@ async function gpuAdapter(): Promise<{ info: string } | string> {
   }
 }
 
-function ortThreads(): number {
-  // Leave a core for the page; ORT gains little beyond four threads on models this small.
+function wasmThreads(): number {
+  // Leave a core for the page; models this small gain little beyond four threads.
   return Math.max(1, Math.min(navigator.hardwareConcurrency - 1, 4));
 }
 
@@ -223,7 +223,7 @@ async function startTfjs(): Promise<string> {
     'tfjs-backend-wasm-simd.wasm': absolute(wasmSimd),
     'tfjs-backend-wasm-threaded-simd.wasm': absolute(wasmThreaded),
   });
-  if (self.crossOriginIsolated) setThreadsCount(ortThreads());
+  if (self.crossOriginIsolated) setThreadsCount(wasmThreads());
   if (!(await tf.setBackend('wasm')))
     throw new Error('the tfjs wasm backend failed to start in this browser');
   await tf.ready();
