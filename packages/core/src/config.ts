@@ -46,7 +46,14 @@ export interface MegabyteConfig extends CommonConfig {
    */
   readonly middle?: readonly MiddleStageConfig[];
   /** The local model, of width D_L, run inside each patch of the level above it. */
-  readonly local: StageConfig & { readonly dim: number };
+  readonly local: StageConfig & {
+    readonly dim: number;
+    /**
+     * The paper's cross-patch attention: every local layer also attends to the last
+     * `crossPatch` positions of the previous patch. 0 or absent: off.
+     */
+    readonly crossPatch?: number;
+  };
 }
 
 /** A level between the global and the local model: a global model run inside a patch of the level above. */
@@ -312,6 +319,15 @@ export function validateConfig(input: unknown): ModelConfig {
     if (patchOk && byteDimOk)
       headsDivide('global', (merged.patchSize as number) * (global.byteDim as number), global.heads);
     if (localDimOk) headsDivide('local', local.dim as number, local.heads);
+    if (local.crossPatch !== undefined && integer('local.crossPatch', local.crossPatch, 0) && patchOk) {
+      const localPatch = Array.isArray(merged.middle)
+        ? ((merged.middle.at(-1) as { patchSize?: number } | undefined)?.patchSize ?? merged.patchSize)
+        : merged.patchSize;
+      if ((local.crossPatch as number) > (localPatch as number))
+        problems.push(
+          `local.crossPatch: ${local.crossPatch} is more than the local patch of ${localPatch} bytes`,
+        );
+    }
     if (global.convKernels !== undefined) {
       const kernels = global.convKernels;
       if (!Array.isArray(kernels))

@@ -68,6 +68,7 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
       globalByteDim: above.byteDim,
       transformer: { ...shared, dim: local.dim, layers: local.layers, heads: local.heads },
       tieHead: checked.tieHead,
+      crossPatch: local.crossPatch ?? 0,
     });
     return new MegabyteModel(checked, { global: globalModel, middle, local: localModel }, store.parameters());
   }
@@ -81,27 +82,35 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
   protected logits(ids: tf.Tensor2D, dropout: Dropout): tf.Tensor3D {
     const [batch, length] = ids.shape;
     const { rows, out } = this.levelsAboveLocal(ids, dropout);
-    const logits = this.local.apply(out, rows, dropout); // [rows, bytes per row, V]
+    const sequence = { patchesPerSequence: length / this.local.options.patchSize };
+    const logits = this.local.apply(out, rows, dropout, sequence); // [rows, bytes per row, V]
     return tf.reshape(logits, [batch, length, this.config.vocabSize]);
   }
 
   /**
    * The local level, the widest in activations (D_L and V per byte), runs over a few thousand
    * bytes at a time: a window of a million bytes then needs the memory of one chunk, not of all.
+   * With cross-patch attention each chunk starts as many patches early as the local model has
+   * layers (a patch's last layer depends on that many patches before it) and drops their output.
    */
   protected override paddedNats(ids: tf.Tensor2D, chunkBytes: number): tf.Tensor2D {
     const [batch, length] = ids.shape;
     const { rows, out } = this.levelsAboveLocal(ids, NO_DROPOUT);
     const [count, bytesPerRow] = rows.shape;
     const chunk = Math.max(1, Math.floor(chunkBytes / bytesPerRow));
+    const overlap = (this.local.options.crossPatch ?? 0) > 0 ? this.local.options.transformer.layers : 0;
+    const patchesPerSequence = length / bytesPerRow;
     const parts: tf.Tensor2D[] = [];
     for (let first = 0; first < count; first += chunk) {
       const size = Math.min(chunk, count - first);
+      const from = Math.max(0, first - overlap);
       parts.push(
         tf.tidy(() => {
-          const chunkRows = tf.slice(rows, [first, 0], [size, bytesPerRow]);
-          const chunkOut = tf.slice(out, [first, 0, 0], [size, out.shape[1], out.shape[2]]);
-          return sequenceNats(this.local.apply(chunkOut, chunkRows), chunkRows); // [size, bytes per row]
+          const chunkRows = tf.slice(rows, [from, 0], [first + size - from, bytesPerRow]);
+          const chunkOut = tf.slice(out, [from, 0, 0], [first + size - from, out.shape[1], out.shape[2]]);
+          const sequence = { patchesPerSequence, firstRow: from };
+          const nats = sequenceNats(this.local.apply(chunkOut, chunkRows, undefined, sequence), chunkRows);
+          return tf.slice(nats, [first - from, 0], [size, bytesPerRow]); // [size, bytes per row]
         }),
       );
     }

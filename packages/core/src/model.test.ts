@@ -37,6 +37,11 @@ const microConvolutional = microMegabyteConfig({
   initStd: 0.5,
   global: { byteDim: 4, layers: 1, heads: 2, convKernels: [3, 5] },
 });
+// Cross-patch attention: each local layer also sees the last 2 positions of the previous patch.
+const microCrossPatch = microMegabyteConfig({
+  initStd: 0.5,
+  local: { dim: 8, layers: 2, heads: 2, crossPatch: 2 },
+});
 // Four levels, down to local patches of 2 bytes.
 const microFourLevel = microMegabyteConfig({
   initStd: 0.5,
@@ -129,6 +134,7 @@ describe('config', () => {
       microThreeLevel,
       { ...microFourLevel, bias: true, tieHead: true },
       microConvolutional,
+      microCrossPatch,
     ];
     for (const config of variants) {
       const model = createModel(config);
@@ -167,6 +173,7 @@ describe.each([
   ['MEGABYTE, three levels', microThreeLevel],
   ['MEGABYTE, four levels', microFourLevel],
   ['MEGABYTE with a convolutional patch encoder', microConvolutional],
+  ['MEGABYTE with cross-patch attention', microCrossPatch],
   ['baseline transformer', microTransformer],
 ] as const)('%s', (_, config) => {
   it('matches a forward pass computed from the equations in plain JavaScript', () => {
@@ -312,6 +319,18 @@ describe('MEGABYTE shifts', () => {
       }
     }
     model.dispose();
+  });
+
+  it('lets cross-patch attention see the previous patch only: the first patch is as without it', () => {
+    const crossing = createModel(microCrossPatch, { seed: 14 });
+    const plain = createModel({ ...microCrossPatch, local: { ...microCrossPatch.local, crossPatch: 0 } });
+    crossing.parameters().forEach((p, i) => plain.parameters()[i]!.variable.assign(p.variable));
+    const ids = randomIds(16, 10);
+    const [a, b] = [logitsOf(crossing, ids), logitsOf(plain, ids)];
+    for (let t = 0; t < 4; t++) expect(maxDiff(a[t]!, b[t]!), `position ${t}`).toBeLessThan(1e-6);
+    for (let t = 4; t < 16; t++) expect(maxDiff(a[t]!, b[t]!), `position ${t}`).toBeGreaterThan(1e-6);
+    crossing.dispose();
+    plain.dispose();
   });
 
   it('gives the first byte of the sequence a prediction from the pads alone', () => {

@@ -98,9 +98,17 @@ function megabyte(config: MegabyteConfig, get: Getter, vector: VectorGetter, ids
       const previous = p === 0 ? vector('local.pad') : localEmbed[bytes[p - 1]!]!;
       return add(add(projected, previous), localPositions[p]!);
     });
-    const localOut = stack(config, get, vector, 'local', config.local.layers, config.local.heads, localIn);
+    const record: Matrix[] = [];
+    const localOut = stack(config, get, vector, 'local', config.local.layers, config.local.heads, localIn, {
+      before: previousPatch,
+      record,
+    });
+    const keep = config.local.crossPatch ?? 0;
+    previousPatch = keep > 0 ? record.map((rows) => rows.slice(-keep)) : undefined;
     return head(config, get, 'local', localOut);
   };
+  /** Each local layer's attention input at the last positions of the previous patch (cross-patch attention). */
+  let previousPatch: Matrix[] | undefined;
 
   return run(0, padded).slice(0, ids.length);
 }
@@ -127,6 +135,7 @@ function stack(
   layers: number,
   heads: number,
   x: Matrix,
+  crossPatch?: { readonly before: Matrix[] | undefined; readonly record: Matrix[] },
 ): Matrix {
   const name = (n: string) => (prefix ? `${prefix}.${n}` : n);
   const norm = (h: Matrix, n: string) =>
@@ -141,7 +150,10 @@ function stack(
   let h = x;
   for (let l = 0; l < layers; l++) {
     const at = `layers.${l}`;
-    const a = attention(get, name(`${at}.attn`), norm(h, `${at}.attn_norm`), heads, config.bias);
+    const input = norm(h, `${at}.attn_norm`);
+    // Cross-patch attention: keys and values also from the previous patch's last positions.
+    crossPatch?.record.push(input);
+    const a = attention(get, name(`${at}.attn`), input, heads, config.bias, crossPatch?.before?.[l]);
     h = h.map((row, t) => add(row, a[t]!));
     const up = linear(get, name(`${at}.mlp.up`), norm(h, `${at}.mlp_norm`), config.bias).map((row) =>
       row.map((v) => (config.activation === 'gelu' ? gelu(v) : Math.max(0, v))),
@@ -152,21 +164,32 @@ function stack(
   return norm(h, 'norm');
 }
 
-function attention(get: Getter, prefix: string, x: Matrix, heads: number, bias: boolean): Matrix {
+function attention(
+  get: Getter,
+  prefix: string,
+  x: Matrix,
+  heads: number,
+  bias: boolean,
+  before: Matrix = [],
+): Matrix {
   const q = linear(get, `${prefix}.wq`, x, bias);
-  const k = linear(get, `${prefix}.wk`, x, bias);
-  const v = linear(get, `${prefix}.wv`, x, bias);
+  const k = linear(get, `${prefix}.wk`, [...before, ...x], bias);
+  const v = linear(get, `${prefix}.wv`, [...before, ...x], bias);
+  const seen = before.length;
   const dim = q[0]!.length;
   const dh = dim / heads;
   const out: Matrix = x.map(() => Array(dim).fill(0));
   for (let head = 0; head < heads; head++) {
     const cols = (row: number[]) => row.slice(head * dh, (head + 1) * dh);
     for (let t = 0; t < x.length; t++) {
-      const scores = Array.from({ length: t + 1 }, (_, s) => dot(cols(q[t]!), cols(k[s]!)) / Math.sqrt(dh));
+      const scores = Array.from(
+        { length: seen + t + 1 },
+        (_, s) => dot(cols(q[t]!), cols(k[s]!)) / Math.sqrt(dh),
+      );
       const max = Math.max(...scores);
       const exp = scores.map((s) => Math.exp(s - max));
       const total = exp.reduce((a, b) => a + b, 0);
-      for (let s = 0; s <= t; s++) {
+      for (let s = 0; s <= seen + t; s++) {
         const weight = exp[s]! / total;
         cols(v[s]!).forEach((value, d) => {
           out[t]![head * dh + d]! += weight * value;

@@ -1,4 +1,5 @@
 import {
+  type CrossPatch,
   type Dropout,
   Embedding,
   type KVCache,
@@ -18,6 +19,11 @@ export interface LocalModelOptions {
   readonly transformer: TransformerOptions;
   /** Use the local byte embedding as the output head (logits = h L^T). */
   readonly tieHead: boolean;
+  /**
+   * The paper's cross-patch attention: every layer also attends to the last `crossPatch`
+   * positions of the previous patch (none for the first patch of a sequence). 0: off.
+   */
+  readonly crossPatch?: number;
 }
 
 /**
@@ -59,15 +65,28 @@ export class LocalModel {
       : new Linear(store.scope('head'), { inFeatures: dim, outFeatures: vocabSize, bias: false, std });
   }
 
-  /** global outputs [B, K, P*D_G] and ids [B, K*P] -> logits [B, K*P, V] */
-  apply(globalOut: tf.Tensor3D, ids: tf.Tensor2D, dropout?: Dropout): tf.Tensor3D {
+  /**
+   * global outputs [B, K, P*D_G] and ids [B, K*P] -> logits [B, K*P, V]. With cross-patch
+   * attention, `sequence` says how the B*K patches group into sequences (see `CrossPatch`).
+   */
+  apply(
+    globalOut: tf.Tensor3D,
+    ids: tf.Tensor2D,
+    dropout?: Dropout,
+    sequence?: Omit<CrossPatch, 'positions'>,
+  ): tf.Tensor3D {
     return tf.tidy(() => {
       const [batch, length] = ids.shape;
       const conditioning = this.projectGlobal(globalOut); // [B*K, P, D_L]
       const previousBytes = this.shiftBytes(ids); // [B*K, P, D_L]
       let h = tf.add(tf.add(conditioning, previousBytes), this.positions) as tf.Tensor3D;
       if (dropout) h = dropout.apply(h);
-      const logits = this.logits(this.transformer.apply(h, { dropout })); // [B*K, P, V]
+      const positions = this.options.crossPatch ?? 0;
+      const crossPatch =
+        positions > 0
+          ? { positions, patchesPerSequence: sequence?.patchesPerSequence ?? globalOut.shape[1], ...sequence }
+          : undefined;
+      const logits = this.logits(this.transformer.apply(h, { dropout, crossPatch })); // [B*K, P, V]
       return tf.reshape(logits, [batch, length, this.options.vocabSize]);
     });
   }

@@ -21,6 +21,20 @@ export interface AttentionContext {
   /** Keys/values of earlier positions; the new ones are appended to it. */
   readonly cache?: KVCache | undefined;
   readonly dropout?: Dropout;
+  /** Rows are consecutive patches: each also attends to the end of the row before it. */
+  readonly crossPatch?: CrossPatch | undefined;
+}
+
+/**
+ * The paper's cross-patch attention for a model run on every patch as a batch row: each row also
+ * sees the keys and values of the last `positions` positions of the row before it, unless it is
+ * the first patch of its sequence. Rows are patches in order, `patchesPerSequence` per sequence;
+ * `firstRow` is the index of the first given row in that numbering (when rows come in chunks).
+ */
+export interface CrossPatch {
+  readonly positions: number;
+  readonly patchesPerSequence: number;
+  readonly firstRow?: number;
 }
 
 /** Multi-head self-attention in which position t attends to positions <= t. */
@@ -52,9 +66,14 @@ export class CausalSelfAttention {
       const q = this.splitHeads(this.wq.apply(x)); // [B, H, T, Dh]
       let k = this.splitHeads(this.wk.apply(x)); // [B, H, T, Dh]
       let v = this.splitHeads(this.wv.apply(x));
-      const past = context.cache?.length ?? 0;
+      let past = context.cache?.length ?? 0;
       if (context.cache) ({ keys: k, values: v } = context.cache.append(k, v)); // [B, H, S+T, Dh]
-      const heads = causalAttention(q, k, v, { past, dropout: context.dropout }); // [B, H, T, Dh]
+      let keyMask: tf.Tensor4D | undefined;
+      if (context.crossPatch) {
+        ({ keys: k, values: v, keyMask } = withPreviousRow(k, v, context.crossPatch)); // [B, H, r+T, Dh]
+        past = context.crossPatch.positions;
+      }
+      const heads = causalAttention(q, k, v, { past, dropout: context.dropout, keyMask }); // [B, H, T, Dh]
       const merged: tf.Tensor3D = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [
         batch,
         length,
@@ -69,4 +88,35 @@ export class CausalSelfAttention {
     const [batch, length] = x.shape;
     return tf.transpose(tf.reshape(x, [batch, length, this.options.heads, this.headDim]), [0, 2, 1, 3]);
   }
+}
+
+/**
+ * Keys and values [R, H, T, Dh] with the last r positions of the row before prepended to each row
+ * -> [R, H, r+T, Dh], and the mask that hides those r from rows that start a sequence.
+ */
+function withPreviousRow(
+  keys: tf.Tensor4D,
+  values: tf.Tensor4D,
+  crossPatch: CrossPatch,
+): { keys: tf.Tensor4D; values: tf.Tensor4D; keyMask: tf.Tensor4D } {
+  const { positions: r, patchesPerSequence, firstRow = 0 } = crossPatch;
+  const [rows, heads, length, headDim] = keys.shape;
+  if (r < 1 || r > length)
+    throw new Error(`cross-patch attention: positions must be in 1..${length}, got ${r}`);
+  const previous = (x: tf.Tensor4D) => {
+    const tail = tf.slice(x, [0, 0, length - r, 0], [rows - 1, heads, r, headDim]); // rows 0..R-2
+    const shifted = tf.concat([tf.zeros([1, heads, r, headDim]), tail], 0); // row i gets row i-1's tail
+    return tf.concat([shifted, x], 2) as tf.Tensor4D;
+  };
+  const mask = new Float32Array(rows * (r + length));
+  for (let row = 0; row < rows; row++) {
+    // The first given row has no row before it here; a sequence's first patch has none at all.
+    if (row === 0 || (firstRow + row) % patchesPerSequence === 0)
+      mask.fill(-1e9, row * (r + length), row * (r + length) + r);
+  }
+  return {
+    keys: previous(keys),
+    values: previous(values),
+    keyMask: tf.tensor4d(mask, [rows, 1, 1, r + length]),
+  };
 }

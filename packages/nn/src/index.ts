@@ -2,6 +2,7 @@ export {
   type AttentionContext,
   type AttentionOptions,
   CausalSelfAttention,
+  type CrossPatch,
   causalMask,
 } from './attention.js';
 export { CausalConv, type CausalConvOptions } from './causal-conv.js';

@@ -35,6 +35,19 @@ export class KVCache {
     this.values = values;
   }
 
+  /** Keeps only the last `positions` cached positions (all of them when fewer are cached). */
+  keepLast(positions: number): void {
+    if (!this.keys || !this.values || this.length <= positions) return;
+    const [rows, heads, length, headDim] = this.keys.shape;
+    const begin = [0, 0, length - positions, 0];
+    const size = [rows, heads, positions, headDim];
+    const keys = tf.keep(tf.slice(this.keys, begin, size));
+    const values = tf.keep(tf.slice(this.values, begin, size));
+    this.reset();
+    this.keys = keys;
+    this.values = values;
+  }
+
   reset(): void {
     this.keys?.dispose();
     this.values?.dispose();

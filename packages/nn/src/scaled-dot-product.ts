@@ -14,6 +14,8 @@ export interface CausalAttentionOptions {
   readonly past?: number | undefined;
   /** Dropout on the attention probabilities (training only). */
   readonly dropout?: Dropout | undefined;
+  /** Additive mask [B, 1, 1, past + T] (0 or a large negative) of keys that whole rows must not see. */
+  readonly keyMask?: tf.Tensor4D | undefined;
 }
 
 /** Large enough that exp() of it is exactly zero in float32, finite so fully masked rows stay finite. */
@@ -32,7 +34,7 @@ export function causalAttention(
   v: tf.Tensor4D,
   options: CausalAttentionOptions = {},
 ): tf.Tensor4D {
-  const { past = 0, dropout = NO_DROPOUT } = options;
+  const { past = 0, dropout = NO_DROPOUT, keyMask } = options;
   const [batch, heads, length, headDim] = q.shape;
   const expected = [batch, heads, past + length, headDim];
   for (const [name, x] of [
@@ -45,7 +47,7 @@ export function causalAttention(
       );
     }
   }
-  if (dropout.rate === 0 && hasKernel(CAUSAL_ATTENTION_KERNEL)) {
+  if (dropout.rate === 0 && keyMask === undefined && hasKernel(CAUSAL_ATTENTION_KERNEL)) {
     const [out, logsumexp] = tf.engine().runKernel(
       CAUSAL_ATTENTION_KERNEL,
       { q, k, v },
@@ -56,7 +58,7 @@ export function causalAttention(
     logsumexp!.dispose(); // the kernel's gradient keeps its own copy
     return out as tf.Tensor4D;
   }
-  return compositeCausalAttention(q, k, v, past, dropout);
+  return compositeCausalAttention(q, k, v, past, dropout, keyMask);
 }
 
 /** The same attention from tfjs ops: what `causalAttention` runs without a fused kernel. */
@@ -66,11 +68,14 @@ export function compositeCausalAttention(
   v: tf.Tensor4D,
   past = 0,
   dropout: Dropout = NO_DROPOUT,
+  keyMask?: tf.Tensor4D,
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const [, , length, headDim] = q.shape;
     const scores = tf.mul(matMul(q, k, false, true), 1 / Math.sqrt(headDim)); // [B, H, T, S+T]
-    const probs = dropout.apply(tf.softmax(tf.add(scores, causalMask(length, past))));
+    let masked = tf.add(scores, causalMask(length, past));
+    if (keyMask) masked = tf.add(masked, keyMask);
+    const probs = dropout.apply(tf.softmax(masked));
     return matMul(probs, v) as tf.Tensor4D; // [B, H, T, Dh]
   });
 }

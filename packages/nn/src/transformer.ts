@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type AttentionContext, CausalSelfAttention } from './attention.js';
+import { type AttentionContext, CausalSelfAttention, type CrossPatch } from './attention.js';
 import { type Dropout, NO_DROPOUT } from './dropout.js';
 import { KVCache } from './kv-cache.js';
 import { type Activation, Mlp } from './mlp.js';
@@ -23,6 +23,8 @@ export interface TransformerContext {
   /** One cache per layer, for incremental decoding. */
   readonly caches?: readonly KVCache[] | undefined;
   readonly dropout?: Dropout;
+  /** Cross-patch attention in every layer (see `CrossPatch`); training and scoring only, not with caches. */
+  readonly crossPatch?: CrossPatch | undefined;
 }
 
 /** Pre-norm block: x + attn(norm(x)), then x + mlp(norm(x)). */
@@ -77,7 +79,11 @@ export class Transformer {
     return tf.tidy(() => {
       let h = x;
       this.blocks.forEach((block, i) => {
-        h = block.apply(h, { cache: context.caches?.[i], dropout: context.dropout ?? NO_DROPOUT });
+        h = block.apply(h, {
+          cache: context.caches?.[i],
+          dropout: context.dropout ?? NO_DROPOUT,
+          crossPatch: context.crossPatch,
+        });
       });
       return this.finalNorm.apply(h);
     });

@@ -39,8 +39,16 @@ const convolutionalConfig = microMegabyteConfig({
   local: { dim: 16, layers: 2, heads: 2 },
 });
 
+const crossPatchConfig = microMegabyteConfig({
+  contextLength: 32,
+  initStd: 0.2,
+  global: { byteDim: 8, layers: 2, heads: 2 },
+  local: { dim: 16, layers: 2, heads: 2, crossPatch: 3 },
+});
+
 const MODELS = [
   ['MEGABYTE', megabyteConfig],
+  ['MEGABYTE with cross-patch attention', crossPatchConfig],
   ['MEGABYTE with a convolutional patch encoder', convolutionalConfig],
   ['MEGABYTE with four levels', deepConfig],
   ['the baseline', transformerConfig],

@@ -200,46 +200,61 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
   private conditioning: tf.Tensor3D | undefined;
 
   protected encode(): tf.Tensor2D {
-    const { patchSize } = this.model.config;
     const batch = this.batchSize;
     const length = this.window[0]!.length;
-    const whole = length - (length % patchSize);
-    for (const cache of this.globalCaches) cache.reset();
+    const from = this.replayFrom(length);
+    for (const cache of [...this.globalCaches, ...this.localCaches]) cache.reset();
     const globalOut = tf.tidy(() => {
       // The pad patch first: its output conditions patch 0.
       const padOut = this.model.global.step(this.globalCaches, batch);
-      if (whole === 0) return padOut;
+      if (from === 0) return padOut;
       const out = this.model.global.step(this.globalCaches, batch, {
-        ids: this.windowIds(0, whole),
+        ids: this.windowIds(0, from),
         start: 0,
       });
       const [, count, width] = out.shape;
       return tf.slice(out, [0, count - 1, 0], [batch, 1, width]); // conditions the patch after them
     });
     this.handDown(0, globalOut);
-    // The bytes of the unfinished patch, one step each; the last step predicts the next byte.
-    let logits = this.enter(whole);
-    for (let position = whole + 1; position <= length; position++) {
+    // The bytes from there on, one step each; the last step predicts the next byte.
+    let logits = this.enter(from);
+    for (let position = from + 1; position <= length; position++) {
       logits.dispose();
+      if (position % this.model.config.patchSize === 0) this.completeGlobalPatch(position);
       logits = this.enter(position);
     }
     return logits;
   }
 
-  protected extend(): tf.Tensor2D {
+  /**
+   * Where encoding a window of `length` bytes switches from the global model's one pass to steps:
+   * the start of the unfinished global patch, or, with cross-patch attention, early enough that
+   * the local model has seen as many whole patches before the unfinished one as it has layers
+   * (what the last layer of a patch depends on), rounded down to a global patch.
+   */
+  private replayFrom(length: number): number {
     const { patchSize } = this.model.config;
+    const local = this.model.local.options;
+    const reach = (local.crossPatch ?? 0) > 0 ? local.transformer.layers * local.patchSize : 0;
+    const localStart = length - (length % local.patchSize) - reach;
+    return Math.max(0, Math.floor(localStart / patchSize) * patchSize);
+  }
+
+  protected extend(): tf.Tensor2D {
     const length = this.window[0]!.length;
-    if (length % patchSize === 0) {
-      // A patch just completed: the global model reads it and conditions the next one.
-      const start = length - patchSize;
-      const out = tf.tidy(() => {
-        const before = this.windowIds(Math.max(0, start - this.model.global.embedder.history), start);
-        const patch = { ids: this.windowIds(start, length), start, before };
-        return this.model.global.step(this.globalCaches, this.batchSize, patch);
-      });
-      this.handDown(0, out);
-    }
+    if (length % this.model.config.patchSize === 0) this.completeGlobalPatch(length);
     return this.enter(length);
+  }
+
+  /** The global patch that ends at window position `end` is complete: the global model reads it and conditions the next one. */
+  private completeGlobalPatch(end: number): void {
+    const start = end - this.model.config.patchSize;
+    const out = tf.tidy(() => {
+      const before = this.windowIds(Math.max(0, start - this.model.global.embedder.history), start);
+      const patch = { ids: this.windowIds(start, end), start, before };
+      return this.model.global.step(this.globalCaches, this.batchSize, patch);
+    });
+    this.handDown(0, out);
   }
 
   protected selectRows(rows: number[]): void {
@@ -279,7 +294,12 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
     } else {
       this.conditioning?.dispose();
       this.conditioning = this.model.local.projectGlobal(out); // [B, P, D_L]
-      for (const cache of this.localCaches) cache.reset();
+      // A new local patch: with cross-patch attention it keeps the end of the previous one.
+      const keep = this.model.local.options.crossPatch ?? 0;
+      for (const cache of this.localCaches) {
+        if (keep > 0) cache.keepLast(keep);
+        else cache.reset();
+      }
     }
     out.dispose();
   }
