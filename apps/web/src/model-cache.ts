@@ -53,6 +53,17 @@ export async function fetchCached(
   return { files, fromCache: false };
 }
 
+/** Downloads into the cache whichever of the URLs it lacks, without reading the cached ones. */
+export async function cacheAhead(urls: readonly string[]): Promise<void> {
+  if (typeof caches === 'undefined') return;
+  const cache = await caches.open(CACHE_NAME);
+  for (const url of urls) {
+    if (await cache.match(url)) continue;
+    const response = await fetchOk(url);
+    await store(cache, [url], [new Uint8Array(await response.arrayBuffer())]);
+  }
+}
+
 async function fetchOk(url: string): Promise<Response> {
   const response = await fetch(url);
   if (!response.ok)

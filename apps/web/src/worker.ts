@@ -24,7 +24,7 @@ import ortGpuWasm from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url
 import ortMjs from 'onnxruntime-web/ort-wasm-simd-threaded.mjs?url';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm?url';
 import { type Engine, onnxEngine, parameterCount, tfjsEngine } from './engines.js';
-import { fetchCached } from './model-cache.js';
+import { cacheAhead, fetchCached } from './model-cache.js';
 import type {
   BackendChoice,
   DefaultModel,
@@ -285,6 +285,11 @@ async function loadDefault(): Promise<void> {
     onnxEngine(generator, scoring),
     undefined,
     `default model, ${fromCache ? 'from the browser cache' : 'downloaded'}`,
+  );
+  // The files that Score and fine-tuning need go into the cache now, in the background, so that
+  // they work offline later; a failure here only means they are fetched when first used.
+  void cacheAhead([urls[`${DEFAULT_EXPORT}.onnx`]!, urls['config.json']!, urls['model.safetensors']!]).catch(
+    () => {},
   );
 }
 

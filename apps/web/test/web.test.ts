@@ -132,7 +132,12 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium on wasm', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'generate.png'), fullPage: true });
   });
 
-  it('scores a pasted paragraph: bits per byte, compression and a per-byte heatmap', async () => {
+  it('scores a pasted paragraph offline: bits per byte, compression and a per-byte heatmap', async () => {
+    // Once loaded, the page needs no network: the scoring graph was cached in the background.
+    await page.waitForFunction(
+      async () => (await (await caches.open('megabyte-models')).keys()).length === 6,
+    );
+    await page.context().setOffline(true);
     await page.click('#tab-score');
     await page.fill('#score-text', PARAGRAPH);
     await page.click('#score');
@@ -145,6 +150,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium on wasm', () => {
     expect(colours).toHaveLength(PARAGRAPH.length);
     expect(new Set(colours).size).toBeGreaterThan(5);
     await page.screenshot({ path: join(SCREENSHOTS, 'score.png'), fullPage: true });
+    await page.context().setOffline(false);
 
     // Any file: every byte value three times (768 bytes, three windows): non-text bytes show as hex.
     const binary = Buffer.from(Array.from({ length: 768 }, (_, i) => i % 256));
