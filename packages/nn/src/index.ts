@@ -5,6 +5,7 @@ export {
   type CrossPatch,
   causalMask,
 } from './attention.js';
+export { blockwiseCausalAttention, DEFAULT_ATTENTION_BLOCK } from './blockwise-attention.js';
 export { CausalConv, type CausalConvOptions } from './causal-conv.js';
 export { Dropout, NO_DROPOUT } from './dropout.js';
 export { Embedding, type EmbeddingOptions, lookup, lookupWithDenseGradient } from './embedding.js';

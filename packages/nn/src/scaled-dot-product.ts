@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { blockwiseCausalAttention } from './blockwise-attention.js';
 import { type Dropout, NO_DROPOUT } from './dropout.js';
 import { matMul } from './matmul.js';
 
@@ -26,7 +27,8 @@ const MASKED = -1e9;
  * q [B, H, T, Dh], k and v [B, H, past + T, Dh] -> [B, H, T, Dh].
  *
  * Runs the backend's fused kernel when it has one and the call needs nothing the kernel lacks
- * (attention dropout); otherwise the composite below, which every backend can run.
+ * (attention dropout); otherwise the composite below, which every backend can run, or for long
+ * sequences its blockwise form, which never holds the whole score matrix.
  */
 export function causalAttention(
   q: tf.Tensor4D,
@@ -58,8 +60,21 @@ export function causalAttention(
     logsumexp!.dispose(); // the kernel's gradient keeps its own copy
     return out as tf.Tensor4D;
   }
+  if (
+    dropout.rate === 0 &&
+    keyMask === undefined &&
+    batch * heads * length * (past + length) > BLOCKWISE_ABOVE
+  ) {
+    return blockwiseCausalAttention(q, k, v, past);
+  }
   return compositeCausalAttention(q, k, v, past, dropout, keyMask);
 }
+
+/**
+ * Score entries (B * H * T * (past + T)) above which attention goes block by block instead of
+ * holding the whole score matrix: 2^24 floats, 64 MiB per copy, of which the composite keeps several.
+ */
+const BLOCKWISE_ABOVE = 2 ** 24;
 
 /** The same attention from tfjs ops: what `causalAttention` runs without a fused kernel. */
 export function compositeCausalAttention(
