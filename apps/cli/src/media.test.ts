@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { trainCommand } from './commands/train.js';
+import { readSavedMedia } from './media.js';
 import { topHalf } from './media-generation.js';
 
 let root: string;
@@ -162,6 +163,20 @@ describe('megabyte train/eval/generate --modality image', () => {
     await expect(generate(['--modality', 'audio'])).rejects.toThrow(
       /--modality audio: this model was trained on image/,
     );
+  });
+});
+
+describe('media.json', () => {
+  it('is found from a run, its best/ and its step checkpoints, and a broken one is named', async () => {
+    expect(await readSavedMedia(join(imageModel, 'best'))).toMatchObject({ modality: 'image' });
+    expect(await readSavedMedia(join(imageModel, 'checkpoints', 'step-0000002'))).toMatchObject({
+      modality: 'image',
+    });
+    expect(await readSavedMedia(root)).toBeUndefined();
+    const broken = join(root, 'broken-run');
+    await mkdir(broken);
+    await writeFile(join(broken, 'media.json'), '{ "modality": ');
+    await expect(readSavedMedia(broken)).rejects.toThrow(/broken-run\/media\.json is not valid JSON/);
   });
 });
 

@@ -83,8 +83,16 @@ export async function readSavedMedia(checkpointDir: string): Promise<SavedMedia 
   const candidates = [checkpointDir, parent];
   if (basename(parent) === 'checkpoints') candidates.push(dirname(parent));
   for (const dir of candidates) {
-    const text = await readFile(join(dir, MEDIA_FILE), 'utf8').catch(() => undefined);
-    if (text !== undefined) return JSON.parse(text) as SavedMedia;
+    const path = join(dir, MEDIA_FILE);
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    try {
+      return JSON.parse(text) as SavedMedia;
+    } catch (error) {
+      throw new Error(
+        `${path} is not valid JSON (${(error as Error).message}); delete it and pass --modality and its flags instead`,
+      );
+    }
   }
   return undefined;
 }
