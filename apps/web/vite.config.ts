@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defaultClientConditions, defineConfig, type Plugin, runnerImport } from 'vite';
 
 /** The shipped model, read from the repository so the site never holds a second copy in git. */
 const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/default/', import.meta.url));
+/** An image model offered on the Images tab, when the lead ships one (a run directory of `megabyte train --modality image`). */
+const IMAGE_MODEL_DIR = fileURLToPath(new URL('../../models/image-tiny/', import.meta.url));
+const IMAGE_MODEL_FILES = ['config.json', 'model.safetensors', 'media.json'];
 const EXPORT_SCRIPT = fileURLToPath(new URL('./build/export-onnx.ts', import.meta.url));
 
 // Multi-threaded wasm needs SharedArrayBuffer, which browsers give only to cross-origin-isolated pages.
@@ -75,6 +78,51 @@ function defaultModel(): Plugin {
   };
 }
 
+/**
+ * Serves models/image-tiny's checkpoint under `models/image-tiny/` in dev and copies it into the
+ * build when that directory has all three files; `virtual:image-model` is `{ version, sizes }`
+ * then (as for the default model), else null and the page offers no built-in image model.
+ */
+function imageModel(): Plugin {
+  const virtualId = 'virtual:image-model';
+  const resolvedId = `\0${virtualId}`;
+  const load = (): Map<string, Uint8Array> | undefined =>
+    IMAGE_MODEL_FILES.every((name) => existsSync(`${IMAGE_MODEL_DIR}${name}`))
+      ? new Map(IMAGE_MODEL_FILES.map((name) => [name, readFileSync(`${IMAGE_MODEL_DIR}${name}`)]))
+      : undefined;
+  return {
+    name: 'megabyte-image-model',
+    resolveId: (id) => (id === virtualId ? resolvedId : undefined),
+    load(id) {
+      if (id !== resolvedId) return undefined;
+      const files = load();
+      if (!files) return 'export default null;';
+      const hash = createHash('sha256');
+      for (const [name, data] of files) hash.update(name).update(data);
+      const sizes = Object.fromEntries([...files].map(([name, data]) => [name, data.length]));
+      return `export default ${JSON.stringify({ version: hash.digest('hex').slice(0, 16), sizes })};`;
+    },
+    configureServer(server) {
+      server.middlewares.use((request, response, next) => {
+        const path = (request.url ?? '').split('?')[0]!;
+        const match = /\/models\/image-tiny\/([^/]+)$/.exec(path);
+        const data = match ? load()?.get(match[1]!) : undefined;
+        if (!data) return next();
+        response.setHeader(
+          'Content-Type',
+          path.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+        );
+        response.end(data);
+      });
+    },
+    generateBundle() {
+      for (const [name, source] of load() ?? []) {
+        this.emitFile({ type: 'asset', fileName: `models/image-tiny/${name}`, source });
+      }
+    },
+  };
+}
+
 export default defineConfig({
   // Relative URLs: the built site works from any directory of any static server.
   base: './',
@@ -86,7 +134,7 @@ export default defineConfig({
     dedupe: ['@tensorflow/tfjs-core'],
   },
   worker: { format: 'es' },
-  plugins: [defaultModel()],
+  plugins: [defaultModel(), imageModel()],
   server: { headers: CROSS_ORIGIN_ISOLATION },
   preview: { headers: CROSS_ORIGIN_ISOLATION },
   // Not minified: tfjs-backend-wasm starts its threads from the source text of a bundled function

@@ -1,14 +1,22 @@
 import './style.css';
 import defaultModel from 'virtual:default-model';
+import imageModel from 'virtual:image-model';
+import { type ImageLayout, imageByteLength, type RgbImage, serializeImage } from '@megabyte/patching';
 import { type ByteCell, byteCells, describeBytes } from './byte-cells.js';
 import { drawChart, type Point } from './chart.js';
 import { filesFromDrop, readNamedFiles } from './files.js';
+import { completionPromptLength, describeLayout, fitRgba, imagePixels, sameLayout } from './images.js';
 import type { BackendChoice, ModelInfo, NamedFile, Reply, Request, TaskName } from './protocol.js';
 
 /** Bytes of a scored input shown in the heatmap (the bpb covers all of it). */
 const HEATMAP_LIMIT = 20_000;
 /** Surprisal at which the heatmap colour saturates, in bits. */
 const HEATMAP_MAX_BITS = 12;
+/**
+ * Longest side an uploaded image is decoded at before patching's area resize: the browser shrinks
+ * a camera photo first, so the page never holds hundreds of megabytes of pixels.
+ */
+const MAX_DECODE_SIDE = 1024;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const element = document.getElementById(id);
@@ -39,6 +47,16 @@ let scoreBytes = new Uint8Array(0);
 let trainFiles: File[] = [];
 let trainPoints: Point[] = [];
 let evalPoints: Point[] = [];
+/** The image being generated: its bytes in scan order, how many are known, and how many were the prompt. */
+const picture = {
+  layout: undefined as ImageLayout | undefined,
+  bytes: new Uint8Array(0),
+  known: 0,
+  promptLength: 0,
+};
+/** The image file chosen to complete, and that image fitted to the loaded model's layout. */
+let chosen: File | undefined;
+let upload: { layout: ImageLayout; image: RgbImage } | undefined;
 
 // ---- tabs ------------------------------------------------------------------------------------
 
@@ -74,6 +92,7 @@ const modelButtons = ['generate', 'score', 'download'];
 const stopButtons: Partial<Record<TaskName, string>> = {
   generate: 'generate-stop',
   score: 'score-stop',
+  image: 'image-stop',
   train: 'train-stop',
 };
 
@@ -81,8 +100,10 @@ function setBusy(task: TaskName | undefined): void {
   busy = task;
   for (const id of modelButtons) input(id).disabled = task !== undefined || model === undefined;
   // Training from scratch and loading a model need no model.
-  for (const id of ['train', 'reload-default', 'model-files', 'model-dir'])
+  for (const id of ['train', 'reload-default', 'model-files', 'model-dir', 'image-builtin'])
     input(id).disabled = task !== undefined;
+  input('image-generate').disabled = task !== undefined || model?.image === undefined;
+  input('image-complete').disabled = task !== undefined || !sameLayout(upload?.layout, model?.image);
   for (const [name, id] of Object.entries(stopButtons)) input(id).disabled = name !== task;
 }
 
@@ -96,6 +117,7 @@ const errorTargets: Record<TaskName | 'init', string> = {
   init: 'load-error',
   load: 'model-error',
   generate: 'generate-error',
+  image: 'image-error',
   score: 'score-error',
   train: 'train-error',
   export: 'train-error',
@@ -129,9 +151,14 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
       if (busy === 'load') setBusy(undefined);
       break;
     case 'bytes':
-      appendGenerated(reply.bytes, reply.elapsedMs);
+      if (busy === 'image') appendImage(reply.bytes, reply.position, reply.elapsedMs);
+      else appendGenerated(reply.bytes, reply.elapsedMs);
       break;
     case 'generated':
+      if (busy === 'image') {
+        finishImage(reply.bytes, reply.elapsedMs, reply.stopped);
+        break;
+      }
       drawGenerated(true);
       $('generate-stats').textContent =
         `${reply.bytes} bytes in ${(reply.elapsedMs / 1000).toFixed(1)} s, ${rate(reply.bytes, reply.elapsedMs)} bytes/s` +
@@ -170,6 +197,7 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
     case 'error':
       showError(reply.task, reply.message);
       if (reply.task === 'generate') drawGenerated(true);
+      if (reply.task === 'image') $('image-stats').textContent = '';
       if (reply.task === 'init' && model === undefined) $('backend-info').textContent = 'failed to start';
       setBusy(undefined);
       break;
@@ -209,6 +237,7 @@ function showModel(info: ModelInfo): void {
   document.body.dataset.modelReady = 'true';
   $('load-progress').hidden = true;
   $('model-ok').textContent = `Loaded: ${info.source}.`;
+  showImageModel(info);
 }
 
 // ---- generate --------------------------------------------------------------------------------
@@ -272,6 +301,158 @@ function cellElement(cell: ByteCell): HTMLSpanElement {
   span.textContent = cell.text;
   if (cell.hex) span.className = 'hex';
   return span;
+}
+
+// ---- images ----------------------------------------------------------------------------------
+
+function showImageModel(info: ModelInfo): void {
+  const { image } = info;
+  $('image-model').textContent = image
+    ? `Image model: ${info.source}, ${describeLayout(image)}. Each image is generated byte by byte, R G B per pixel, in ${image.scan === 'patch' ? 'patch scan order: one model patch is one block, so it fills in a block at a time' : 'raster order: it fills in row by row'}.`
+    : `The loaded model (${info.source}) is a text model. Train an image model with \`megabyte train --modality image\` and drop its run directory (config.json, model.safetensors, media.json) on the Model tab${imageModel ? ', or use the built-in one' : ''}.`;
+  $('image-builtin-row').hidden = imageModel === null || image !== undefined;
+  document.body.dataset.imageModel = image ? describeLayout(image) : 'none';
+  if (image && !sameLayout(picture.layout, image)) resetPicture(image, 0);
+  // A chosen image is fitted again to the new model's layout.
+  if (image && chosen && !sameLayout(upload?.layout, image)) void prepareUpload(chosen);
+}
+
+function resetPicture(layout: ImageLayout, promptLength: number): void {
+  picture.layout = layout;
+  picture.bytes = new Uint8Array(imageByteLength(layout));
+  picture.known = 0;
+  picture.promptLength = promptLength;
+  drawImage('image-output', picture.bytes, 0, layout);
+}
+
+function drawImage(id: string, bytes: Uint8Array, known: number, layout: ImageLayout): void {
+  const canvas = $<HTMLCanvasElement>(id);
+  canvas.width = layout.size;
+  canvas.height = layout.size;
+  const pixels = imagePixels(bytes, known, layout) as Uint8ClampedArray<ArrayBuffer>;
+  canvas.getContext('2d')!.putImageData(new ImageData(pixels, layout.size, layout.size), 0, 0);
+}
+
+function startImage(prompt: Uint8Array, layout: ImageLayout): void {
+  resetPicture(layout, prompt.length);
+  picture.bytes.set(prompt);
+  picture.known = prompt.length;
+  drawImage('image-output', picture.bytes, picture.known, layout);
+  $('image-stats').textContent = 'starting…';
+  delete document.body.dataset.imageBytes;
+  const copy = prompt.slice();
+  run(
+    'image',
+    {
+      type: 'generate-image',
+      request: {
+        prompt: copy,
+        temperature: number('image-temperature', 0, 2),
+        seed: integer('image-seed', 0, 2 ** 31 - 1),
+      },
+    },
+    [copy.buffer],
+  );
+}
+
+function appendImage(bytes: Uint8Array, position: number, elapsedMs: number): void {
+  const { layout } = picture;
+  if (!layout) return;
+  picture.bytes.set(bytes, position);
+  picture.known = position + bytes.length;
+  const generated = picture.known - picture.promptLength;
+  $('image-stats').textContent =
+    `${generated} / ${picture.bytes.length - picture.promptLength} bytes, ${rate(generated, elapsedMs)} bytes/s`;
+  drawImage('image-output', picture.bytes, picture.known, layout);
+}
+
+function finishImage(generated: number, elapsedMs: number, stopped: boolean): void {
+  $('image-stats').textContent =
+    `${generated} bytes in ${(elapsedMs / 1000).toFixed(1)} s, ${rate(generated, elapsedMs)} bytes/s` +
+    (stopped ? ' (stopped)' : '');
+  document.body.dataset.imageBytes = String(picture.known);
+  setBusy(undefined);
+}
+
+$('image-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const layout = model?.image;
+  if (busy || !layout) return;
+  $('image-original-figure').hidden = true;
+  $('image-caption').textContent = `Generated from nothing (${describeLayout(layout)}).`;
+  startImage(new Uint8Array(0), layout);
+});
+
+$('image-complete').addEventListener('click', () => {
+  const layout = model?.image;
+  if (busy || !layout || !upload || !sameLayout(upload.layout, layout)) return;
+  const bytes = serializeImage(upload.image, layout);
+  const prompt = bytes.subarray(0, completionPromptLength(layout));
+  $('image-caption').textContent =
+    `The model's completion: the top ${prompt.length.toLocaleString('en')} bytes are yours, the rest is generated.`;
+  startImage(prompt, layout);
+});
+$('image-stop').addEventListener('click', () => send({ type: 'stop' }));
+
+input('image-file').addEventListener('change', async () => {
+  const file = input('image-file').files?.[0];
+  if (file) await prepareUpload(file);
+});
+dropZone($('image-drop'), async (files) => {
+  if (files[0]) await prepareUpload(files[0].file);
+});
+
+/** Decodes the chosen file with the browser and fits it to the model's layout (shown on the left). */
+async function prepareUpload(file: File): Promise<void> {
+  const error = $('image-error');
+  error.hidden = true;
+  chosen = file;
+  upload = undefined;
+  $('image-original-figure').hidden = true;
+  $('image-drop').querySelector('span')!.textContent = `Image: ${file.name}`;
+  const layout = model?.image;
+  try {
+    if (!layout) {
+      throw new Error(
+        `${file.name} is ready, but the loaded model is a text model: load an image model first (Model tab)`,
+      );
+    }
+    const { rgba, width, height } = await decodeImage(file);
+    const image = fitRgba(rgba, width, height, layout.size);
+    upload = { layout, image };
+    drawImage('image-original', serializeImage(image, layout), imageByteLength(layout), layout);
+    $('image-original-caption').textContent =
+      `${file.name}, fitted to ${layout.size} x ${layout.size} (the top half is the prompt)`;
+    $('image-original-figure').hidden = false;
+  } catch (failure) {
+    error.textContent = failure instanceof Error ? failure.message : String(failure);
+    error.hidden = false;
+  }
+  setBusy(busy);
+}
+
+interface DecodedImage {
+  rgba: Uint8ClampedArray;
+  width: number;
+  height: number;
+}
+
+async function decodeImage(file: File): Promise<DecodedImage> {
+  let bitmap: ImageBitmap;
+  try {
+    // The file's own pixel values, as patching's PNG decoder reads them: no colour management, no premultiplied alpha.
+    bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  } catch {
+    throw new Error(`${file.name} is not an image this browser can decode: choose a PNG or JPEG file`);
+  }
+  const scale = Math.min(1, MAX_DECODE_SIDE / Math.max(bitmap.width, bitmap.height));
+  const width = Math.max(1, Math.round(bitmap.width * scale));
+  const height = Math.max(1, Math.round(bitmap.height * scale));
+  const canvas = new OffscreenCanvas(width, height);
+  const context = canvas.getContext('2d', { willReadFrequently: true })!;
+  context.drawImage(bitmap, 0, 0, width, height);
+  bitmap.close();
+  return { rgba: context.getImageData(0, 0, width, height).data, width, height };
 }
 
 // ---- score -----------------------------------------------------------------------------------
@@ -426,6 +607,7 @@ for (const id of ['model-files', 'model-dir']) {
 }
 dropZone($('model-drop'), async (files) => loadModelFiles(await readNamedFiles(files)));
 $('reload-default').addEventListener('click', () => run('load', { type: 'load-default' }));
+$('image-builtin').addEventListener('click', () => run('load', { type: 'load-image-default' }));
 
 /** Makes an element accept dropped files and directories (directories are read recursively). */
 function dropZone(zone: HTMLElement, onFiles: (files: { file: File; path: string }[]) => unknown): void {
@@ -458,15 +640,19 @@ function integer(id: string, min: number, max: number): number {
 const wanted = new URLSearchParams(location.search).get('backend');
 const backend: BackendChoice = wanted === 'wasm' || wanted === 'webgpu' ? wanted : 'auto';
 setBusy('load');
-const files = Object.keys(defaultModel.sizes);
-const modelUrl = (file: string) =>
-  new URL(`models/default/${file}?v=${defaultModel.version}`, document.baseURI).href;
+const served = (directory: string, info: { version: string; sizes: Record<string, number> }) => ({
+  urls: Object.fromEntries(
+    Object.keys(info.sizes).map((file) => [
+      file,
+      new URL(`models/${directory}/${file}?v=${info.version}`, document.baseURI).href,
+    ]),
+  ),
+  sizes: info.sizes,
+});
 send({
   type: 'init',
   backend,
-  defaultModel: {
-    urls: Object.fromEntries(files.map((file) => [file, modelUrl(file)])),
-    sizes: defaultModel.sizes,
-  },
+  defaultModel: served('default', defaultModel),
+  imageModel: imageModel ? served('image-tiny', imageModel) : undefined,
 });
 send({ type: 'load-default' });

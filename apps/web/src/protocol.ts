@@ -1,5 +1,7 @@
 /** Messages between the page and the engine worker. */
 
+import type { ImageLayout } from '@megabyte/patching';
+
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm';
 
 export interface GenerateRequest {
@@ -7,6 +9,13 @@ export interface GenerateRequest {
   readonly temperature: number;
   readonly topP: number;
   readonly maxBytes: number;
+  readonly seed: number;
+}
+
+/** An image from nothing (empty prompt) or the rest of one (its first bytes in scan order). */
+export interface ImageRequest {
+  readonly prompt: Uint8Array;
+  readonly temperature: number;
   readonly seed: number;
 }
 
@@ -33,10 +42,18 @@ export interface DefaultModel {
 }
 
 export type Request =
-  | { readonly type: 'init'; readonly backend: BackendChoice; readonly defaultModel: DefaultModel }
+  | {
+      readonly type: 'init';
+      readonly backend: BackendChoice;
+      readonly defaultModel: DefaultModel;
+      /** The built-in image model (models/image-tiny at build time), if the site has one. */
+      readonly imageModel: DefaultModel | undefined;
+    }
   | { readonly type: 'load-default' }
+  | { readonly type: 'load-image-default' }
   | { readonly type: 'load-files'; readonly files: NamedFile[] }
   | { readonly type: 'generate'; readonly request: GenerateRequest }
+  | { readonly type: 'generate-image'; readonly request: ImageRequest }
   | { readonly type: 'score'; readonly bytes: Uint8Array }
   | { readonly type: 'train'; readonly request: TrainRequest }
   | { readonly type: 'export' }
@@ -53,9 +70,11 @@ export interface ModelInfo {
   readonly patchSize: number;
   /** What runs it, e.g. `tfjs wasm`. */
   readonly engine: string;
+  /** How its bytes make images, for an image model (from its media.json); undefined for text. */
+  readonly image: ImageLayout | undefined;
 }
 
-export type TaskName = 'load' | 'generate' | 'score' | 'train' | 'export';
+export type TaskName = 'load' | 'generate' | 'image' | 'score' | 'train' | 'export';
 
 export type Reply =
   /** `name` is what runs inference (`wasm` or `webgpu`); the texts say what runs and why. */

@@ -11,7 +11,7 @@ import {
   type ModelConfig,
 } from '@megabyte/core';
 import { type GraphRole, type OnnxManifest, OnnxModel, type OrtModule } from '@megabyte/onnx';
-import { Corpus, splitCorpus } from '@megabyte/patching';
+import { Corpus, type ImageLayout, imageByteLength, splitCorpus } from '@megabyte/patching';
 import { createWebGpuRuntime } from '@megabyte/runtime-webgpu';
 import { Trainer } from '@megabyte/trainer';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -23,12 +23,15 @@ import ortGpuMjs from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url';
 import ortGpuWasm from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import ortMjs from 'onnxruntime-web/ort-wasm-simd-threaded.mjs?url';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm?url';
+import { pickCheckpoint } from './checkpoint-files.js';
 import { type Engine, onnxEngine, parameterCount, tfjsEngine } from './engines.js';
+import { assertModelShowsImages, layoutFromMedia, MEDIA_FILE } from './images.js';
 import { cacheAhead, fetchCached } from './model-cache.js';
 import type {
   BackendChoice,
   DefaultModel,
   GenerateRequest,
+  ImageRequest,
   ModelInfo,
   NamedFile,
   Reply,
@@ -55,6 +58,7 @@ const DEFAULT_EXPORT = 'default';
 
 let choice: BackendChoice = 'auto';
 let defaultModel: DefaultModel | undefined;
+let imageModel: DefaultModel | undefined;
 /** onnxruntime-web with its execution provider, chosen once. */
 let ort: { module: OrtModule; provider: 'wasm' | 'webgpu'; description: string } | undefined;
 /** The tfjs backend for training and checkpoints, started when first needed. */
@@ -65,6 +69,8 @@ let engine: Engine | undefined;
 /** The loaded model as tfjs weights, for training and download; made from the checkpoint when needed. */
 let trainable: AnyModel | undefined;
 let source = '';
+/** The loaded model's image layout (from media.json); undefined for a text model. */
+let layout: ImageLayout | undefined;
 let running: AbortController | undefined;
 
 function post(reply: Reply, transfer: Transferable[] = []): void {
@@ -91,16 +97,23 @@ async function handle(request: Exclude<Request, { type: 'stop' }>): Promise<void
       case 'init':
         choice = request.backend;
         defaultModel = request.defaultModel;
+        imageModel = request.imageModel;
         await startOrt();
         break;
       case 'load-default':
         await loadDefault();
+        break;
+      case 'load-image-default':
+        await loadImageDefault();
         break;
       case 'load-files':
         await loadFiles(request.files);
         break;
       case 'generate':
         await runGenerate(request.request, signal);
+        break;
+      case 'generate-image':
+        await runGenerateImage(request.request, signal);
         break;
       case 'score':
         await score(request.bytes, signal);
@@ -120,7 +133,8 @@ async function handle(request: Exclude<Request, { type: 'stop' }>): Promise<void
 }
 
 function taskOf(type: Exclude<Request['type'], 'init' | 'stop'>): TaskName {
-  if (type === 'load-default' || type === 'load-files') return 'load';
+  if (type === 'load-default' || type === 'load-image-default' || type === 'load-files') return 'load';
+  if (type === 'generate-image') return 'image';
   return type;
 }
 
@@ -285,6 +299,7 @@ async function loadDefault(): Promise<void> {
     onnxEngine(generator, scoring),
     undefined,
     `default model, ${fromCache ? 'from the browser cache' : 'downloaded'}`,
+    undefined,
   );
   // The files that Score and fine-tuning need go into the cache now, in the background, so that
   // they work offline later; a failure here only means they are fetched when first used.
@@ -307,30 +322,61 @@ async function defaultTrainable(): Promise<AnyModel> {
 async function loadFiles(files: NamedFile[]): Promise<void> {
   if (files.length === 0)
     throw new Error('no files were given: drop a checkpoint directory or an ONNX export');
-  const base = (name: string) => name.slice(name.lastIndexOf('/') + 1);
   const graphs = files.filter((file) => file.name.endsWith('.onnx'));
   if (graphs.length > 0) return loadOnnx(files, graphs);
-  const config = files.find((file) => base(file.name) === 'config.json');
-  const weights = files.find((file) => base(file.name).endsWith('.safetensors'));
-  if (!config || !weights) {
+  const checkpoint = pickCheckpoint(files);
+  if (!checkpoint) {
     const names = files.map((file) => file.name).join(', ');
     throw new Error(
       `${names} is not a model: a checkpoint is a directory with config.json and model.safetensors, ` +
         'an ONNX export is NAME.json with its .onnx files (`megabyte export`); drop the directory or select the files',
     );
   }
+  const { config, weights, media } = checkpoint;
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder().decode(config.bytes));
   } catch (error) {
     throw new Error(`${config.name} is not valid JSON (${message(error)}): is it a model's config.json?`);
   }
-  const folder = config.name.includes('/')
-    ? `${config.name.slice(0, config.name.lastIndexOf('/'))}/`
-    : config.name;
+  const folder = checkpoint.folder || config.name;
+  // A checkpoint without media.json is a text model.
+  const image = media && layoutFromMedia(new TextDecoder().decode(media.bytes), media.name);
   const backend = await startTfjs();
   const model = decodeModel({ config: parsed, weights: weights.bytes }, folder);
-  setModel(tfjsEngine(model, backend), model, `${folder} (from disk)`);
+  try {
+    if (image) assertModelShowsImages(model.config, image, folder);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  setModel(tfjsEngine(model, backend), model, `${folder} (from disk)`, image);
+}
+
+/** The site's built-in image model (models/image-tiny when the site was built), on tfjs. */
+async function loadImageDefault(): Promise<void> {
+  if (!imageModel) throw new Error('this site was built without an image model (models/image-tiny)');
+  const { urls, sizes } = imageModel;
+  const names = ['config.json', 'model.safetensors', MEDIA_FILE];
+  const { files, fromCache } = await fetchCached(
+    names.map((name) => urls[name]!),
+    {
+      expectedBytes: names.reduce((sum, name) => sum + (sizes[name] ?? 0), 0),
+      onProgress: (done, total) => post({ type: 'progress', task: 'load', done, total }),
+    },
+  );
+  const [config, weights, media] = files as [Uint8Array, Uint8Array, Uint8Array];
+  const name = 'the built-in image model';
+  const image = layoutFromMedia(new TextDecoder().decode(media), `${name}'s ${MEDIA_FILE}`);
+  const backend = await startTfjs();
+  const model = decodeModel({ config: JSON.parse(new TextDecoder().decode(config)), weights }, name);
+  assertModelShowsImages(model.config, image, name);
+  setModel(
+    tfjsEngine(model, backend),
+    model,
+    `built-in image model, ${fromCache ? 'from the browser cache' : 'downloaded'}`,
+    image,
+  );
 }
 
 /** An export of `megabyte export`: the manifest (NAME.json) names each graph's file. */
@@ -369,15 +415,22 @@ async function loadOnnx(files: NamedFile[], graphs: NamedFile[]): Promise<void> 
     onnxEngine(all, async () => all),
     undefined,
     name,
+    undefined,
   );
 }
 
-function setModel(next: Engine, weights: AnyModel | undefined, from: string): void {
+function setModel(
+  next: Engine,
+  weights: AnyModel | undefined,
+  from: string,
+  image: ImageLayout | undefined,
+): void {
   void engine?.dispose().catch(() => {});
   if (trainable && trainable !== weights) trainable.dispose();
   engine = next;
   trainable = weights;
   source = from;
+  layout = image;
   post({ type: 'model', info: modelInfo() });
 }
 
@@ -390,6 +443,7 @@ function modelInfo(): ModelInfo {
     contextLength: config.contextLength,
     patchSize: config.kind === 'megabyte' ? config.patchSize : 1,
     engine: name,
+    image: layout,
   };
 }
 
@@ -401,8 +455,34 @@ function requireEngine(): Engine {
 // ---- generate, score -----------------------------------------------------------------------
 
 async function runGenerate(request: GenerateRequest, signal: AbortSignal): Promise<void> {
+  await stream(request.prompt, request, signal);
+}
+
+/** The rest of an image: as many bytes as the layout's image has after the prompt. */
+async function runGenerateImage(request: ImageRequest, signal: AbortSignal): Promise<void> {
+  requireEngine();
+  if (!layout) {
+    throw new Error(
+      `${source} is a text model: train an image model with \`megabyte train --modality image\` and drop its run directory on the Model tab`,
+    );
+  }
+  const total = imageByteLength(layout);
+  if (request.prompt.length >= total) {
+    throw new Error(
+      `the prompt has ${request.prompt.length} bytes but a whole ${layout.size} x ${layout.size} image has ${total}: nothing is left to generate`,
+    );
+  }
+  await stream(request.prompt, { ...request, topP: 1, maxBytes: total - request.prompt.length }, signal);
+}
+
+/** Streams generated bytes to the page in batches, then says how many and how fast. */
+async function stream(
+  prompt: string | Uint8Array,
+  request: Omit<GenerateRequest, 'prompt'>,
+  signal: AbortSignal,
+): Promise<void> {
   const current = requireEngine();
-  const promptLength = new TextEncoder().encode(request.prompt).length;
+  const promptLength = typeof prompt === 'string' ? new TextEncoder().encode(prompt).length : prompt.length;
   const started = performance.now();
   let pending: number[] = [];
   let sent = 0;
@@ -420,7 +500,7 @@ async function runGenerate(request: GenerateRequest, signal: AbortSignal): Promi
   let stopped = false;
   try {
     for await (const byte of generate(current.decoder, {
-      prompt: request.prompt,
+      prompt,
       maxBytes: request.maxBytes,
       temperature: request.temperature,
       topP: request.topP,
@@ -500,7 +580,7 @@ async function train(request: TrainRequest, signal: AbortSignal): Promise<void> 
   const base = request.start === 'scratch' ? 'new tiny model' : source.replace(/ \(trained.*\)$/, '');
   // The model in training is the one the other views use from now on, on tfjs.
   if (request.start === 'scratch' || engine?.decoder !== model)
-    setModel(tfjsEngine(model, backend), model, base);
+    setModel(tfjsEngine(model, backend), model, base, request.start === 'scratch' ? undefined : layout);
   const { steps } = request;
   const trainer = new Trainer(
     model,

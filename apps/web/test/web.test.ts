@@ -4,6 +4,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// tfjs-core and its backend before any @megabyte/* import, so they share one tfjs instance.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { createModel, encodeModel } from '@megabyte/core';
+import { microMegabyteConfig } from '@megabyte/core/testing';
+import { encodePng } from '@megabyte/patching/node';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { build, type PreviewServer, preview } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -364,3 +370,186 @@ describe.skipIf(!existsSync(CHROMIUM) || swiftShaderMissing !== undefined)(
     }, 300_000); // SwiftShader compiles every shader on the CPU: minutes on a busy machine
   },
 );
+
+/** 8 x 8 RGB in patch scan with 2 x 2 blocks: 192 bytes per image, model patches of 12 bytes. */
+const IMAGE_LAYOUT = { size: 8, scan: 'patch', patch: 2 } as const;
+const IMAGE_BYTES = 8 * 8 * 3;
+
+/** A random untrained image model as `megabyte train --modality image` would leave it in a run directory. */
+async function tinyImageModel(): Promise<{ name: string; mimeType: string; buffer: Buffer }[]> {
+  await tf.setBackend('cpu');
+  const model = createModel(microMegabyteConfig({ patchSize: 12, contextLength: IMAGE_BYTES }), { seed: 0 });
+  try {
+    const { configJson, weights } = await encodeModel(model);
+    const media = { modality: 'image', layout: IMAGE_LAYOUT, data: 'test', validationFraction: 0 };
+    return [
+      { name: 'config.json', mimeType: 'application/json', buffer: Buffer.from(configJson) },
+      { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(weights) },
+      { name: 'media.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(media)) },
+    ];
+  } finally {
+    model.dispose();
+  }
+}
+
+/** RGBA of a canvas on the page, as an array. */
+async function canvasPixels(page: Page, selector: string): Promise<number[]> {
+  return page.$eval(selector, (canvas: HTMLCanvasElement) =>
+    Array.from(canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data),
+  );
+}
+
+/** RGB of pixels [from, to) of RGBA data. */
+const rgbOf = (rgba: number[], from: number, to: number) =>
+  rgba.slice(from * 4, to * 4).filter((_, i) => i % 4 !== 3);
+
+describe.skipIf(!existsSync(CHROMIUM))('Images view in Chromium on wasm', () => {
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...HEADLESS, '--disable-gpu'] });
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(`${site.url}?backend=wasm`);
+    await waitForModel(page);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('says that a text model draws no images, and how to get an image model', async () => {
+    await page.click('#tab-images');
+    expect(await page.textContent('#image-model')).toMatch(
+      /^The loaded model \(default model, downloaded\) is a text model\. Train an image model with `megabyte train --modality image` and drop its run directory \(config\.json, model\.safetensors, media\.json\) on the Model tab\.$/,
+    );
+    expect(await page.isDisabled('#image-generate')).toBe(true);
+    expect(await page.isDisabled('#image-complete')).toBe(true);
+    // No models/image-tiny in this repository: no built-in image model is offered.
+    expect(await page.isHidden('#image-builtin')).toBe(true);
+  });
+
+  it('an image model without a layout is an error that says so', async () => {
+    await page.click('#tab-model');
+    const [config, weights] = await tinyImageModel();
+    await page.setInputFiles('#model-files', [
+      config!,
+      weights!,
+      { name: 'media.json', mimeType: 'application/json', buffer: Buffer.from('{"modality":"image"}') },
+    ]);
+    await page.waitForSelector('#model-error:not([hidden])', { timeout: 60_000 });
+    expect(await page.textContent('#model-error')).toMatch(
+      /^media\.json is for an image model but has no layout/,
+    );
+    expect(await page.textContent('#model-info')).toMatch(/^default model/);
+  });
+
+  it('loads an image checkpoint with its media.json and generates a whole image, patch by patch', async () => {
+    await page.setInputFiles('#model-files', await tinyImageModel());
+    await page.waitForSelector('body[data-image-model^="8 x 8"]', { state: 'attached', timeout: 60_000 });
+    expect(await page.textContent('#model-info')).toMatch(
+      /MEGABYTE, patches of 12 bytes, .* on tfjs \(wasm\)$/,
+    );
+    await page.click('#tab-images');
+    expect(await page.textContent('#image-model')).toMatch(
+      /^Image model: config\.json \(from disk\), 8 x 8 RGB, patch scan \(2 x 2 blocks\), 192 bytes per image\./,
+    );
+    const placeholder = await canvasPixels(page, '#image-output');
+    expect(placeholder).toHaveLength(8 * 8 * 4);
+    expect(new Set(placeholder.filter((_, i) => i % 4 !== 3))).toEqual(new Set([205, 225]));
+
+    // Every redraw while bytes stream in: how many bytes the stats line counts, and the canvas then.
+    await page.evaluate(() => {
+      const frames: { text: string; pixels: number[] }[] = [];
+      (window as unknown as { frames_: typeof frames }).frames_ = frames;
+      const canvas = document.querySelector<HTMLCanvasElement>('#image-output')!;
+      new MutationObserver(() =>
+        frames.push({
+          text: document.querySelector('#image-stats')!.textContent ?? '',
+          pixels: Array.from(canvas.getContext('2d')!.getImageData(0, 0, 8, 8).data),
+        }),
+      ).observe(document.querySelector('#image-stats')!, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+    });
+    await page.fill('#image-seed', '5');
+    await page.click('#image-generate');
+    await page.waitForSelector('body[data-image-bytes]', { state: 'attached', timeout: 60_000 });
+    expect(await page.getAttribute('body', 'data-image-bytes')).toBe(String(IMAGE_BYTES));
+    expect(await page.textContent('#image-stats')).toMatch(/^192 bytes in [\d.]+ s, [\d.]+ bytes\/s$/);
+    const drawn = await canvasPixels(page, '#image-output');
+    // An untrained model samples nearly uniform bytes: no pixel is left as the checker.
+    for (let pixel = 0; pixel < 64; pixel++) {
+      expect(rgbOf(drawn, pixel, pixel + 1)).not.toEqual(rgbOf(placeholder, pixel, pixel + 1));
+    }
+    // While streaming, the image fills in: a pixel is drawn once its three bytes are known.
+    const frames = await page.evaluate(
+      () => (window as unknown as { frames_: { text: string; pixels: number[] }[] }).frames_,
+    );
+    const partial = frames
+      .map(({ text, pixels }) => ({ known: Number(/^(\d+) \/ 192 bytes, /.exec(text)?.[1]), pixels }))
+      .filter(({ known }) => known > 0 && known < IMAGE_BYTES);
+    expect(partial.length).toBeGreaterThan(0);
+    for (const { known, pixels } of partial) {
+      const changed = Array.from({ length: 64 }, (_, p) => p).filter(
+        (p) => rgbOf(pixels, p, p + 1).join() !== rgbOf(placeholder, p, p + 1).join(),
+      );
+      expect(changed).toHaveLength(Math.floor(known / 3));
+    }
+    await page.screenshot({ path: join(SCREENSHOTS, 'images-generate.png'), fullPage: true });
+  });
+
+  it('completes an uploaded PNG: the top half is the input, exactly', async () => {
+    const data = Uint8Array.from({ length: IMAGE_BYTES }, (_, i) => (i * 97 + 13) % 256);
+    const png = Buffer.from(encodePng({ width: 8, height: 8, data }));
+    await page.setInputFiles('#image-file', { name: 'stripes.png', mimeType: 'image/png', buffer: png });
+    await page.waitForSelector('#image-original-figure:not([hidden])');
+    expect(rgbOf(await canvasPixels(page, '#image-original'), 0, 64)).toEqual([...data]);
+
+    await page.click('#image-complete');
+    await page.waitForSelector('body[data-image-bytes]', { state: 'attached', timeout: 60_000 });
+    expect(await page.getAttribute('body', 'data-image-bytes')).toBe(String(IMAGE_BYTES));
+    // 96 prompt bytes (the first two of four rows of 2 x 2 blocks), 96 generated.
+    expect(await page.textContent('#image-stats')).toMatch(/^96 bytes in /);
+    const completion = await canvasPixels(page, '#image-output');
+    expect(rgbOf(completion, 0, 32)).toEqual([...data.subarray(0, 96)]);
+    expect(rgbOf(completion, 32, 64)).not.toEqual([...data.subarray(96)]);
+    expect(new Set(rgbOf(completion, 32, 64)).size).toBeGreaterThan(2);
+    await page.screenshot({ path: join(SCREENSHOTS, 'images-complete.png'), fullPage: true });
+  });
+
+  it('a file that is not an image gives a visible error, and generation still works', async () => {
+    await page.setInputFiles('#image-file', {
+      name: 'notes.png',
+      mimeType: 'image/png',
+      buffer: Buffer.from('this is text, not a PNG'),
+    });
+    await page.waitForSelector('#image-error:not([hidden])');
+    expect(await page.textContent('#image-error')).toBe(
+      'notes.png is not an image this browser can decode: choose a PNG or JPEG file',
+    );
+    expect(await page.isDisabled('#image-complete')).toBe(true);
+    expect(await page.isHidden('#image-original-figure')).toBe(true);
+    await page.click('#image-generate');
+    await page.waitForSelector('body[data-image-bytes]', { state: 'attached', timeout: 60_000 });
+    expect(await page.getAttribute('body', 'data-image-bytes')).toBe(String(IMAGE_BYTES));
+  });
+
+  it('fits a phone', async () => {
+    await page.setInputFiles('#image-file', {
+      name: 'again.png',
+      mimeType: 'image/png',
+      buffer: Buffer.from(encodePng({ width: 8, height: 8, data: new Uint8Array(IMAGE_BYTES).fill(90) })),
+    });
+    await page.waitForSelector('#image-original-figure:not([hidden])');
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(SCREENSHOTS, 'images-phone.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  });
+});
