@@ -348,7 +348,9 @@ async function benchOne(
     backend: runtime.name,
     contextLength: config?.contextLength ?? 0,
     patchSize: config?.kind === 'megabyte' ? config.patchSize : 1,
-    parameters: config ? parameterBreakdown(config) : { embeddings: 0, global: 0, middle: 0, local: 0, total: 0 },
+    parameters: config
+      ? parameterBreakdown(config)
+      : { embeddings: 0, global: 0, middle: 0, local: 0, total: 0 },
     ...(cached && { cached }),
     ...(uncached && { uncached }),
     ...(cached && uncached && { cacheSpeedup: cached.bytesPerSecond / uncached.bytesPerSecond }),
