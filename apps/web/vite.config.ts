@@ -5,8 +5,13 @@ import { defaultClientConditions, defineConfig, type Plugin, runnerImport } from
 
 /** The shipped model, read from the repository so the site never holds a second copy in git. */
 const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/default/', import.meta.url));
-/** An image model offered on the Images tab, when the lead ships one (a run directory of `megabyte train --modality image`). */
-const IMAGE_MODEL_DIR = fileURLToPath(new URL('../../models/image-tiny/', import.meta.url));
+/**
+ * An image model offered on the Images tab when this directory holds its checkpoint and media.json
+ * (none is shipped yet). MEGABYTE_WEB_IMAGE_MODEL=DIR builds the site with another one.
+ */
+const IMAGE_MODEL_DIR = process.env.MEGABYTE_WEB_IMAGE_MODEL
+  ? `${process.env.MEGABYTE_WEB_IMAGE_MODEL.replace(/\/$/, '')}/`
+  : fileURLToPath(new URL('../../models/image-tiny/', import.meta.url));
 const IMAGE_MODEL_FILES = ['config.json', 'model.safetensors', 'media.json'];
 const EXPORT_SCRIPT = fileURLToPath(new URL('./build/export-onnx.ts', import.meta.url));
 
