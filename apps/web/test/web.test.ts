@@ -372,16 +372,20 @@ describe.skipIf(!existsSync(CHROMIUM) || swiftShaderMissing !== undefined)(
 );
 
 /** 8 x 8 RGB in patch scan with 2 x 2 blocks: 192 bytes per image, model patches of 12 bytes. */
-const IMAGE_LAYOUT = { size: 8, scan: 'patch', patch: 2 } as const;
 const IMAGE_BYTES = 8 * 8 * 3;
 
-/** A random untrained image model as `megabyte train --modality image` would leave it in a run directory. */
-async function tinyImageModel(): Promise<{ name: string; mimeType: string; buffer: Buffer }[]> {
+/**
+ * A random untrained `size` x `size` image model (patch scan, 2 x 2 blocks) as `megabyte train
+ * --modality image` would leave it in a run directory.
+ */
+async function tinyImageModel(size = 8): Promise<{ name: string; mimeType: string; buffer: Buffer }[]> {
   await tf.setBackend('cpu');
-  const model = createModel(microMegabyteConfig({ patchSize: 12, contextLength: IMAGE_BYTES }), { seed: 0 });
+  const config = microMegabyteConfig({ patchSize: 12, contextLength: size * size * 3 });
+  const model = createModel(config, { seed: 0 });
   try {
     const { configJson, weights } = await encodeModel(model);
-    const media = { modality: 'image', layout: IMAGE_LAYOUT, data: 'test', validationFraction: 0 };
+    const layout = { size, scan: 'patch', patch: 2 };
+    const media = { modality: 'image', layout, data: 'test', validationFraction: 0 };
     return [
       { name: 'config.json', mimeType: 'application/json', buffer: Buffer.from(configJson) },
       { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(weights) },
@@ -538,6 +542,29 @@ describe.skipIf(!existsSync(CHROMIUM))('Images view in Chromium on wasm', () => 
     await page.click('#image-generate');
     await page.waitForSelector('body[data-image-bytes]', { state: 'attached', timeout: 60_000 });
     expect(await page.getAttribute('body', 'data-image-bytes')).toBe(String(IMAGE_BYTES));
+  });
+
+  it('Stop ends an image generation, and the partial image stays', async () => {
+    await page.click('#tab-model');
+    await page.setInputFiles('#model-files', await tinyImageModel(24));
+    await page.waitForSelector('body[data-image-model^="24 x 24"]', { state: 'attached', timeout: 60_000 });
+    await page.click('#tab-images');
+    await page.click('#image-generate');
+    await page.waitForFunction(() =>
+      /^\d+ \/ 1728 bytes/.test(document.querySelector('#image-stats')?.textContent ?? ''),
+    );
+    await page.click('#image-stop');
+    await page.waitForSelector('body[data-image-bytes]', { state: 'attached', timeout: 60_000 });
+    const known = Number(await page.getAttribute('body', 'data-image-bytes'));
+    expect(known).toBeGreaterThan(0);
+    expect(known).toBeLessThan(24 * 24 * 3);
+    expect(await page.textContent('#image-stats')).toMatch(/ bytes\/s \(stopped\)$/);
+    const checker = (await canvasPixels(page, '#image-output')).filter(
+      (value, i) => i % 4 !== 3 && (value === 205 || value === 225),
+    );
+    // The pixels not generated are still the checker (an untrained model hardly ever samples 205 or 225 thrice).
+    expect(checker.length).toBeGreaterThanOrEqual((24 * 24 - Math.floor(known / 3)) * 3);
+    expect(await page.isEnabled('#image-generate')).toBe(true);
   });
 
   it('fits a phone', async () => {
