@@ -1,4 +1,10 @@
-import type { DecoderOptions, IncrementalDecoder, MegabyteConfig, ModelConfig } from '@megabyte/core';
+import {
+  type DecoderOptions,
+  type IncrementalDecoder,
+  type MegabyteConfig,
+  type ModelConfig,
+  SlidingWindowDecoder,
+} from '@megabyte/core';
 import { PAD_ID } from '@megabyte/patching';
 import { cacheLayout } from './export.js';
 import { convHistory } from './graphs.js';
@@ -14,139 +20,57 @@ export interface DecoderContext {
 
 /** The decoder for the model's kind, with the same window rule and options as @megabyte/core's. */
 export function createOnnxDecoder(context: DecoderContext, options: DecoderOptions = {}): IncrementalDecoder {
-  const { config } = context;
-  const patchSize = config.kind === 'megabyte' ? config.patchSize : 1;
-  const patches = config.contextLength / patchSize;
-  const slide = options.slide ?? Math.max(1, Math.floor(patches / 2));
-  if (!Number.isInteger(slide) || slide < 1 || slide > patches) {
-    throw new RangeError(
-      `decoder option "slide": expected an integer in 1..${patches} (patches of the context), got ${slide}`,
-    );
-  }
-  const slideBytes = slide * patchSize;
-  if (options.cache === false) return new UncachedDecoder(context, slideBytes);
-  return config.kind === 'megabyte'
-    ? new MegabyteDecoder(context, slideBytes)
-    : new TransformerDecoder(context, slideBytes);
+  if (options.cache === false) return new UncachedDecoder(context, options.slide);
+  return context.config.kind === 'megabyte'
+    ? new MegabyteDecoder(context, options.slide)
+    : new TransformerDecoder(context, options.slide);
 }
 
 /**
- * The sliding window of @megabyte/core's decoders: when the next byte would sit at position
- * contextLength, the oldest `slideBytes` bytes are dropped and the rest is encoded again.
+ * @megabyte/core's sliding window (`SlidingWindowDecoder`) over ONNX Runtime sessions. Reading
+ * their tensors is async, so rows dropped by `keepRows` leave the caches at the next push.
  */
-abstract class WindowedDecoder implements IncrementalDecoder {
-  length = 0;
-  windowStart = 0;
-  reencodes = 0;
-  protected window: number[][] = [];
-  private current: Float32Array[] = [];
-  /** Rows kept by `keepRows`, applied to the caches before the next run (reading GPU tensors is async). */
+abstract class WindowedDecoder extends SlidingWindowDecoder<Tensor> {
+  /** Rows kept by `keepRows` since the last run, for the caches to keep before the next push. */
   private pendingRows: number[] | undefined;
-  private busy = false;
 
   constructor(
     protected readonly context: DecoderContext,
-    private readonly slideBytes: number,
-  ) {}
-
-  get batchSize(): number {
-    return this.window.length;
+    slide: number | undefined,
+  ) {
+    super(context.config, slide);
   }
 
   protected get config(): ModelConfig {
     return this.context.config;
   }
 
-  async prime(prompts: readonly ArrayLike<number>[]): Promise<void> {
-    const length = prompts[0]?.length;
-    if (length === undefined) throw new Error('decoder.prime: expected at least one prompt, got none');
-    prompts.forEach((prompt, row) => {
-      if (prompt.length !== length) {
-        throw new Error(
-          `decoder.prime: prompts must have equal lengths (the batch moves in lockstep): prompt ${row} has ${prompt.length} ids, prompt 0 has ${length}`,
-        );
-      }
-      Array.from(prompt).forEach((id, i) => this.checkId(id, `prompt ${row}, index ${i}`));
-    });
-    const { contextLength } = this.config;
-    const slides = length < contextLength ? 0 : Math.floor((length - contextLength) / this.slideBytes) + 1;
-    await this.run(() => {
-      this.length = length;
-      this.windowStart = slides * this.slideBytes;
-      this.window = prompts.map((prompt) => Array.from(prompt).slice(this.windowStart));
-      this.pendingRows = undefined;
-      return this.encode();
-    });
-  }
-
-  logits(): readonly Float32Array[] {
-    return this.current;
-  }
-
-  async push(ids: readonly number[]): Promise<void> {
-    if (this.batchSize === 0) throw new Error('decoder.push: call prime first');
-    if (ids.length !== this.batchSize) {
-      throw new Error(`decoder.push: expected one id per sequence (${this.batchSize}), got ${ids.length}`);
-    }
-    ids.forEach((id, row) => this.checkId(id, `sequence ${row}`));
-    await this.run(async () => {
-      if (this.pendingRows) await this.selectRows(this.pendingRows);
-      this.pendingRows = undefined;
-      ids.forEach((id, row) => this.window[row]!.push(id));
-      this.length++;
-      if (this.length - this.windowStart < this.config.contextLength) return this.extend();
-      this.windowStart += this.slideBytes;
-      this.window = this.window.map((bytes) => bytes.slice(this.slideBytes));
-      this.reencodes++;
-      return this.encode();
-    });
-  }
-
-  keepRows(rows: readonly number[]): void {
-    rows.forEach((row) => {
-      if (!Number.isInteger(row) || row < 0 || row >= this.batchSize) {
-        throw new RangeError(`decoder.keepRows: row ${row} is not in 0..${this.batchSize - 1}`);
-      }
-    });
-    this.window = rows.map((row) => this.window[row]!);
-    this.current = rows.map((row) => this.current[row]!);
-    this.pendingRows = this.pendingRows ? rows.map((row) => this.pendingRows![row]!) : [...rows];
-  }
-
-  abstract dispose(): void;
-
-  /** Fresh state from `window` alone; resolves to the logits of the byte after it [B, V]. */
-  protected abstract encode(): Promise<Tensor>;
-  /** `window` just grew by one byte per sequence; resolves to the logits of the byte after it [B, V]. */
-  protected abstract extend(): Promise<Tensor>;
   /** Keeps the listed batch rows of every cached tensor. */
-  protected abstract selectRows(rows: readonly number[]): Promise<void>;
+  protected abstract selectCacheRows(rows: readonly number[]): Promise<void>;
+
+  protected async read(logits: Tensor): Promise<Float32Array> {
+    const values = (await logits.getData()) as Float32Array;
+    logits.dispose();
+    return values;
+  }
+
+  protected selectRows(rows: number[]): void {
+    this.pendingRows = this.pendingRows ? rows.map((row) => this.pendingRows![row]!) : rows;
+  }
+
+  protected override async beforePush(): Promise<void> {
+    if (this.pendingRows) await this.selectCacheRows(this.pendingRows);
+    this.pendingRows = undefined;
+  }
+
+  protected override restart(): void {
+    this.pendingRows = undefined;
+  }
 
   /** `window` columns [from, to) as an int32 [B, to - from] tensor. */
   protected windowIds(from: number, to: number): Tensor {
-    const ids = Int32Array.from(this.window.flatMap((bytes) => bytes.slice(from, to)));
+    const ids = Int32Array.from(this.windowColumns(from, to));
     return new this.context.ort.Tensor('int32', ids, [this.batchSize, to - from]);
-  }
-
-  private async run(compute: () => Promise<Tensor>): Promise<void> {
-    if (this.busy) throw new Error('decoder: a prime or push is still running; await it first');
-    this.busy = true;
-    try {
-      const logits = await compute();
-      const values = (await logits.getData()) as Float32Array;
-      logits.dispose();
-      const vocab = this.config.vocabSize;
-      this.current = this.window.map((_, row) => values.slice(row * vocab, (row + 1) * vocab));
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  private checkId(id: number, where: string): void {
-    const vocab = this.config.vocabSize;
-    if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-      throw new RangeError(`decoder: id ${id} (${where}) is outside the model's vocabulary 0..${vocab - 1}`);
-    }
   }
 }
 
@@ -240,7 +164,7 @@ class MegabyteDecoder extends WindowedDecoder {
     return this.localStep(length);
   }
 
-  protected async selectRows(rows: readonly number[]): Promise<void> {
+  protected async selectCacheRows(rows: readonly number[]): Promise<void> {
     await this.globalCache.selectRows(rows);
     await this.localCache.selectRows(rows);
     if (this.conditioning) {
@@ -296,7 +220,7 @@ class TransformerDecoder extends WindowedDecoder {
     return this.step(this.windowIds(length - 1, length));
   }
 
-  protected selectRows(rows: readonly number[]): Promise<void> {
+  protected selectCacheRows(rows: readonly number[]): Promise<void> {
     return this.cache.selectRows(rows);
   }
 
@@ -339,7 +263,7 @@ class UncachedDecoder extends WindowedDecoder {
     return new this.context.ort.Tensor('float32', out, [this.batchSize, vocab]);
   }
 
-  protected async selectRows(): Promise<void> {}
+  protected async selectCacheRows(): Promise<void> {}
 
   dispose(): void {}
 }

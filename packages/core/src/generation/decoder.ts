@@ -4,6 +4,7 @@ import { idsTensor } from '../byte-model.js';
 import { MegabyteModel } from '../megabyte-model.js';
 import type { AnyModel } from '../models.js';
 import type { TransformerModel } from '../transformer-model.js';
+import { SlidingWindowDecoder } from './sliding-window-decoder.js';
 
 /**
  * Feeds bytes to a model one step at a time and reads the logits of the next byte. A batch of
@@ -47,136 +48,29 @@ export interface DecoderOptions {
 
 /** The decoder that suits the model: MEGABYTE's two-level cache, or the baseline's single one. */
 export function createDecoder(model: AnyModel, options: DecoderOptions = {}): IncrementalDecoder {
-  const patchSize = model instanceof MegabyteModel ? model.config.patchSize : 1;
-  const patches = model.config.contextLength / patchSize;
-  const slide = options.slide ?? Math.max(1, Math.floor(patches / 2));
-  if (!Number.isInteger(slide) || slide < 1 || slide > patches) {
-    throw new RangeError(
-      `decoder option "slide": expected an integer in 1..${patches} (patches of the context), got ${slide}`,
-    );
-  }
-  const slideBytes = slide * patchSize;
-  if (options.cache === false) return new UncachedDecoder(model, slideBytes);
+  if (options.cache === false) return new UncachedDecoder(model, options.slide);
   return model instanceof MegabyteModel
-    ? new MegabyteDecoder(model, slideBytes)
-    : new TransformerDecoder(model, slideBytes);
+    ? new MegabyteDecoder(model, options.slide)
+    : new TransformerDecoder(model, options.slide);
 }
 
-/**
- * What all decoders share: the bytes in the context and the sliding window. When the context is
- * full (the next byte would sit at position contextLength) the oldest `slideBytes` bytes are
- * dropped and the rest is encoded again from scratch: positions, patch boundaries and cached keys
- * are all relative to the window's start. The start is always a multiple of `slideBytes` (so of
- * the patch size), and `prime` with a prompt longer than the context starts from the same window
- * that feeding the prompt byte by byte would reach.
- */
-abstract class WindowedDecoder<M extends AnyModel = AnyModel> implements IncrementalDecoder {
-  length = 0;
-  windowStart = 0;
-  reencodes = 0;
-  /** Each sequence's bytes from `windowStart` on. */
-  protected window: number[][] = [];
-  private current: Float32Array[] = [];
-  private busy = false;
-
+/** The sliding window (`SlidingWindowDecoder`) over a tfjs model. */
+abstract class WindowedDecoder<M extends AnyModel = AnyModel> extends SlidingWindowDecoder<tf.Tensor2D> {
   constructor(
     readonly model: M,
-    private readonly slideBytes: number,
-  ) {}
-
-  get batchSize(): number {
-    return this.window.length;
+    slide: number | undefined,
+  ) {
+    super(model.config, slide);
   }
 
-  async prime(prompts: readonly ArrayLike<number>[]): Promise<void> {
-    const length = prompts[0]?.length;
-    if (length === undefined) throw new Error('decoder.prime: expected at least one prompt, got none');
-    prompts.forEach((prompt, row) => {
-      if (prompt.length !== length) {
-        throw new Error(
-          `decoder.prime: prompts must have equal lengths (the batch moves in lockstep): prompt ${row} has ${prompt.length} ids, prompt 0 has ${length}`,
-        );
-      }
-      Array.from(prompt).forEach((id, i) => this.checkId(id, `prompt ${row}, index ${i}`));
-    });
-    const { contextLength } = this.model.config;
-    const slides = length < contextLength ? 0 : Math.floor((length - contextLength) / this.slideBytes) + 1;
-    await this.run(() => {
-      this.length = length;
-      this.windowStart = slides * this.slideBytes;
-      this.window = prompts.map((prompt) => Array.from(prompt).slice(this.windowStart));
-      return this.encode();
-    });
+  protected read(logits: tf.Tensor2D): Promise<Float32Array> {
+    // data(), not dataSync(): GPU backends in the browser must not block on a read.
+    return logits.data<'float32'>().finally(() => logits.dispose());
   }
-
-  logits(): readonly Float32Array[] {
-    return this.current;
-  }
-
-  async push(ids: readonly number[]): Promise<void> {
-    if (this.batchSize === 0) throw new Error('decoder.push: call prime first');
-    if (ids.length !== this.batchSize) {
-      throw new Error(`decoder.push: expected one id per sequence (${this.batchSize}), got ${ids.length}`);
-    }
-    ids.forEach((id, row) => this.checkId(id, `sequence ${row}`));
-    await this.run(() => {
-      ids.forEach((id, row) => this.window[row]!.push(id));
-      this.length++;
-      if (this.length - this.windowStart < this.model.config.contextLength) return this.extend();
-      this.windowStart += this.slideBytes;
-      this.window = this.window.map((bytes) => bytes.slice(this.slideBytes));
-      this.reencodes++;
-      return this.encode();
-    });
-  }
-
-  keepRows(rows: readonly number[]): void {
-    rows.forEach((row) => {
-      if (!Number.isInteger(row) || row < 0 || row >= this.batchSize) {
-        throw new RangeError(`decoder.keepRows: row ${row} is not in 0..${this.batchSize - 1}`);
-      }
-    });
-    this.window = rows.map((row) => this.window[row]!);
-    this.current = rows.map((row) => this.current[row]!);
-    this.selectRows([...rows]);
-  }
-
-  abstract dispose(): void;
-
-  /** Fresh state from `window` alone; returns the logits of the byte after it [B, V]. */
-  protected abstract encode(): tf.Tensor2D;
-  /** `window` just grew by one byte per sequence; returns the logits of the byte after it [B, V]. */
-  protected abstract extend(): tf.Tensor2D;
-  protected abstract selectRows(rows: number[]): void;
 
   /** `window` as a [B, n] tensor of ids, from column `from` to column `to` (exclusive). */
   protected windowIds(from: number, to: number): tf.Tensor2D {
-    return idsTensor(
-      this.window.flatMap((bytes) => bytes.slice(from, to)),
-      this.batchSize,
-      to - from,
-    );
-  }
-
-  private async run(compute: () => tf.Tensor2D): Promise<void> {
-    if (this.busy) throw new Error('decoder: a prime or push is still running; await it first');
-    this.busy = true;
-    try {
-      const logits = compute();
-      // data(), not dataSync(): GPU backends in the browser must not block on a read.
-      const values = await logits.data<'float32'>().finally(() => logits.dispose());
-      const vocab = this.model.config.vocabSize;
-      this.current = this.window.map((_, row) => values.slice(row * vocab, (row + 1) * vocab));
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  private checkId(id: number, where: string): void {
-    const vocab = this.model.config.vocabSize;
-    if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-      throw new RangeError(`decoder: id ${id} (${where}) is outside the model's vocabulary 0..${vocab - 1}`);
-    }
+    return idsTensor(this.windowColumns(from, to), this.batchSize, to - from);
   }
 }
 

@@ -16,3 +16,4 @@ export {
   type SamplingOptions,
   validateSamplingOptions,
 } from './sampling.js';
+export { SlidingWindowDecoder } from './sliding-window-decoder.js';
