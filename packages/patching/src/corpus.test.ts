@@ -48,6 +48,30 @@ describe('Corpus', () => {
 });
 
 describe('RandomWindowSampler', () => {
+  it('starts every window at a multiple of alignment, and resumes only with the same one', () => {
+    // Ten "images" of 12 bytes in one stream, each byte its image's number: an aligned window of
+    // one image is uniform.
+    const corpus = Corpus.fromBytes(Uint8Array.from({ length: 120 }, (_, i) => Math.floor(i / 12)));
+    const sampler = new RandomWindowSampler(corpus, { windowLength: 12, seed: 3, alignment: 12 });
+    const seen = new Set<number>();
+    for (const row of Array.from({ length: 60 }, () => [...sampler.next()])) {
+      expect(new Set(row).size, `window ${row}`).toBe(1);
+      seen.add(row[0]!);
+    }
+    expect(seen.size).toBe(10); // every image can be drawn, the last one included
+    const batch = sampler.nextBatch(4);
+    for (let r = 0; r < 4; r++) expect(new Set(batch.ids.subarray(r * 12, (r + 1) * 12)).size).toBe(1);
+    // Unaligned windows straddle images: the comparison can fail.
+    const anywhere = new RandomWindowSampler(corpus, { windowLength: 12, seed: 3 });
+    expect(Array.from({ length: 20 }, () => new Set(anywhere.next()).size).some((n) => n > 1)).toBe(true);
+    expect(() => anywhere.restore(sampler.state())).toThrow(
+      /multiples of 12, but this sampler starts them at multiples of 1/,
+    );
+    expect(() => new RandomWindowSampler(corpus, { windowLength: 12, seed: 3, alignment: 0 })).toThrow(
+      /alignment/,
+    );
+  });
+
   it('draws contiguous windows reproducibly from a seed', () => {
     const corpus = countingCorpus(200);
     const windows = (seed: number) => {

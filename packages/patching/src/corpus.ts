@@ -153,6 +153,12 @@ export interface RandomWindowSamplerOptions {
   /** Ids per window: the context length T plus one, so that targets are the inputs shifted by one. */
   windowLength: number;
   seed: number;
+  /**
+   * Windows start at multiples of this many ids: for a stream of records of one size, such as
+   * images serialised in patch order, which a window that starts mid-record would scramble.
+   * Default 1: any position.
+   */
+  alignment?: number;
 }
 
 /** Serialisable position of a RandomWindowSampler, for checkpoints. */
@@ -161,6 +167,7 @@ export interface RandomWindowSamplerState {
   windowsDrawn: number;
   windowLength: number;
   corpusLength: number;
+  alignment?: number;
 }
 
 /**
@@ -173,12 +180,26 @@ export class RandomWindowSampler implements Iterable<Int32Array> {
   private readonly corpus: Corpus;
   private rng: Rng;
   private windowsDrawn = 0;
+  private readonly alignment: number;
 
   constructor(corpus: Corpus, options: RandomWindowSamplerOptions) {
     assertWindowFits(corpus, options.windowLength, 'RandomWindowSampler');
     this.corpus = corpus;
     this.windowLength = options.windowLength;
     this.rng = new Rng(options.seed);
+    this.alignment = options.alignment ?? 1;
+    if (!Number.isInteger(this.alignment) || this.alignment < 1) {
+      throw new RangeError(
+        `RandomWindowSampler: alignment must be a positive integer, got ${options.alignment}`,
+      );
+    }
+  }
+
+  /** A uniform draw among the aligned positions that leave room for a whole window (0 always does). */
+  private nextStart(): number {
+    this.windowsDrawn += 1;
+    const starts = Math.floor((this.corpus.length - this.windowLength) / this.alignment) + 1;
+    return this.rng.int(starts) * this.alignment;
   }
 
   /** Number of windows drawn so far. */
@@ -187,9 +208,7 @@ export class RandomWindowSampler implements Iterable<Int32Array> {
   }
 
   next(): Int32Array {
-    const start = this.rng.int(this.corpus.length - this.windowLength + 1);
-    this.windowsDrawn += 1;
-    return this.corpus.readIds(start, this.windowLength);
+    return this.corpus.readIds(this.nextStart(), this.windowLength);
   }
 
   /** `batchSize` windows as one [batchSize, windowLength] batch. */
@@ -201,9 +220,7 @@ export class RandomWindowSampler implements Iterable<Int32Array> {
     }
     const ids = new Int32Array(batchSize * this.windowLength);
     for (let row = 0; row < batchSize; row++) {
-      const start = this.rng.int(this.corpus.length - this.windowLength + 1);
-      this.windowsDrawn += 1;
-      this.corpus.readIds(start, this.windowLength, ids, row * this.windowLength);
+      this.corpus.readIds(this.nextStart(), this.windowLength, ids, row * this.windowLength);
     }
     return { ids, mask: new Uint8Array(ids.length).fill(1), batch: batchSize, length: this.windowLength };
   }
@@ -218,11 +235,17 @@ export class RandomWindowSampler implements Iterable<Int32Array> {
       windowsDrawn: this.windowsDrawn,
       windowLength: this.windowLength,
       corpusLength: this.corpus.length,
+      ...(this.alignment > 1 && { alignment: this.alignment }),
     };
   }
 
   /** Continues from a saved state; the corpus and window length must be the ones it was saved with. */
   restore(state: RandomWindowSamplerState): void {
+    if ((state.alignment ?? 1) !== this.alignment) {
+      throw new Error(
+        `RandomWindowSampler.restore: the state is for windows starting at multiples of ${state.alignment ?? 1}, but this sampler starts them at multiples of ${this.alignment}`,
+      );
+    }
     if (state.windowLength !== this.windowLength || state.corpusLength !== this.corpus.length) {
       throw new Error(
         `RandomWindowSampler.restore: the state is for windows of ${state.windowLength} over ${state.corpusLength} ids, but this sampler has windows of ${this.windowLength} over ${this.corpus.length} ids`,

@@ -37,6 +37,8 @@ export interface TrainingOptions {
   readonly logEvery: number;
   readonly checkpointEvery: number;
   readonly seed: number;
+  /** Training windows start at multiples of this many bytes (e.g. one image's); 1: anywhere. */
+  readonly windowAlignment: number;
 }
 
 /** The paper's recipe where it applies (Adam betas 0.9/0.98, clip 1.0, weight decay 0.1). */
@@ -58,6 +60,7 @@ export const DEFAULT_TRAINING_OPTIONS: TrainingOptions = {
   logEvery: 10,
   checkpointEvery: 500,
   seed: 0,
+  windowAlignment: 1,
 };
 
 export interface StepMetrics {
@@ -161,6 +164,7 @@ export class Trainer {
     this.sampler = new RandomWindowSampler(data.train, {
       windowLength: model.config.contextLength,
       seed: this.options.seed,
+      alignment: this.options.windowAlignment,
     });
     this.optimizer = new AdamW({
       lr,
@@ -348,6 +352,7 @@ function validateOptions(options: TrainingOptions): TrainingOptions {
   positiveInteger('batchSize');
   positiveInteger('accumulationSteps');
   positiveInteger('evalWindows');
+  positiveInteger('windowAlignment');
   positiveInteger('logEvery');
   positiveInteger('warmupSteps', 0);
   positiveInteger('evalEvery', 0);

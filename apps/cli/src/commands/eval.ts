@@ -16,6 +16,7 @@ import {
   BACKEND_HELP,
   BACKENDS,
   collect,
+  formatBytes,
   formatCount,
   formatDuration,
   integer,
@@ -116,6 +117,8 @@ Examples:
         compressionRatio: 8 / result.bitsPerByte,
         costMultiple: result.costMultiple,
         seconds,
+        // The process's peak resident memory, the wasm heap included (it never shrinks).
+        peakMemoryBytes: process.resourceUsage().maxRSS * 1024,
         backend: runtime.backend,
       };
       if (flags.json) {
@@ -123,7 +126,7 @@ Examples:
       } else {
         process.stdout.write(
           `${result.bitsPerByte.toFixed(4)} bits per byte on ${formatCount(result.bytes)} bytes (${data}, ${flags.split}, ${result.mode} mode, cost ${result.costMultiple.toFixed(2)}x)\n` +
-            `compression ratio ${(8 / result.bitsPerByte).toFixed(2)}x (8 / bpb); ${formatDuration(seconds)} on ${runtime.backend}\n`,
+            `compression ratio ${(8 / result.bitsPerByte).toFixed(2)}x (8 / bpb); ${formatDuration(seconds)} on ${runtime.backend}, peak memory ${formatBytes(report.peakMemoryBytes)}\n`,
         );
       }
       model.dispose();

@@ -8,7 +8,7 @@ import {
   presetConfig,
   validateConfig,
 } from '@megabyte/core';
-import { Corpus, splitCorpus } from '@megabyte/patching';
+import { Corpus, imageByteLength, splitCorpus } from '@megabyte/patching';
 import { IMAGE_DATASETS, resolveDataSource, writeFileAtomic } from '@megabyte/patching/node';
 import {
   Trainer,
@@ -197,6 +197,9 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
         checkpointEvery: flags.checkpointEvery,
         logEvery: 1,
         seed: flags.seed,
+        // Windows start at an image's first byte: one that starts mid-image would scramble the
+        // patch layout the model learns.
+        windowAlignment: dataSpec.media?.modality === 'image' ? imageByteLength(dataSpec.media.layout) : 1,
       };
   const runDir = resume
     ? runDirectoryOf(resume.dir)
