@@ -19,20 +19,9 @@ import {
 import { startRuntime } from '../runtime.js';
 import { loadModelArgument } from './model-loading.js';
 
+/** The text flags are MediaOutputFlags' too: images and audio read them. */
 interface GenerateFlags extends MediaFlags, MediaOutputFlags {
   model?: string;
-  prompt?: string;
-  promptFile?: string;
-  maxBytes: number;
-  temperature: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
-  seed?: number;
-  stop?: string[];
-  raw: boolean;
-  cache: boolean;
   backend: string;
 }
 
