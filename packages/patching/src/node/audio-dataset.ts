@@ -1,15 +1,7 @@
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { CorpusDocument } from '../corpus.js';
 import { parseWav, wavToMuLawBytes } from '../wav.js';
-import { listCorpusFiles, type ReadDirectoryOptions, readCorpusFile } from './corpus-files.js';
-import {
-  type MediaDataset,
-  type MediaSplitOptions,
-  type SkippedFile,
-  sampleFiles,
-  splitMediaDocuments,
-} from './media-split.js';
+import type { ReadDirectoryOptions } from './corpus-files.js';
+import { type MediaDataset, type MediaSplitOptions, readMediaDocuments } from './media-split.js';
 
 /** Telephone quality: speech stays intelligible and a second of audio is 8,000 bytes. */
 export const DEFAULT_AUDIO_SAMPLE_RATE = 8000;
@@ -43,24 +35,15 @@ export async function loadAudioDataset(
       `audio data "${directory}": ${stats ? 'is a file' : 'no such directory'}; give a directory of WAV files (scripts/make-speech-dataset.ts writes one)`,
     );
   }
-  const paths = await listCorpusFiles(directory, {
-    ...options,
-    include: options.include ?? ['**/*.{wav,WAV}'],
-  });
-  if (paths.length === 0) throw new Error(`${caller}: no WAV files under ${directory}`);
-  const documents: CorpusDocument[] = [];
-  const skipped: SkippedFile[] = [];
-  for (const name of sampleFiles(paths, options, caller)) {
-    try {
-      const audio = parseWav(await readCorpusFile(join(directory, name)));
-      documents.push({ name, bytes: wavToMuLawBytes(audio, sampleRate) });
-    } catch (error) {
-      skipped.push({ name, reason: (error as Error).message });
-    }
-  }
-  if (documents.length === 0) {
-    throw new Error(`${caller}: none of the ${skipped.length} files parsed; first: ${skipped[0]?.reason}`);
-  }
-  const split = splitMediaDocuments(documents, options.validationFraction ?? 0.05, caller);
-  return { directory, sampleRate, skipped, ...split };
+  const dataset = await readMediaDocuments(
+    directory,
+    options,
+    {
+      include: ['**/*.{wav,WAV}'],
+      kind: 'WAV',
+      convert: (file) => wavToMuLawBytes(parseWav(file), sampleRate),
+    },
+    caller,
+  );
+  return { directory, sampleRate, ...dataset };
 }

@@ -1,16 +1,8 @@
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { CorpusDocument } from '../corpus.js';
 import { assertImageLayout, fitImageToSquare, type ImageLayout, serializeImage } from '../image.js';
-import { listCorpusFiles, type ReadDirectoryOptions, readCorpusFile } from './corpus-files.js';
+import type { ReadDirectoryOptions } from './corpus-files.js';
 import { decodePng } from './image-file.js';
-import {
-  type MediaDataset,
-  type MediaSplitOptions,
-  type SkippedFile,
-  sampleFiles,
-  splitMediaDocuments,
-} from './media-split.js';
+import { type MediaDataset, type MediaSplitOptions, readMediaDocuments } from './media-split.js';
 
 /** Image sets installed from Debian packages (nothing is downloaded by this code). */
 export const IMAGE_DATASETS = {
@@ -58,30 +50,20 @@ export async function loadImageDataset(
   };
   assertImageLayout(layout, caller);
   const directory = await imageDirectory(spec);
-  const paths = await listCorpusFiles(directory, {
-    ...options,
-    include: options.include ?? ['**/*.{png,PNG}'],
-  });
-  if (paths.length === 0) {
-    throw new Error(`${caller}: no PNG files under ${directory} (convert other formats to PNG first)`);
-  }
-  const documents: CorpusDocument[] = [];
-  const skipped: SkippedFile[] = [];
-  for (const name of sampleFiles(paths, options, caller)) {
-    try {
-      const image = decodePng(await readCorpusFile(join(directory, name)), {
-        background: options.background ?? [255, 255, 255],
-      });
-      documents.push({ name, bytes: serializeImage(fitImageToSquare(image, layout.size), layout) });
-    } catch (error) {
-      skipped.push({ name, reason: (error as Error).message });
-    }
-  }
-  if (documents.length === 0) {
-    throw new Error(`${caller}: none of the ${skipped.length} files decoded; first: ${skipped[0]?.reason}`);
-  }
-  const split = splitMediaDocuments(documents, options.validationFraction ?? 0.05, caller);
-  return { directory, layout, skipped, ...split };
+  const background = options.background ?? [255, 255, 255];
+  const dataset = await readMediaDocuments(
+    directory,
+    options,
+    {
+      include: ['**/*.{png,PNG}'],
+      kind: 'PNG',
+      noneHint: 'convert other formats to PNG first',
+      convert: (file) =>
+        serializeImage(fitImageToSquare(decodePng(file, { background }), layout.size), layout),
+    },
+    caller,
+  );
+  return { directory, layout, ...dataset };
 }
 
 async function imageDirectory(spec: string): Promise<string> {

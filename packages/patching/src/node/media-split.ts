@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import type { CorpusDocument } from '../corpus.js';
 import { splitCorpus } from '../corpus.js';
 import { Rng } from '../rng.js';
+import { listCorpusFiles, type ReadDirectoryOptions, readCorpusFile } from './corpus-files.js';
 
 /** A file a media loader could not use, and why. */
 export interface SkippedFile {
@@ -65,4 +67,53 @@ export function splitMediaDocuments(
     train: documents.filter((_, index) => !held.has(index)),
     validation: documents.filter((_, index) => held.has(index)),
   };
+}
+
+/** What a media loader says about its files: their glob, their kind, and how one becomes model bytes. */
+export interface MediaFiles {
+  /** Files read by default (the caller's `include` replaces it), e.g. `['**\/*.{png,PNG}']`. */
+  readonly include: readonly string[];
+  /** The files' kind for messages, e.g. `PNG`. */
+  readonly kind: string;
+  /** Extra advice when there are none, e.g. "convert other formats to PNG first". */
+  readonly noneHint?: string;
+  /** One file's bytes -> the document's model bytes; throws for a file that cannot be used. */
+  readonly convert: (file: Uint8Array) => Uint8Array;
+}
+
+/**
+ * The shared body of every media loader: lists the matching files under `directory`, samples
+ * `limit` of them, converts each (a file that fails is skipped with its reason), and holds out
+ * whole files for validation.
+ */
+export async function readMediaDocuments(
+  directory: string,
+  options: MediaSplitOptions & ReadDirectoryOptions,
+  files: MediaFiles,
+  caller: string,
+): Promise<Omit<MediaDataset, 'directory'>> {
+  const paths = await listCorpusFiles(directory, {
+    ...options,
+    include: options.include ?? [...files.include],
+  });
+  if (paths.length === 0) {
+    throw new Error(
+      `${caller}: no ${files.kind} files under ${directory}${files.noneHint ? ` (${files.noneHint})` : ''}`,
+    );
+  }
+  const documents: CorpusDocument[] = [];
+  const skipped: SkippedFile[] = [];
+  for (const name of sampleFiles(paths, options, caller)) {
+    try {
+      documents.push({ name, bytes: files.convert(await readCorpusFile(join(directory, name))) });
+    } catch (error) {
+      skipped.push({ name, reason: (error as Error).message });
+    }
+  }
+  if (documents.length === 0) {
+    throw new Error(
+      `${caller}: none of the ${skipped.length} files could be read; first: ${skipped[0]?.reason}`,
+    );
+  }
+  return { skipped, ...splitMediaDocuments(documents, options.validationFraction ?? 0.05, caller) };
 }
