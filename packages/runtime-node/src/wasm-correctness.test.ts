@@ -3,38 +3,21 @@
 // disagreeing about the Tensor class (x.cast() then fails with "opHandler is null").
 import * as tf from '@tensorflow/tfjs-core';
 import '@megabyte/nn/gradients';
-import { type AnyModel, createModel, generate, idsTensor, type ModelConfig } from '@megabyte/core';
+import type { ModelConfig } from '@megabyte/core';
 import {
+  type BackendRun,
   microMegabyteConfig,
   microTransformerConfig,
   relativeError,
-  sampleIds,
+  runOnActiveBackend,
 } from '@megabyte/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime } from './index.js';
 
-/** What one model computes on one backend, read back to plain arrays. */
-interface Measured {
-  logits: Float32Array;
-  loss: number;
-  /** Gradient of the loss per parameter name. */
-  grads: Map<string, Float32Array>;
-  /** Loss before each of the SGD steps, then after the last. */
-  curve: number[];
-  /** tf.memory().numTensors before each SGD step. */
-  tensorsPerStep: number[];
-  /** Greedy continuation of PROMPT, computed on a fresh model (before the SGD steps). */
-  generated: number[];
-}
-
-const BATCH = 2;
-const LENGTH = 16;
-const SEED = 7;
 const STEPS = 3;
-const LEARNING_RATE = 0.5;
 const TOLERANCE = 1e-4;
-const PROMPT = 'ab';
-const GENERATED_BYTES = 32;
+const GREEDY = { prompt: 'ab', bytes: 32 };
+const GENERATED_BYTES = GREEDY.bytes;
 
 // initStd 0.5 (not the micro configs' 0.02) so that logits and gradients are far from zero and the
 // comparison measures the kernels, not rounding noise around zero; it also keeps the greedy
@@ -44,63 +27,11 @@ const MODELS: Record<string, ModelConfig> = {
   transformer: microTransformerConfig({ initStd: 0.5 }),
 };
 
-async function greedy(model: AnyModel): Promise<number[]> {
-  const bytes: number[] = [];
-  for await (const byte of generate(model, { prompt: PROMPT, maxBytes: GENERATED_BYTES, temperature: 0 })) {
-    bytes.push(byte);
-  }
-  return bytes;
-}
-
-/** Runs everything on the active backend; initialisation is seeded in JS, so every backend gets the same model. */
-async function measure(config: ModelConfig): Promise<Measured> {
-  const model: AnyModel = createModel(config, { seed: SEED });
-  const ids = idsTensor(sampleIds(BATCH, LENGTH, 3), BATCH, LENGTH);
-  try {
-    const generated = await greedy(model);
-
-    const logitsTensor = model.forward(ids);
-    const logits = (await logitsTensor.data()) as Float32Array;
-    logitsTensor.dispose();
-
-    const params = model.parameters();
-    const variables = params.map((p) => p.variable);
-    const { value, grads } = tf.variableGrads(() => model.loss(ids), variables);
-    const loss = (await value.data())[0]!;
-    const gradsByName = new Map<string, Float32Array>();
-    for (const p of params) {
-      gradsByName.set(p.name, (await grads[p.variable.name]!.data()) as Float32Array);
-    }
-    value.dispose();
-    tf.dispose(grads);
-
-    // Plain SGD by hand.
-    const curve: number[] = [];
-    const tensorsPerStep: number[] = [];
-    for (let step = 0; step < STEPS; step++) {
-      tensorsPerStep.push(tf.memory().numTensors);
-      const { value: stepLoss, grads: stepGrads } = tf.variableGrads(() => model.loss(ids), variables);
-      curve.push((await stepLoss.data())[0]!);
-      tf.tidy(() => {
-        for (const p of params)
-          p.variable.assign(tf.sub(p.variable, tf.mul(stepGrads[p.variable.name]!, LEARNING_RATE)));
-      });
-      stepLoss.dispose();
-      tf.dispose(stepGrads);
-    }
-    const last = model.loss(ids);
-    curve.push((await last.data())[0]!);
-    last.dispose();
-    return { logits, loss, grads: gradsByName, curve, tensorsPerStep, generated };
-  } finally {
-    ids.dispose();
-    model.dispose();
-  }
-}
+const measure = (config: ModelConfig) => runOnActiveBackend(config, { steps: STEPS, greedy: GREEDY });
 
 describe('the wasm backend computes what the cpu backend computes', () => {
-  const onCpu = new Map<string, Measured>();
-  const onWasm = new Map<string, Measured>();
+  const onCpu = new Map<string, BackendRun>();
+  const onWasm = new Map<string, BackendRun>();
 
   beforeAll(async () => {
     // References first, on the cpu backend of the same tfjs-core instance, then switch to wasm.

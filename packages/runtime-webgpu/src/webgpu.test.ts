@@ -4,11 +4,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@megabyte/nn/gradients';
-import { type AnyModel, createModel, idsTensor, type ModelConfig } from '@megabyte/core';
+import { createModel, idsTensor, type ModelConfig } from '@megabyte/core';
 import {
+  type BackendRun,
   microMegabyteConfig,
   microTransformerConfig,
   relativeError,
+  runOnActiveBackend,
   sampleIds,
 } from '@megabyte/core/testing';
 import { CAUSAL_ATTENTION_KERNEL, SOFTMAX_CROSS_ENTROPY_KERNEL } from '@megabyte/nn';
@@ -26,23 +28,7 @@ import {
   WebGpuSyncReadError,
 } from './node.js';
 
-/** What one model computes on one backend, read back to plain arrays. */
-interface Measured {
-  logits: Float32Array;
-  loss: number;
-  /** Gradient of the loss per parameter name. */
-  grads: Map<string, Float32Array>;
-  /** Loss before each of the SGD steps, then after the last. */
-  curve: number[];
-  /** tf.memory().numTensors before each SGD step. */
-  tensorsPerStep: number[];
-}
-
-const BATCH = 2;
-const LENGTH = 16;
-const SEED = 7;
 const STEPS = 3;
-const LEARNING_RATE = 0.5;
 const TOLERANCE = 1e-4;
 
 // initStd 0.5 (not 0.02) so that logits and gradients are far from zero and the comparison
@@ -52,58 +38,12 @@ const MODELS: Record<string, ModelConfig> = {
   transformer: microTransformerConfig({ initStd: 0.5 }),
 };
 
-async function measure(config: ModelConfig): Promise<Measured> {
-  const model: AnyModel = createModel(config, { seed: SEED });
-  const ids = idsTensor(sampleIds(BATCH, LENGTH, 3), BATCH, LENGTH);
-  try {
-    const logitsTensor = model.forward(ids);
-    const logits = (await logitsTensor.data()) as Float32Array;
-    logitsTensor.dispose();
-
-    const params = model.parameters();
-    const { value, grads } = tf.variableGrads(
-      () => model.loss(ids),
-      params.map((p) => p.variable),
-    );
-    const loss = (await value.data())[0]!;
-    const gradsByName = new Map<string, Float32Array>();
-    for (const p of params) {
-      gradsByName.set(p.name, (await grads[p.variable.name]!.data()) as Float32Array);
-    }
-    value.dispose();
-    tf.dispose(grads);
-
-    // Plain SGD by hand: reads stay asynchronous, which the webgpu backend in Node needs.
-    const curve: number[] = [];
-    const tensorsPerStep: number[] = [];
-    for (let step = 0; step < STEPS; step++) {
-      tensorsPerStep.push(tf.memory().numTensors);
-      const { value: stepLoss, grads: stepGrads } = tf.variableGrads(
-        () => model.loss(ids),
-        params.map((p) => p.variable),
-      );
-      curve.push((await stepLoss.data())[0]!);
-      tf.tidy(() => {
-        for (const p of params)
-          p.variable.assign(tf.sub(p.variable, tf.mul(stepGrads[p.variable.name]!, LEARNING_RATE)));
-      });
-      stepLoss.dispose();
-      tf.dispose(stepGrads);
-    }
-    const last = model.loss(ids);
-    curve.push((await last.data())[0]!);
-    last.dispose();
-    return { logits, loss, grads: gradsByName, curve, tensorsPerStep };
-  } finally {
-    ids.dispose();
-    model.dispose();
-  }
-}
+const measure = (config: ModelConfig) => runOnActiveBackend(config, { steps: STEPS });
 
 /** Names of the kernels one loss-and-gradients step of a fresh model runs. */
 async function kernelsOfStep(config: ModelConfig): Promise<Set<string>> {
-  const model: AnyModel = createModel(config, { seed: SEED });
-  const ids = idsTensor(sampleIds(BATCH, LENGTH, 3), BATCH, LENGTH);
+  const model = createModel(config, { seed: 7 });
+  const ids = idsTensor(sampleIds(2, 16, 3), 2, 16);
   const profile = await tf.profile(() => {
     const { value, grads } = tf.variableGrads(
       () => model.loss(ids),
@@ -121,8 +61,8 @@ describe.skipIf(swiftShaderMissing !== undefined)(
     swiftShaderMissing ? `; skipped: ${swiftShaderMissing}` : ''
   })`,
   () => {
-    const onCpu = new Map<string, Measured>();
-    const onGpu = new Map<string, Measured>();
+    const onCpu = new Map<string, BackendRun>();
+    const onGpu = new Map<string, BackendRun>();
     const errors: Record<string, Record<string, number>> = {};
     let runtime: WebGpuRuntime;
     const lost: WebGpuDeviceLostError[] = [];
