@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { idsTensor } from '../byte-model.js';
 import { type AnyModel, createModel } from '../models.js';
 import { microMegabyteConfig, microTransformerConfig } from '../testing/index.js';
-import { createDecoder, type DecoderOptions, type IncrementalDecoder } from './decoder.js';
+import { createDecoder } from './decoder.js';
+import type { DecoderOptions, IncrementalDecoder } from './incremental-decoder.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { MegabyteModel } from '../megabyte-model.js';
 import { type AnyModel, createModel } from '../models.js';
 import { microMegabyteConfig, microTransformerConfig } from '../testing/index.js';
-import { createDecoder, type DecoderOptions } from './decoder.js';
+import { createDecoder } from './decoder.js';
 import {
   type DecoderSource,
   type GenerateOptions,
@@ -15,6 +15,7 @@ import {
   generateText,
   utf8Chunks,
 } from './generate.js';
+import type { DecoderOptions } from './incremental-decoder.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

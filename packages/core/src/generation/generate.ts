@@ -1,7 +1,8 @@
 import { BOUNDARY_ID, encodeText, Utf8StreamDecoder } from '@megabyte/patching';
 import type { ModelConfig } from '../config.js';
 import type { AnyModel } from '../models.js';
-import { createDecoder, type DecoderOptions, type IncrementalDecoder } from './decoder.js';
+import { createDecoder } from './decoder.js';
+import type { DecoderOptions, IncrementalDecoder } from './incremental-decoder.js';
 import { Sampler, type SamplingOptions, validateSamplingOptions } from './sampling.js';
 
 /** Text (encoded as UTF-8), bytes, or ids that may include special ids such as the document boundary. */

@@ -1,4 +1,4 @@
-export { createDecoder, type DecoderOptions, type IncrementalDecoder } from './decoder.js';
+export { createDecoder } from './decoder.js';
 export {
   type BatchGenerateOptions,
   type DecoderSource,
@@ -10,6 +10,7 @@ export {
   type PromptInput,
   utf8Chunks,
 } from './generate.js';
+export type { DecoderOptions, IncrementalDecoder } from './incremental-decoder.js';
 export {
   type ResolvedSamplingOptions,
   Sampler,

@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../config.js';
-import type { IncrementalDecoder } from './decoder.js';
+import type { IncrementalDecoder } from './incremental-decoder.js';
 
 /**
  * The backend-independent half of an `IncrementalDecoder`, which @megabyte/core's tfjs decoders
