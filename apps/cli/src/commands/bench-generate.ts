@@ -13,7 +13,7 @@ import {
 import type { NodeRuntime } from '@megabyte/runtime-node';
 import { Command, Option } from 'commander';
 import { formatCount, integer, userPath } from '../options.js';
-import { backendList, benchRuntime, list, publishReport, renderTable } from './bench.js';
+import { backendList, benchRuntime, list, publishReport, renderTable } from './bench-harness.js';
 import { loadModelArgument } from './model-loading.js';
 
 interface GenerateBenchFlags {

@@ -3,7 +3,7 @@ import { type GenerationModel, generate } from '@megabyte/core';
 import { exportModel, type OnnxExport, OnnxModel } from '@megabyte/onnx';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { integer, userPath } from '../options.js';
-import { benchRuntime, list, publishReport, renderTable } from './bench.js';
+import { benchRuntime, list, publishReport, renderTable } from './bench-harness.js';
 import { defaultModelDirectory } from './generate.js';
 import { loadModelArgument } from './model-loading.js';
 
