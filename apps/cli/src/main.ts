@@ -1,3 +1,5 @@
+import { totalmem } from 'node:os';
+import { setMemoryBudget } from '@megabyte/core';
 import { Command } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { onnxBenchCommand } from './commands/bench-onnx.js';
@@ -7,6 +9,9 @@ import { exportCommand } from './commands/export.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { trainCommand } from './commands/train.js';
+
+// Configs and batches are bounded by what this machine holds (MEGABYTE_MEMORY_BYTES overrides it).
+setMemoryBudget(Number(process.env.MEGABYTE_MEMORY_BYTES) || totalmem());
 
 const program = new Command('megabyte')
   .description('MEGABYTE byte-level language models: train, evaluate, generate, inspect')

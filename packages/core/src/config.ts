@@ -1,5 +1,6 @@
 import type { Activation, NormKind } from '@megabyte/nn';
 import { VOCAB_SIZE } from '@megabyte/patching';
+import { configBoundProblems, parameterMemoryProblems } from './config-limits.js';
 
 /** What both model kinds share. */
 interface CommonConfig {
@@ -341,8 +342,13 @@ export function validateConfig(input: unknown): ModelConfig {
     if (integer('dim', merged.dim)) headsDivide('transformer', merged.dim as number, merged.heads);
   }
 
+  // Upper bounds come after the type checks, and the memory estimate only for an otherwise valid config.
+  problems.push(...configBoundProblems(merged));
   if (problems.length > 0) throw new ConfigError(problems);
-  return merged as unknown as ModelConfig;
+  const config = merged as unknown as ModelConfig;
+  const memory = parameterMemoryProblems(config);
+  if (memory.length > 0) throw new ConfigError(memory);
+  return config;
 }
 
 function describe(value: unknown): string {

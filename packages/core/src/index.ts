@@ -24,9 +24,23 @@ export {
   type TransformerConfig,
   validateConfig,
 } from './config.js';
+export {
+  activationBytes,
+  CONFIG_LIMITS,
+  memoryBudget,
+  parameterBytes,
+  setMemoryBudget,
+  trainingMemoryProblems,
+} from './config-limits.js';
 export * from './generation/index.js';
 export { MegabyteModel } from './megabyte-model.js';
-export { CHECKPOINT_FORMAT_VERSION, decodeModel, encodeModel } from './model-checkpoint.js';
+export {
+  CHECKPOINT_FORMAT_VERSION,
+  checkCheckpointWeights,
+  decodeModel,
+  encodeModel,
+  validateCheckpoint,
+} from './model-checkpoint.js';
 export { type AnyModel, createModel } from './models.js';
 export { flopsPerByte, type ParameterBreakdown, parameterBreakdown } from './parameter-count.js';
 export type { Runtime } from './runtime.js';

@@ -1,14 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  CHECKPOINT_WEIGHTS_FILE,
   type CheckpointDtype,
   CheckpointError,
+  type CheckpointTensor,
   checkParameters,
   decodeCheckpointWeights,
   type EncodedCheckpoint,
   encodeCheckpoint,
 } from './checkpoint/index.js';
-import { ConfigError, validateConfig } from './config.js';
+import { ConfigError, type ModelConfig, validateConfig } from './config.js';
 import { type AnyModel, createModel } from './models.js';
+import { parameterBreakdown } from './parameter-count.js';
+
+/**
+ * A model that needs more parameters than this (or than twice what the file holds) is refused
+ * before it is built: building it would cost more memory than the file itself did.
+ */
+const BUILD_TO_COMPARE_PARAMETERS = 2 ** 20;
 
 /** Format version written into every config.json, so later readers can migrate old checkpoints. */
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -27,14 +36,14 @@ export function encodeModel(
 }
 
 /**
- * Rebuilds a model from a parsed config.json and the bytes of model.safetensors. The config is
- * validated and every parameter is checked for name and shape before anything is built, so a
- * mismatched or corrupt checkpoint is an error that lists all its problems, never a wrong model.
+ * Checks a parsed config.json and the bytes of model.safetensors against each other without
+ * building a model: the config is validated (bounds included), then the weights are checked by
+ * {@link checkCheckpointWeights}. `source` names the checkpoint (its directory) in errors.
  */
-export function decodeModel(
+export function validateCheckpoint(
   checkpoint: { config: unknown; weights: Uint8Array },
   source = 'checkpoint',
-): AnyModel {
+): { config: ModelConfig; tensors: Map<string, CheckpointTensor> } {
   const { formatVersion, ...rest } = (checkpoint.config ?? {}) as Record<string, unknown>;
   if (formatVersion !== undefined && formatVersion !== CHECKPOINT_FORMAT_VERSION) {
     throw new CheckpointError(
@@ -43,7 +52,7 @@ export function decodeModel(
       { hint: 'Upgrade megabyte-ts to read it.' },
     );
   }
-  let config: ReturnType<typeof validateConfig>;
+  let config: ModelConfig;
   try {
     config = validateConfig(rest);
   } catch (error) {
@@ -56,7 +65,20 @@ export function decodeModel(
     }
     throw error;
   }
-  const tensors = decodeCheckpointWeights(checkpoint.weights);
+  return { config, tensors: checkCheckpointWeights(config, checkpoint.weights, weightsSource(source)) };
+}
+
+/**
+ * Rebuilds a model from a parsed config.json and the bytes of model.safetensors. Everything
+ * {@link validateCheckpoint} checks comes before anything is built, and every parameter is then
+ * checked for name and shape, so a mismatched or corrupt checkpoint is an error that lists all its
+ * problems, never a wrong model.
+ */
+export function decodeModel(
+  checkpoint: { config: unknown; weights: Uint8Array },
+  source = 'checkpoint',
+): AnyModel {
+  const { config, tensors } = validateCheckpoint(checkpoint, source);
   const model = createModel(config);
   try {
     checkParameters(
@@ -72,4 +94,54 @@ export function decodeModel(
     throw error;
   }
   return model;
+}
+
+/** The weights file of a checkpoint named by `source` (a directory, or a generic name). */
+function weightsSource(source: string): string {
+  return source === 'checkpoint' ? CHECKPOINT_WEIGHTS_FILE : `${source}/${CHECKPOINT_WEIGHTS_FILE}`;
+}
+
+/**
+ * Decodes model.safetensors and checks it against a validated config before any model is built:
+ * the tensors' parameter count against the config's (a config far larger than the file is refused
+ * here; a closer mismatch is listed tensor by tensor by `checkParameters` once built), and every
+ * value for NaN or infinity, naming each tensor that has one.
+ */
+export function checkCheckpointWeights(
+  config: ModelConfig,
+  weights: Uint8Array,
+  source = CHECKPOINT_WEIGHTS_FILE,
+): Map<string, CheckpointTensor> {
+  const tensors = decodeCheckpointWeights(weights, source);
+  let stored = 0;
+  for (const tensor of tensors.values()) stored += tensor.data.length;
+  const expected = parameterBreakdown(config).total;
+  if (expected !== stored && expected > Math.max(2 * stored, BUILD_TO_COMPARE_PARAMETERS)) {
+    throw new CheckpointError(
+      `cannot load ${source}`,
+      `config.json describes a model of ${expected} parameters, but the file holds ${stored} in ${tensors.size} tensors`,
+      { hint: 'Load the weights with the config.json saved next to them.' },
+    );
+  }
+  const problems: string[] = [];
+  for (const [name, tensor] of tensors) {
+    const bad = nonFiniteCount(tensor.data);
+    if (bad > 0)
+      problems.push(
+        `tensor ${name} ${JSON.stringify(tensor.shape)} has ${bad} NaN or infinite value(s) of ${tensor.data.length}`,
+      );
+  }
+  if (problems.length > 0) {
+    throw new CheckpointError(`cannot load ${source}: its weights are not finite`, problems, {
+      hint: 'The weights are corrupt or come from a diverged run: load an earlier checkpoint.',
+    });
+  }
+  return tensors;
+}
+
+function nonFiniteCount(values: Float32Array): number {
+  let bad = 0;
+  // x - x is 0 for every finite x and NaN for NaN and the infinities.
+  for (let i = 0; i < values.length; i++) if (values[i]! - values[i]! !== 0) bad++;
+  return bad;
 }

@@ -1,5 +1,5 @@
 import { basename, dirname, join } from 'node:path';
-import { idsTensor } from '@megabyte/core';
+import { type AnyModel, idsTensor } from '@megabyte/core';
 import { relativeError } from '@megabyte/core/testing';
 import { exportModel, type GraphRole, OnnxModel } from '@megabyte/onnx';
 import { encodeText } from '@megabyte/patching';
@@ -63,6 +63,8 @@ async function exportOnnx(flags: ExportFlags): Promise<void> {
   const base = basename(out, '.onnx');
   try {
     const { manifest, graphs } = exportModel(model, { base, weightType: flags.dtype });
+    // Checked before anything is written, so a failed export leaves no files behind.
+    if (flags.check) await checkExport(model, { manifest, graphs }, flags.dtype);
     for (const [role, bytes] of Object.entries(graphs) as [GraphRole, Uint8Array][]) {
       const path = join(dirname(out), manifest.graphs[role]!.file);
       await writeFileAtomic(path, bytes);
@@ -71,33 +73,39 @@ async function exportOnnx(flags: ExportFlags): Promise<void> {
     const manifestPath = join(dirname(out), `${base}.json`);
     await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
     process.stderr.write(`wrote ${manifestPath} (manifest) from ${dir}\n`);
-    if (!flags.check) return;
-
-    const ort = await import('onnxruntime-node');
-    const onnx = await OnnxModel.load(ort, { manifest, graphs });
-    const ids = Array.from(encodeText(CHECK_TEXT)).slice(0, model.config.contextLength);
-    const expected = idsTensor(ids, 1, ids.length);
-    const logits = model.forward(expected);
-    const error = relativeError(await onnx.forward(ids, 1), logits.dataSync());
-    // float16 storage rounds weights that are not float16 values already: a looser bound.
-    const tolerance = flags.dtype === 'float16' ? FLOAT16_TOLERANCE : CHECK_TOLERANCE;
-    const decoder = onnx.createDecoder();
-    await decoder.prime([ids.slice(0, 5)]);
-    decoder.dispose();
-    await onnx.release();
-    expected.dispose();
-    logits.dispose();
-    if (!(error < tolerance)) {
-      throw new Error(
-        `the exported scoring graph disagrees with the tfjs model (relative error ${error.toExponential(2)}, expected < ${tolerance}): please report this as a bug`,
-      );
-    }
-    process.stderr.write(
-      `check: every graph loads in onnxruntime-node; scoring logits match tfjs (relative error ${error.toExponential(2)})\n`,
-    );
   } finally {
     model.dispose();
   }
+}
+
+/** Loads every graph in onnxruntime-node and compares the scoring logits with the tfjs model's. */
+async function checkExport(
+  model: AnyModel,
+  exported: ReturnType<typeof exportModel>,
+  dtype: ExportFlags['dtype'],
+): Promise<void> {
+  const ort = await import('onnxruntime-node');
+  const onnx = await OnnxModel.load(ort, exported);
+  const ids = Array.from(encodeText(CHECK_TEXT)).slice(0, model.config.contextLength);
+  const expected = idsTensor(ids, 1, ids.length);
+  const logits = model.forward(expected);
+  const error = relativeError(await onnx.forward(ids, 1), logits.dataSync());
+  // float16 storage rounds weights that are not float16 values already: a looser bound.
+  const tolerance = dtype === 'float16' ? FLOAT16_TOLERANCE : CHECK_TOLERANCE;
+  const decoder = onnx.createDecoder();
+  await decoder.prime([ids.slice(0, 5)]);
+  decoder.dispose();
+  await onnx.release();
+  expected.dispose();
+  logits.dispose();
+  if (!(error < tolerance)) {
+    throw new Error(
+      `the exported scoring graph disagrees with the tfjs model (relative error ${error.toExponential(2)}, expected < ${tolerance}); nothing was written: please report this as a bug`,
+    );
+  }
+  process.stderr.write(
+    `check: every graph loads in onnxruntime-node; scoring logits match tfjs (relative error ${error.toExponential(2)})\n`,
+  );
 }
 
 function onnxPath(value: string): string {

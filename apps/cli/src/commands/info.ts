@@ -1,10 +1,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { flopsPerByte, type ModelConfig, parameterBreakdown, validateConfig } from '@megabyte/core';
-import { readCheckpointDirectory } from '@megabyte/core/node';
+import { flopsPerByte, type ModelConfig, parameterBreakdown } from '@megabyte/core';
+import { loadModel } from '@megabyte/core/node';
 import { resolveModelDirectory } from '@megabyte/trainer/node';
 import { Command } from 'commander';
 import { formatBytes, formatCount, userPath } from '../options.js';
+import { startRuntime } from '../runtime.js';
 
 export function infoCommand(): Command {
   return new Command('info')
@@ -14,9 +15,12 @@ export function infoCommand(): Command {
     .addHelpText('after', '\nExample:\n  megabyte info --model models/default')
     .action(async (flags: { model: string; json: boolean }) => {
       const dir = await resolveModelDirectory(userPath(flags.model));
-      const { config: raw } = await readCheckpointDirectory(dir);
-      const { formatVersion: _, ...rest } = raw;
-      const config = validateConfig(rest);
+      // The checkpoint is loaded, so every check of a load (config bounds, tensor names and shapes
+      // against the config, finite weights) runs: a summary of a checkpoint that cannot load misleads.
+      await startRuntime('cpu', false);
+      const model = await loadModel(dir);
+      const config = model.config;
+      model.dispose();
       const weights = await stat(join(dir, 'model.safetensors'));
       const history = await trainingHistory(dir);
       const report = {

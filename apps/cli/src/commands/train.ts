@@ -6,6 +6,7 @@ import {
   type ModelConfig,
   parameterBreakdown,
   presetConfig,
+  trainingMemoryProblems,
   validateConfig,
 } from '@megabyte/core';
 import { Corpus, imageByteLength, splitCorpus } from '@megabyte/patching';
@@ -166,6 +167,9 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
     );
   }
 
+  const checkedConfig = resume ? resume.model.config : newConfig!;
+  const memory = trainingMemoryProblems(checkedConfig, Math.ceil(flags.batch / flags.accumulate));
+  if (memory.length > 0) throw new Error(`--batch ${flags.batch}: ${memory[0]}`);
   const split = dataSpec.media ? await mediaSplit(dataSpec, dataSpec.media) : await textSplit(dataSpec);
   const model: AnyModel = resume ? resume.model : createModel(newConfig!, { seed: flags.seed });
   const config = model.config;
