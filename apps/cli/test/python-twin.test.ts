@@ -1,0 +1,103 @@
+// tfjs-core first, fenced off by the side-effect import (see backends.test.ts).
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type AnyModel, idsTensor } from '@megabyte/core';
+import { loadModel } from '@megabyte/core/node';
+import { relativeError } from '@megabyte/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PYTHON_FIXTURES } from './python-fixtures.js';
+
+/**
+ * The PyTorch twin (python/megabyte_torch) against @megabyte/core on the same checkpoints: the
+ * shipped default model and the committed fixtures give the same logits, and a checkpoint written
+ * by PyTorch loads here and scores the same bits per byte. Needs /usr/bin/python3 with torch,
+ * which CI installs (Debian's python3-torch); elsewhere the suite is skipped, in CI it fails.
+ */
+const PYTHON = '/usr/bin/python3';
+const REPO = join(import.meta.dirname, '..', '..', '..');
+const HELPER = join(REPO, 'python', 'tests', 'ts_parity.py');
+const hasTorch = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+const TOLERANCE = 1e-5;
+
+interface PythonAnswer {
+  logits: number[];
+  bitsPerByte: number;
+}
+
+function askPython(request: object): PythonAnswer {
+  const run = spawnSync(PYTHON, [HELPER], {
+    input: JSON.stringify(request),
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    timeout: 120_000,
+  });
+  if (run.status !== 0) throw new Error(`${HELPER} failed (${run.status}):\n${run.stderr}`);
+  return JSON.parse(run.stdout) as PythonAnswer;
+}
+
+/** Text bytes plus byte 0 and the boundary id, `rows` rows of `length` ids. */
+function inputIds(rows: number, length: number): number[][] {
+  const text = new TextEncoder().encode(
+    'The jury said it did find that the city had been well run. MEGABYTE predicts bytes, \u00e9\u00e8 \u4e2d. '.repeat(
+      8,
+    ),
+  );
+  return Array.from({ length: rows }, (_, row) =>
+    Array.from({ length }, (_, i) => (i === 5 ? 0 : i === 11 ? 257 : text[(i + row * 37) % text.length]!)),
+  );
+}
+
+async function tsLogitsAndBits(model: AnyModel, ids: number[][]): Promise<PythonAnswer> {
+  const input = idsTensor(ids.flat(), ids.length, ids[0]!.length);
+  const logits = model.forward(input);
+  const values = Array.from(await logits.data());
+  const bitsPerByte = await model.bitsPerByte(input);
+  tf.dispose([input, logits]);
+  return { logits: values, bitsPerByte };
+}
+
+describe.skipIf(!hasTorch && !process.env.CI)('the PyTorch twin', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'megabyte-twin-'));
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    if (!hasTorch) throw new Error(`${PYTHON} with torch is missing: apt-get install python3-torch`);
+  });
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  const checkpoints: [string, string][] = [
+    ['the shipped default model', join(REPO, 'models', 'default')],
+    ...Object.keys(PYTHON_FIXTURES).map((name): [string, string] => [
+      `fixture ${name}`,
+      join(REPO, 'python', 'tests', 'fixtures', name),
+    ]),
+  ];
+
+  it.each(checkpoints)('computes the logits of %s to 1e-5 relative', async (_, dir) => {
+    const model = await loadModel(dir);
+    // A length that is not a whole number of patches, so that padding is exercised too.
+    const ids = inputIds(2, model.config.contextLength - 3);
+    const ours = await tsLogitsAndBits(model, ids);
+    model.dispose();
+    const theirs = askPython({ checkpoint: dir, ids });
+    expect(relativeError(theirs.logits, ours.logits)).toBeLessThan(TOLERANCE);
+    expect(theirs.bitsPerByte).toBeCloseTo(ours.bitsPerByte, 5);
+  });
+
+  it.each(Object.entries(PYTHON_FIXTURES))(
+    'writes %s checkpoints that load here and score the same',
+    async (name, config) => {
+      const dir = join(scratch, name);
+      const ids = inputIds(2, config.contextLength);
+      const theirs = askPython({ create: config, seed: 3, save: dir, ids });
+      const model = await loadModel(dir);
+      const ours = await tsLogitsAndBits(model, ids);
+      model.dispose();
+      expect(ours.bitsPerByte).toBeCloseTo(theirs.bitsPerByte, 5);
+      expect(relativeError(ours.logits, theirs.logits)).toBeLessThan(TOLERANCE);
+    },
+  );
+});
