@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { type AnyModel, generate } from '@megabyte/core';
 import {
   deserializeImage,
@@ -10,9 +9,9 @@ import {
   serializeImage,
   wavToMuLawBytes,
 } from '@megabyte/patching';
-import { readImageFile, writeFileAtomic, writePngFile } from '@megabyte/patching/node';
+import { decodePng, writeFileAtomic, writePngFile } from '@megabyte/patching/node';
 import type { MediaSpec } from './media.js';
-import { userPath } from './options.js';
+import { readInputFile, userPath } from './options.js';
 
 /** generate's flags that images and audio read. */
 export interface MediaOutputFlags {
@@ -104,7 +103,7 @@ export async function generateMedia(
 
   if (given('promptImage')) throw new Error('--prompt-image: this is an audio model; use --prompt-audio');
   const prompt = flags.promptAudio
-    ? wavToMuLawBytes(parseWav(await readFile(userPath(flags.promptAudio))), media.sampleRate)
+    ? await audioPrompt(flags.promptAudio, media.sampleRate)
     : new Uint8Array();
   const bytes = await sample(prompt, given('maxBytes') ? flags.maxBytes : media.sampleRate);
   await writeFileAtomic(out, muLawBytesToWav(bytes, media.sampleRate));
@@ -119,8 +118,19 @@ export async function generateMedia(
  * bytes: exactly the top half when the image has an even number of them.
  */
 export async function topHalf(path: string, layout: ImageLayout): Promise<Uint8Array> {
-  const image = await readImageFile(path, { background: [255, 255, 255] });
-  const bytes = serializeImage(fitImageToSquare(image, layout.size), layout);
+  const bytes = await readInputFile('--prompt-image', path);
+  const image = decodePng(bytes, { background: [255, 255, 255] }, `--prompt-image ${userPath(path)}`);
+  const serialized = serializeImage(fitImageToSquare(image, layout.size), layout);
   const rowBytes = layout.size * 3 * (layout.scan === 'patch' ? layout.patch : 1);
-  return bytes.slice(0, Math.floor(bytes.length / 2 / rowBytes) * rowBytes);
+  return serialized.slice(0, Math.floor(serialized.length / 2 / rowBytes) * rowBytes);
+}
+
+/** A WAV clip as model bytes at the model's rate; parse errors name the flag and the file. */
+async function audioPrompt(path: string, sampleRate: number): Promise<Uint8Array> {
+  const bytes = await readInputFile('--prompt-audio', path);
+  try {
+    return wavToMuLawBytes(parseWav(bytes), sampleRate);
+  } catch (error) {
+    throw new Error(`--prompt-audio ${userPath(path)}: ${(error as Error).message}`);
+  }
 }

@@ -1,9 +1,29 @@
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 
 /** Paths on the command line are relative to where the user ran the command, also under `pnpm megabyte`. */
 export function userPath(path: string): string {
   return isAbsolute(path) ? path : resolve(process.env.INIT_CWD ?? process.cwd(), path);
+}
+
+/**
+ * The bytes of a file a flag names, with errors naming the flag and the full path: a directory,
+ * a missing file and an unreadable one each say so instead of a bare EISDIR or ENOENT.
+ */
+export async function readInputFile(flag: string, path: string): Promise<Uint8Array> {
+  const full = userPath(path);
+  const info = await stat(full).catch((error: NodeJS.ErrnoException) => error);
+  if (info instanceof Error) {
+    const reason = info.code === 'ENOENT' ? 'no such file' : info.message;
+    throw new Error(`${flag} ${full}: ${reason}`);
+  }
+  if (info.isDirectory()) throw new Error(`${flag} ${full}: is a directory; give a file`);
+  try {
+    return new Uint8Array(await readFile(full));
+  } catch (error) {
+    throw new Error(`${flag} ${full}: cannot read it (${(error as Error).message})`);
+  }
 }
 
 export function integer(min: number) {

@@ -1,7 +1,14 @@
 import './style.css';
 import defaultModel from 'virtual:default-model';
 import imageModel from 'virtual:image-model';
-import { type ImageLayout, imageByteLength, type RgbImage, serializeImage } from '@megabyte/patching';
+import {
+  checkImageSize,
+  type ImageLayout,
+  imageByteLength,
+  pngHeaderSize,
+  type RgbImage,
+  serializeImage,
+} from '@megabyte/patching';
 import { type ByteCell, byteCells, describeBytes } from './byte-cells.js';
 import { drawChart, type Point } from './chart.js';
 import { filesFromDrop, readNamedFiles } from './files.js';
@@ -438,6 +445,9 @@ interface DecodedImage {
 }
 
 async function decodeImage(file: File): Promise<DecodedImage> {
+  // A PNG's size is read from its header first: the browser would decode a bomb whole.
+  const declared = pngHeaderSize(new Uint8Array(await file.slice(0, 24).arrayBuffer()));
+  if (declared) checkImageSize(declared.width, declared.height, file.name);
   let bitmap: ImageBitmap;
   try {
     // The file's own pixel values, as patching's PNG decoder reads them: no colour management, no premultiplied alpha.

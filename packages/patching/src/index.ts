@@ -52,6 +52,7 @@ export {
   resizeImage,
   serializeImage,
 } from './image.js';
+export { checkImageSize, MAX_IMAGE_PIXELS, pngHeaderSize } from './image-header.js';
 export { Rng, type RngState } from './rng.js';
 export { decodeText, encodeText, Utf8StreamDecoder } from './text.js';
 export {

@@ -84,10 +84,10 @@ function extensible(subFormat: number, bits: number): number[] {
 
 const wavInput = fc
   .record({
-    sampleRate: fc.integer({ min: 1, max: 192_000 }),
+    sampleRate: fc.integer({ min: 1000, max: 192_000 }),
     channels: fc.integer({ min: 1, max: 3 }),
     bitsPerSample: fc.constantFrom(8 as const, 16 as const),
-    frames: fc.integer({ min: 0, max: 40 }),
+    frames: fc.integer({ min: 1, max: 40 }),
   })
   .chain(({ frames, ...format }) => {
     const length = frames * format.channels * (format.bitsPerSample / 8);
@@ -110,6 +110,20 @@ describe('encodeWav / parseWav', () => {
         );
       }),
     );
+  });
+
+  it.each([
+    [4294967295, /sample rate of 4294967295 Hz, outside 1000\.\.768000 Hz/],
+    [1, /sample rate of 1 Hz, outside 1000\.\.768000 Hz/],
+    [0, /sample rate of 0 Hz/],
+  ])('refuses a header declaring %d Hz', (rate, message) => {
+    const file = riff(chunk('fmt ', formatBody({ rate })), chunk('data', Uint8Array.from([128, 0])));
+    expect(() => parseWav(file)).toThrow(message);
+  });
+
+  it('refuses a clip of 0 samples', () => {
+    const file = riff(chunk('fmt ', formatBody({})), chunk('data', new Uint8Array(0)));
+    expect(() => parseWav(file)).toThrow('parseWav: the data chunk holds no samples (a 0-second clip)');
   });
 
   it('writes the canonical header', () => {

@@ -33,6 +33,9 @@ const FORMAT_NAMES: Readonly<Record<number, string>> = {
   85: 'MPEG Layer 3',
 };
 const CHUNK_HEADER_BYTES = 8;
+/** Sample rates a WAV file may declare: telephone-band recordings to the fastest studio rates. */
+export const WAV_MIN_SAMPLE_RATE = 1000;
+export const WAV_MAX_SAMPLE_RATE = 768_000;
 const CANONICAL_HEADER_BYTES = 44;
 
 function formatName(code: number): string {
@@ -92,6 +95,7 @@ export function parseWav(bytes: Uint8Array): WavAudio {
     );
   }
   const frameCount = dataChunk.declaredSize / frameBytes;
+  if (frameCount === 0) throw new Error('parseWav: the data chunk holds no samples (a 0-second clip)');
   return {
     ...format,
     samples: bytes.slice(dataChunk.offset, dataChunk.offset + dataChunk.declaredSize),
@@ -128,7 +132,12 @@ function parseFormatChunk(view: DataView, chunk: Chunk, fileLength: number): Wav
     throw new Error(`parseWav: unsupported bit depth ${bitsPerSample}; only 8- and 16-bit PCM are supported`);
   }
   if (channels < 1) throw new Error('parseWav: the "fmt " chunk declares 0 channels');
-  if (sampleRate < 1) throw new Error('parseWav: the "fmt " chunk declares a sample rate of 0');
+  if (sampleRate < WAV_MIN_SAMPLE_RATE || sampleRate > WAV_MAX_SAMPLE_RATE) {
+    // A lying rate turns a clip into nothing (resampled from 4 GHz) or into gigabytes (from 1 Hz).
+    throw new Error(
+      `parseWav: the "fmt " chunk declares a sample rate of ${sampleRate} Hz, outside ${WAV_MIN_SAMPLE_RATE}..${WAV_MAX_SAMPLE_RATE} Hz: the header is corrupt or the file is not audio`,
+    );
+  }
   const expectedBlockAlign = channels * (bitsPerSample / 8);
   if (blockAlign !== expectedBlockAlign) {
     throw new Error(

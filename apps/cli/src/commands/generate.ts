@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type GenerateOptions, generate } from '@megabyte/core';
@@ -14,7 +13,7 @@ import {
   integer,
   nonNegativeNumber,
   positiveNumber,
-  userPath,
+  readInputFile,
 } from '../options.js';
 import { startRuntime } from '../runtime.js';
 import { loadModelArgument } from './model-loading.js';
@@ -87,7 +86,7 @@ Examples:
       }
       rejectMediaFlags(flags);
       const prompt = flags.promptFile
-        ? new Uint8Array(await readFile(userPath(flags.promptFile)))
+        ? await readInputFile('--prompt-file', flags.promptFile)
         : encodeText(flags.prompt ?? '');
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pngHeaderSize } from '../image-header.js';
 import { decodePng, encodePng, readImageFile, writePngFile } from './image-file.js';
 
 let root: string;
@@ -66,5 +67,19 @@ describe('PNG files', () => {
     );
     await expect(readImageFile(join(root, 'missing.png'))).rejects.toThrow(/ENOENT/);
     expect((await readFile(jpeg)).length).toBe(6);
+  });
+
+  it('refuses a PNG declaring more pixels than the limit from its header, before decoding', () => {
+    const png = encodePng({ width: 1, height: 1, data: new Uint8Array(3) });
+    const view = new DataView(png.buffer, png.byteOffset);
+    view.setUint32(16, 20000);
+    view.setUint32(20, 20000);
+    expect(pngHeaderSize(png)).toEqual({ width: 20000, height: 20000 });
+    expect(() => decodePng(png, {}, 'bomb.png')).toThrow(
+      /^bomb\.png: the image declares 20000 x 20000 = 400000000 pixels, more than the limit of 67108864/,
+    );
+    view.setUint32(16, 0);
+    expect(() => decodePng(png, {}, 'empty.png')).toThrow(/declares a size of 0 x 20000 pixels/);
+    expect(() => decodePng(png.subarray(0, 20), {}, 'cut.png')).toThrow(/cut\.png: corrupt PNG: no IHDR/);
   });
 });

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import { assertRgbImage, type RgbImage } from '../image.js';
+import { checkImageSize, pngHeaderSize } from '../image-header.js';
 import { writeFileAtomic } from './atomic-write.js';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -40,6 +41,10 @@ export function decodePng(bytes: Uint8Array, options: ReadImageOptions = {}, sou
       `${source}: the data is ${describeFormat(bytes)}, not PNG; only PNG can be decoded in Node (convert it, e.g. \`magick in.jpg out.png\`)`,
     );
   }
+  // Refused from the header: pngjs would allocate the declared size before seeing the pixels.
+  const declared = pngHeaderSize(bytes);
+  if (declared === undefined) throw new Error(`${source}: corrupt PNG: no IHDR chunk after the signature`);
+  checkImageSize(declared.width, declared.height, source);
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));

@@ -205,8 +205,25 @@ describe('RunDirectory', () => {
       const error = await rejection(loadResumePoint(root));
       expect(error).toBeInstanceOf(CheckpointError);
       expect((error as CheckpointError).problems).toEqual([
-        'trainer.json: optimizerStep: expected an integer >= 0, got undefined',
+        'trainer.json: optimizerStep: expected an integer in 0..9007199254740991, got undefined',
         'trainer.json: sampler: expected an object, got undefined',
+        'trainer.json: options.steps: expected an integer >= 1, got undefined',
+      ]);
+    });
+
+    it('a trainer.json whose step is past the run or not a safe integer is refused', async () => {
+      const { model, trainer } = await trained(1);
+      const run = new RunDirectory(root, { data: 'fox.txt' });
+      await save(run, model, trainer);
+      const file = join(root, 'checkpoints', 'step-0000001', 'trainer.json');
+      const saved = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      await writeFile(file, JSON.stringify({ ...saved, step: 1e20 }));
+      expect(((await rejection(loadResumePoint(root))) as CheckpointError).problems).toEqual([
+        'trainer.json: step: expected an integer in 0..9007199254740991, got 100000000000000000000',
+      ]);
+      await writeFile(file, JSON.stringify({ ...saved, step: 1_000_000 }));
+      expect(((await rejection(loadResumePoint(root))) as CheckpointError).problems).toEqual([
+        `trainer.json: step: 1000000 is past the run's last step (options.steps ${(saved.options as { steps: number }).steps})`,
       ]);
     });
 

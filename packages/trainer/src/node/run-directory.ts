@@ -202,18 +202,34 @@ function trainerFileProblems(trainer: unknown): string[] {
   const problems: string[] = [];
   const count = (field: string) => {
     const value = t[field];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
-      problems.push(`${field}: expected an integer >= 0, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      problems.push(
+        `${field}: expected an integer in 0..${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(value)}`,
+      );
+      return false;
+    }
+    return true;
   };
   const object = (field: string) => {
     const value = t[field];
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       problems.push(`${field}: expected an object, got ${JSON.stringify(value)}`);
+      return false;
+    }
+    return true;
   };
-  count('step');
+  const stepOk = count('step');
   count('optimizerStep');
   object('sampler');
-  object('options');
+  if (object('options')) {
+    const steps = (t.options as Record<string, unknown>).steps;
+    if (typeof steps !== 'number' || !Number.isSafeInteger(steps) || steps < 1)
+      problems.push(`options.steps: expected an integer >= 1, got ${JSON.stringify(steps)}`);
+    // A checkpoint past the end of its own run cannot have been written by it.
+    else if (stepOk && (t.step as number) > steps)
+      problems.push(`step: ${t.step} is past the run's last step (options.steps ${steps})`);
+  }
+
   const best = t.bestValidationBitsPerByte;
   if (best !== undefined && best !== null && typeof best !== 'number')
     problems.push(`bestValidationBitsPerByte: expected a number or null, got ${JSON.stringify(best)}`);
