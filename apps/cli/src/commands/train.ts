@@ -42,6 +42,7 @@ import {
   userPath,
 } from '../options.js';
 import { startRuntime } from '../runtime.js';
+import { loadModelArgument } from './model-loading.js';
 
 /** How the data was chosen, stored with each checkpoint so a resume reads the same bytes. */
 interface DataSpec {
@@ -77,7 +78,37 @@ interface TrainFlags extends MediaFlags {
   seed: number;
   out?: string;
   resume?: string;
+  init?: string;
 }
+
+/** The flags that set a TrainingOptions field: a resumed run keeps its own unless one is given. */
+const RESUMABLE_FLAGS = [
+  ['steps', 'steps', 'steps'],
+  ['batch', 'batchSize', 'batch'],
+  ['accumulate', 'accumulationSteps', 'accumulate'],
+  ['lr', 'lr', 'lr'],
+  ['warmup', 'warmupSteps', 'warmup'],
+  ['schedule', 'schedule', 'schedule'],
+  ['clip', 'clip', 'clip'],
+  ['weightDecay', 'weightDecay', 'weight-decay'],
+  ['evalEvery', 'evalEvery', 'eval-every'],
+  ['evalWindows', 'evalWindows', 'eval-windows'],
+  ['checkpointEvery', 'checkpointEvery', 'checkpoint-every'],
+] as const satisfies readonly (readonly [keyof TrainFlags, keyof TrainingOptions, string])[];
+
+/** Flags that choose the model or the data: a resumed run cannot change them. */
+const FIXED_ON_RESUME = [
+  ['preset', 'preset'],
+  ['data', 'data'],
+  ['include', 'include'],
+  ['exclude', 'exclude'],
+  ['validation', 'validation'],
+  ['seed', 'seed'],
+  ['modality', 'modality'],
+  ['maxFiles', 'max-files'],
+  ['out', 'out'],
+  ['init', 'init'],
+] as const;
 
 export function trainCommand(): Command {
   return withMediaOptions(new Command('train'))
@@ -119,7 +150,11 @@ export function trainCommand(): Command {
     .option('--out <dir>', 'run directory (default runs/<timestamp>)')
     .option(
       '--resume <dir>',
-      'continue a run (its directory or one of its checkpoints) exactly where it stopped',
+      'continue a run (its directory or one of its checkpoints) exactly as it was; --steps, --lr, --warmup, --schedule, --eval-every, ... change it',
+    )
+    .option(
+      '--init <checkpoint>',
+      'fine-tune: start from these weights (a checkpoint or run directory) with a fresh optimizer and schedule',
     )
     .addHelpText(
       'after',
@@ -128,7 +163,9 @@ Examples:
   megabyte train                                  # tiny MEGABYTE on the Brown corpus, ~10 minutes on 2 cores
   megabyte train --data ./notes --include '**/*.md' --steps 2000
   megabyte train --preset transformer-tiny        # the baseline, for comparison
-  megabyte train --resume runs/2026-11-28T04-00-00 --steps 1200
+  megabyte train --resume runs/2026-11-28T04-00-00               # continue exactly as it was
+  megabyte train --resume runs/2026-11-28T04-00-00 --steps 1200   # prints "changed: steps 600 -> 1200"
+  megabyte train --init models/default --data ./notes --steps 200 --lr 5e-4
   megabyte train --modality image --data openclipart --max-files 1000 --steps 300   # 32 x 32 patch scan
   megabyte train --modality audio --data /tmp/speech --steps 300                    # 8 kHz mu-law`,
     )
@@ -138,13 +175,15 @@ Examples:
 }
 
 async function train(flags: TrainFlags, command: Command): Promise<void> {
+  const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+  checkStartFlags(flags, given);
   // The runtime comes first: every tensor, resumed weights included, must live on its backend.
   const runtime = await startRuntime(flags.backend);
   const resume = flags.resume ? await loadResumePoint(userPath(flags.resume)) : undefined;
-  const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+  const init = flags.init ? await loadModelArgument(flags.init) : undefined;
   const modality = flags.modality ?? 'text';
   const preset = given('preset') || modality === 'text' ? flags.preset : `${modality}-tiny`;
-  const newConfig = resume ? undefined : await loadConfig(preset);
+  const newConfig = resume ? undefined : (init?.model.config ?? (await loadConfig(preset)));
   const media = newConfig ? resolveMedia(flags, newConfig, undefined) : undefined;
   if (modality === 'audio' && !given('data') && !resume) {
     throw new Error(
@@ -167,15 +206,44 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
     );
   }
 
-  const checkedConfig = resume ? resume.model.config : newConfig!;
-  const memory = trainingMemoryProblems(checkedConfig, Math.ceil(flags.batch / flags.accumulate));
-  if (memory.length > 0) throw new Error(`--batch ${flags.batch}: ${memory[0]}`);
+  let options: TrainingOptions | Partial<TrainingOptions>;
+  if (resume) {
+    const resumed = resumedOptions(resume.options, resume.state.step, flags, given);
+    for (const change of resumed.changes) process.stderr.write(`changed: ${change}\n`);
+    options = resumed.options;
+  } else {
+    options = {
+      steps: flags.steps,
+      batchSize: flags.batch,
+      accumulationSteps: flags.accumulate,
+      lr: flags.lr,
+      warmupSteps: flags.warmup,
+      schedule: flags.schedule,
+      clip: flags.clip,
+      weightDecay: flags.weightDecay,
+      evalEvery: flags.evalEvery,
+      evalWindows: flags.evalWindows,
+      checkpointEvery: flags.checkpointEvery,
+      logEvery: 1,
+      seed: flags.seed,
+      // Windows start at an image's first byte: one that starts mid-image would scramble the
+      // patch layout the model learns.
+      windowAlignment: dataSpec.media?.modality === 'image' ? imageByteLength(dataSpec.media.layout) : 1,
+    };
+  }
+  const memory = trainingMemoryProblems(
+    resume?.model.config ?? newConfig!,
+    Math.ceil(options.batchSize! / options.accumulationSteps!),
+  );
+  if (memory.length > 0) throw new Error(`--batch ${options.batchSize}: ${memory[0]}`);
+
   const split = dataSpec.media ? await mediaSplit(dataSpec, dataSpec.media) : await textSplit(dataSpec);
-  const model: AnyModel = resume ? resume.model : createModel(newConfig!, { seed: flags.seed });
+  const model: AnyModel = resume?.model ?? init?.model ?? createModel(newConfig!, { seed: flags.seed });
   const config = model.config;
   const sizes = parameterBreakdown(config);
+  const origin = resume ? `resumed from ${resume.dir}` : init ? `fine-tuning ${init.dir}` : preset;
   process.stderr.write(
-    `model: ${config.kind} (${resume ? `resumed from ${resume.dir}` : preset}), ${formatCount(sizes.total)} parameters, context ${config.contextLength} bytes${config.kind === 'megabyte' ? `, patch ${config.patchSize}` : ''}\n`,
+    `model: ${config.kind} (${origin}), ${formatCount(sizes.total)} parameters, context ${config.contextLength} bytes${config.kind === 'megabyte' ? `, patch ${config.patchSize}` : ''}\n`,
   );
   const unigram = split.validation
     ? unigramBitsPerByte(split.train, split.validation, config.vocabSize)
@@ -185,26 +253,6 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       `reference: uniform 8.000 bpb, unigram byte model ${unigram.toFixed(3)} bpb on the validation split\n`,
     );
 
-  const options: Partial<TrainingOptions> = resume
-    ? { ...resume.options, steps: Math.max(flags.steps, resume.options.steps) }
-    : {
-        steps: flags.steps,
-        batchSize: flags.batch,
-        accumulationSteps: flags.accumulate,
-        lr: flags.lr,
-        warmupSteps: flags.warmup,
-        schedule: flags.schedule,
-        clip: flags.clip,
-        weightDecay: flags.weightDecay,
-        evalEvery: flags.evalEvery,
-        evalWindows: flags.evalWindows,
-        checkpointEvery: flags.checkpointEvery,
-        logEvery: 1,
-        seed: flags.seed,
-        // Windows start at an image's first byte: one that starts mid-image would scramble the
-        // patch layout the model learns.
-        windowAlignment: dataSpec.media?.modality === 'image' ? imageByteLength(dataSpec.media.layout) : 1,
-      };
   const runDir = resume
     ? runDirectoryOf(resume.dir)
     : userPath(flags.out ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
@@ -217,7 +265,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       validationFraction: dataSpec.validationFraction,
     });
   }
-  const progress = new Progress(options.steps ?? flags.steps, resume?.state.step ?? 0);
+  const progress = new Progress(options.steps!, resume?.state.step ?? 0);
   let pendingWrite = Promise.resolve();
   let lastValidation: number | undefined;
   let bytesPerSecond = 0;
@@ -375,7 +423,49 @@ async function loadConfig(preset: string): Promise<ModelConfig> {
   }
 }
 
+/** Flags that cannot go together, refused before anything is loaded. */
+function checkStartFlags(flags: TrainFlags, given: (name: string) => boolean): void {
+  if (flags.init !== undefined && given('preset')) {
+    throw new Error(
+      `--init ${flags.init} brings its own model config; drop --preset ${flags.preset} (or drop --init to train a new model)`,
+    );
+  }
+  if (flags.resume === undefined) return;
+  const fixed = FIXED_ON_RESUME.filter(([name]) => given(name)).map(([, flag]) => `--${flag}`);
+  if (fixed.length > 0) {
+    throw new Error(
+      `--resume continues a run with its own model, data and seed, so ${fixed.join(', ')} cannot change it; to train further on other data or with another setup, start a new run from its weights: megabyte train --init ${flags.resume} ...`,
+    );
+  }
+}
+
+/**
+ * A resumed run's options: the saved ones, with each flag given on the command line applied and
+ * reported as "name old -> new". The step count must stay ahead of where the run is.
+ */
+function resumedOptions(
+  saved: TrainingOptions,
+  step: number,
+  flags: TrainFlags,
+  given: (name: string) => boolean,
+): { options: TrainingOptions; changes: string[] } {
+  const options: Record<string, unknown> = { ...saved };
+  const changes: string[] = [];
+  for (const [flag, field, name] of RESUMABLE_FLAGS) {
+    if (!given(flag) || flags[flag] === saved[field]) continue;
+    changes.push(`${name} ${saved[field]} -> ${flags[flag]}`);
+    options[field] = flags[flag];
+  }
+  if ((options.steps as number) <= step && given('steps')) {
+    throw new Error(
+      `--steps ${flags.steps}: the run is already at step ${step}; give more steps to continue it`,
+    );
+  }
+  return { options: options as unknown as TrainingOptions, changes };
+}
+
 function runDirectoryOf(checkpoint: string): string {
+  if (basename(checkpoint) === 'best') return dirname(checkpoint);
   return basename(dirname(checkpoint)) === 'checkpoints' ? dirname(dirname(checkpoint)) : checkpoint;
 }
 
