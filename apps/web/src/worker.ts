@@ -3,16 +3,28 @@
 
 import {
   type AnyModel,
+  type BackendCandidate,
+  type BackendSelection,
+  type BackendStatus,
   createModel,
   decodeModel,
   encodeModel,
   generate,
+  type LoadedBackendInfo,
   MEGABYTE_PRESETS,
   type ModelConfig,
+  probeBackend,
+  RuntimeUnavailableError,
+  selectBackend,
 } from '@megabyte/core';
 import { type GraphRole, type OnnxManifest, OnnxModel, type OrtModule } from '@megabyte/onnx';
 import { Corpus, type ImageLayout, imageByteLength, splitCorpus } from '@megabyte/patching';
-import { createWebGpuRuntime } from '@megabyte/runtime-webgpu';
+import {
+  createWebGpuRuntime,
+  describeAdapter,
+  makeWebGpuCandidate,
+  navigatorGpu,
+} from '@megabyte/runtime-webgpu';
 import { Trainer } from '@megabyte/trainer';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
@@ -22,7 +34,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import ortGpuMjs from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url';
 import ortGpuWasm from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import ortMjs from 'onnxruntime-web/ort-wasm-simd-threaded.mjs?url';
-import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm?url';
+import ortWasmBinary from 'onnxruntime-web/ort-wasm-simd-threaded.wasm?url';
 import { pickCheckpoint } from './checkpoint-files.js';
 import { type Engine, onnxEngine, parameterCount, tfjsEngine } from './engines.js';
 import { assertModelShowsImages, layoutFromMedia, MEDIA_FILE } from './images.js';
@@ -144,107 +156,140 @@ function message(error: unknown): string {
 
 // ---- backends ------------------------------------------------------------------------------
 
-/** onnxruntime-web: the WebGPU execution provider when the browser offers an adapter, else wasm. */
-async function startOrt(): Promise<void> {
-  let whyNotGpu = 'wasm was asked for (?backend=wasm)';
-  if (choice !== 'wasm') {
-    const adapter = await gpuAdapter();
-    if (typeof adapter !== 'string') {
-      const module = await import('onnxruntime-web/webgpu');
-      module.env.wasm.wasmPaths = { mjs: absolute(ortGpuMjs), wasm: absolute(ortGpuWasm) };
-      module.env.logLevel = 'error';
-      ort = {
-        module,
-        provider: 'webgpu',
-        description: `onnxruntime-web ${module.env.versions.web}, WebGPU (${adapter.info})`,
-      };
-      reportBackends();
-      return;
+// Both engines are picked by @megabyte/core's `selectBackend` from candidates, fastest first, as
+// the CLI picks its tfjs backend: `auto` takes WebGPU unless the adapter is a software one.
+
+/** onnxruntime-web started with one execution provider. */
+interface LoadedOrt extends LoadedBackendInfo {
+  readonly backend: 'webgpu' | 'wasm';
+  readonly module: OrtModule;
+}
+
+/** tfjs on WebGPU through @megabyte/runtime-webgpu; its probe is the WebGPU check of both engines. */
+const tfjsWebGpu = makeWebGpuCandidate({
+  async findGpu() {
+    return navigatorGpu() ?? 'this browser has no WebGPU (navigator.gpu is undefined)';
+  },
+  create: (options) =>
+    createWebGpuRuntime({
+      ...options,
+      onDeviceLost: (error) => post({ type: 'error', task: 'train', message: error.message }),
+    }),
+  askByName: '?backend=webgpu',
+});
+
+/** The wasm candidates' probe: the page's supported browsers all run WebAssembly. */
+async function webAssemblyHere(): Promise<BackendStatus> {
+  return { available: true, reason: 'WebAssembly runs in every browser this page supports' };
+}
+
+/** tfjs on WebAssembly, its binaries served by the app itself (Vite emits them as assets). */
+const tfjsWasm: BackendCandidate = {
+  name: 'wasm',
+  packageName: '@tensorflow/tfjs-backend-wasm',
+  probe: webAssemblyHere,
+  async load({ threads }) {
+    setWasmPaths({
+      'tfjs-backend-wasm.wasm': absolute(wasmPlain),
+      'tfjs-backend-wasm-simd.wasm': absolute(wasmSimd),
+      'tfjs-backend-wasm-threaded-simd.wasm': absolute(wasmThreaded),
+    });
+    if (threads !== undefined) setThreadsCount(threads);
+    if (!(await tf.setBackend('wasm')))
+      throw new RuntimeUnavailableError('wasm', 'the tfjs wasm backend failed to start in this browser');
+    await tf.ready();
+    return { tf, backend: 'wasm', version: tf.version_core, details: plural(getThreadsCount(), 'thread') };
+  },
+};
+
+const ORT_PACKAGE = 'onnxruntime-web';
+
+/** onnxruntime-web's WebGPU execution provider, on the adapter the tfjs WebGPU probe approves. */
+const ortWebGpu: BackendCandidate<LoadedOrt> = {
+  name: 'webgpu',
+  packageName: ORT_PACKAGE,
+  probe: () => tfjsWebGpu.probe(),
+  async load() {
+    const adapter = await navigatorGpu()?.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) {
+      const { reason } = await probeBackend(tfjsWebGpu);
+      throw new RuntimeUnavailableError('webgpu', `WebGPU was asked for (?backend=webgpu) but ${reason}`);
     }
-    if (choice === 'webgpu') throw new Error(`WebGPU was asked for (?backend=webgpu) but ${adapter}`);
-    whyNotGpu = `no WebGPU: ${adapter}`;
-  }
-  const module = await import('onnxruntime-web/wasm');
-  // Served by the app itself (Vite emits them as assets), so nothing comes from a CDN.
-  module.env.wasm.wasmPaths = { mjs: absolute(ortMjs), wasm: absolute(ortWasm) };
-  // Its warnings (e.g. shape ops placed on the CPU) are not the visitor's business.
-  module.env.logLevel = 'error';
-  const threads = self.crossOriginIsolated ? wasmThreads() : 1;
-  module.env.wasm.numThreads = threads;
+    const info = await describeAdapter(adapter);
+    const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+    const module = await import('onnxruntime-web/webgpu');
+    module.env.wasm.wasmPaths = { mjs: absolute(ortGpuMjs), wasm: absolute(ortGpuWasm) };
+    module.env.logLevel = 'error';
+    return {
+      backend: 'webgpu',
+      module,
+      version: module.env.versions.web ?? '(version unknown)',
+      details: `WebGPU (${name || 'adapter'})`,
+    };
+  },
+};
+
+/** onnxruntime-web on WebAssembly: runs everywhere. */
+const ortWasm: BackendCandidate<LoadedOrt> = {
+  name: 'wasm',
+  packageName: ORT_PACKAGE,
+  probe: webAssemblyHere,
+  async load({ threads = 1 }) {
+    const module = await import('onnxruntime-web/wasm');
+    // Served by the app itself (Vite emits them as assets), so nothing comes from a CDN.
+    module.env.wasm.wasmPaths = { mjs: absolute(ortMjs), wasm: absolute(ortWasmBinary) };
+    // Its warnings (e.g. shape ops placed on the CPU) are not the visitor's business.
+    module.env.logLevel = 'error';
+    module.env.wasm.numThreads = threads;
+    const isolation = self.crossOriginIsolated ? '' : ' (the page is not cross-origin isolated)';
+    return {
+      backend: 'wasm',
+      module,
+      version: module.env.versions.web ?? '(version unknown)',
+      details: `wasm, ${plural(threads, 'thread')}${isolation}`,
+    };
+  },
+};
+
+/** onnxruntime-web: the WebGPU execution provider when the browser offers a hardware adapter, else wasm. */
+async function startOrt(): Promise<void> {
+  const chosen = await selectBackend([ortWebGpu, ortWasm], { backend: choice, ...wasmThreadOption() });
+  const { module, backend, version, details } = chosen.loaded;
+  const why = whyChosen(chosen);
   ort = {
     module,
-    provider: 'wasm',
-    description: `onnxruntime-web ${module.env.versions.web}, wasm, ${plural(threads, 'thread')}${self.crossOriginIsolated ? '' : ' (the page is not cross-origin isolated)'}; ${whyNotGpu}`,
+    provider: backend,
+    description: `${ORT_PACKAGE} ${version}, ${details}${why && `; ${why}`}`,
   };
   reportBackends();
-}
-
-/**
- * The adapter's description, or why WebGPU is not used. A software (fallback) adapter such as
- * SwiftShader is slower than wasm, so `auto` passes it over; `?backend=webgpu` still takes it.
- */
-async function gpuAdapter(): Promise<{ info: string } | string> {
-  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
-  if (!gpu) return 'this browser has no WebGPU (navigator.gpu is undefined)';
-  try {
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter)
-      return 'the browser offers no WebGPU adapter (GPU blocklisted or disabled, see chrome://gpu)';
-    // GPUAdapter.info is newer than TypeScript's DOM types.
-    const details = (adapter as GPUAdapter & { info?: Record<string, unknown> }).info ?? {};
-    const info = ['vendor', 'architecture', 'description']
-      .map((key) => details[key])
-      .filter(Boolean)
-      .join(' ');
-    if (details.isFallbackAdapter === true && choice === 'auto') {
-      return `the only WebGPU adapter is a software one (${info}), slower than wasm (?backend=webgpu uses it anyway)`;
-    }
-    return { info: info || 'adapter' };
-  } catch (error) {
-    return `requesting a WebGPU adapter failed: ${message(error)}`;
-  }
-}
-
-function wasmThreads(): number {
-  // Leave a core for the page; models this small gain little beyond four threads.
-  return Math.max(1, Math.min(navigator.hardwareConcurrency - 1, 4));
 }
 
 /** tfjs, for training and checkpoints: WebGPU through @megabyte/runtime-webgpu when it works, else wasm. */
 async function startTfjs(): Promise<string> {
   if (tfjsBackend) return tfjsBackend;
-  let whyNotGpu = 'wasm was asked for';
-  if (choice !== 'wasm') {
-    try {
-      const runtime = await createWebGpuRuntime({
-        onDeviceLost: (error) => post({ type: 'error', task: 'train', message: error.message }),
-      });
-      if (runtime.adapter.isFallbackAdapter && choice === 'auto') {
-        runtime.dispose();
-        throw new Error('the only WebGPU adapter is a software one, slower than wasm');
-      }
-      tfjsBackend = 'webgpu';
-      trainingNote = runtime.description;
-      reportBackends();
-      return tfjsBackend;
-    } catch (error) {
-      if (choice === 'webgpu') throw error;
-      whyNotGpu = `no WebGPU: ${message(error)}`;
-    }
-  }
-  setWasmPaths({
-    'tfjs-backend-wasm.wasm': absolute(wasmPlain),
-    'tfjs-backend-wasm-simd.wasm': absolute(wasmSimd),
-    'tfjs-backend-wasm-threaded-simd.wasm': absolute(wasmThreaded),
-  });
-  if (self.crossOriginIsolated) setThreadsCount(wasmThreads());
-  if (!(await tf.setBackend('wasm')))
-    throw new Error('the tfjs wasm backend failed to start in this browser');
-  await tf.ready();
-  tfjsBackend = 'wasm';
-  trainingNote = `tfjs wasm, ${plural(getThreadsCount(), 'thread')}; ${whyNotGpu}`;
+  const chosen = await selectBackend([tfjsWebGpu, tfjsWasm], { backend: choice, ...wasmThreadOption() });
+  const { backend, version, details } = chosen.loaded;
+  tfjsBackend = backend;
+  const why = whyChosen(chosen);
+  trainingNote = `tfjs ${backend} ${version}, ${details}${why && `; ${why}`}`;
   reportBackends();
   return tfjsBackend;
+}
+
+/** Why this backend runs: the visitor asked for it, or why `auto` did not take WebGPU. Empty for WebGPU on auto. */
+function whyChosen(chosen: BackendSelection<LoadedBackendInfo>): string {
+  if (choice !== 'auto') return `${choice} was asked for (?backend=${choice})`;
+  return chosen.skipped
+    .map(({ name, why }) => `no ${name === 'webgpu' ? 'WebGPU' : name}: ${why}`)
+    .join('; ');
+}
+
+/** The wasm backends' threads: several only where the page is cross-origin isolated (SharedArrayBuffer). */
+function wasmThreadOption(): { threads?: number } {
+  // Leave a core for the page; models this small gain little beyond four threads.
+  return self.crossOriginIsolated
+    ? { threads: Math.max(1, Math.min(navigator.hardwareConcurrency - 1, 4)) }
+    : {};
 }
 
 function reportBackends(): void {

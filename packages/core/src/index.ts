@@ -43,5 +43,5 @@ export {
 } from './model-checkpoint.js';
 export { type AnyModel, createModel } from './models.js';
 export { flopsPerByte, type ParameterBreakdown, parameterBreakdown } from './parameter-count.js';
-export type { Runtime } from './runtime.js';
+export * from './runtime/index.js';
 export { TransformerModel } from './transformer-model.js';

@@ -1,5 +1,6 @@
+import { RuntimeUnavailableError } from '@megabyte/core';
 import type * as TfCore from '@tensorflow/tfjs-core';
-import { errorMessage, RuntimeUnavailableError } from './errors.js';
+import { errorMessage } from './errors.js';
 
 /**
  * Makes `backend` the active backend of `tf`'s engine and proves it computes.

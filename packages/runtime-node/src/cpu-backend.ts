@@ -1,6 +1,6 @@
+import type { BackendCandidate } from '@megabyte/core';
 import { activateBackend } from './activate-backend.js';
 import { resolvePackage } from './resolve-package.js';
-import type { BackendCandidate } from './types.js';
 
 const PACKAGE = '@tensorflow/tfjs-backend-cpu';
 

@@ -1,7 +1,13 @@
+import {
+  type BackendCandidate,
+  type BackendChoice,
+  type BackendStatus,
+  probeBackend,
+  selectBackend,
+} from '@megabyte/core';
 import { cpuCandidate } from './cpu-backend.js';
-import { errorMessage, RuntimeUnavailableError, UnknownBackendError } from './errors.js';
 import { tfjsNodeCandidate } from './tfjs-node-backend.js';
-import type { BackendCandidate, BackendStatus, LoadedBackend, NodeRuntime } from './types.js';
+import type { NodeRuntime } from './types.js';
 import { wasmCandidate } from './wasm-backend.js';
 
 export type BuiltinBackendName = 'cpu' | 'wasm' | 'tensorflow' | 'tensorflow-gpu';
@@ -16,7 +22,7 @@ export const defaultCandidates: readonly BackendCandidate[] = [
 
 export interface CreateRuntimeOptions {
   /** A candidate's name, or `auto` (the default) for the fastest candidate that loads here. */
-  readonly backend?: 'auto' | BuiltinBackendName | (string & {});
+  readonly backend?: BackendChoice<BuiltinBackendName | (string & {})>;
   /** wasm only: XNNPACK threads. Node runs tfjs-backend-wasm single-threaded whatever this says. */
   readonly threads?: number;
   /** Receives one line per decision: what `auto` skipped and why, and what was picked. */
@@ -30,7 +36,8 @@ export interface CreateRuntimeOptions {
 }
 
 /**
- * Loads a tfjs backend, makes it the active one and returns the Runtime the model runs on.
+ * Loads a tfjs backend, makes it the active one and returns the Runtime the model runs on. The
+ * choice itself is @megabyte/core's `selectBackend`, which the browser demo uses too.
  *
  * Create one Runtime per process, before making any tensor. A tfjs backend is global to its
  * engine: creating another Runtime switches every holder of the previous one to the new backend,
@@ -42,66 +49,15 @@ export async function createRuntime(options: CreateRuntimeOptions = {}): Promise
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
     throw new RangeError(`createRuntime: threads must be a positive integer, got ${threads}.`);
   }
-  const runtime =
-    backend === 'auto'
-      ? await pickFastest(candidates, threads, log)
-      : await loadNamed(backend, candidates, threads, log);
-  if (threads !== undefined && runtime.wasm === undefined) {
-    log(`${runtime.name}: threads=${threads} ignored: only the wasm backend takes a thread count`);
+  const { candidate, loaded, reason, description } = await selectBackend(candidates, {
+    backend,
+    ...(threads !== undefined && { threads }),
+    log,
+  });
+  if (threads !== undefined && loaded.wasm === undefined) {
+    log(`${candidate.name}: threads=${threads} ignored: only the wasm backend takes a thread count`);
   }
-  log(`runtime: ${runtime.description}`);
-  return runtime;
-}
-
-async function loadNamed(
-  name: string,
-  candidates: readonly BackendCandidate[],
-  threads: number | undefined,
-  log: (line: string) => void,
-): Promise<NodeRuntime> {
-  const candidate = candidates.find((c) => c.name === name);
-  if (!candidate) throw new UnknownBackendError(name, ['auto', ...candidates.map((c) => c.name)]);
-  const loaded = await candidate.load({ threads, log });
-  return toRuntime(candidate, loaded, 'asked for by name');
-}
-
-async function pickFastest(
-  candidates: readonly BackendCandidate[],
-  threads: number | undefined,
-  log: (line: string) => void,
-): Promise<NodeRuntime> {
-  const skipped: string[] = [];
-  const skip = (candidate: BackendCandidate, why: string) => {
-    skipped.push(`${candidate.name}: ${why}`);
-    log(`auto: skipping ${candidate.name}: ${why}`);
-  };
-  for (const candidate of candidates) {
-    const status = await safeProbe(candidate);
-    if (!status.available || status.passOver !== undefined) {
-      skip(candidate, status.passOver ?? status.reason);
-      continue;
-    }
-    try {
-      const loaded = await candidate.load({ threads, log });
-      const reason =
-        skipped.length === 0
-          ? 'picked by auto: the fastest backend'
-          : `picked by auto: the fastest that loads here (skipped ${skipped.join('; ')})`;
-      return toRuntime(candidate, loaded, reason);
-    } catch (error) {
-      // Candidates from other packages throw their own error types; auto's job is to find one that works.
-      skip(candidate, errorMessage(error));
-    }
-  }
-  throw new RuntimeUnavailableError('auto', `No backend could be loaded: ${skipped.join('; ')}.`);
-}
-
-function toRuntime(candidate: BackendCandidate, loaded: LoadedBackend, reason: string): NodeRuntime {
-  const label =
-    loaded.backend === candidate.name
-      ? candidate.name
-      : `${candidate.name} (tfjs backend '${loaded.backend}')`;
-  const description = `${label}: ${candidate.packageName} ${loaded.version}, ${loaded.details}; ${reason}`;
+  log(`runtime: ${description}`);
   return {
     tf: loaded.tf,
     backend: loaded.backend,
@@ -112,14 +68,6 @@ function toRuntime(candidate: BackendCandidate, loaded: LoadedBackend, reason: s
     reason,
     ...(loaded.wasm && { wasm: loaded.wasm }),
   };
-}
-
-async function safeProbe(candidate: BackendCandidate): Promise<BackendStatus> {
-  try {
-    return await candidate.probe();
-  } catch (error) {
-    return { available: false, reason: `checking it failed: ${errorMessage(error)}` };
-  }
 }
 
 export interface BackendListing extends BackendStatus {
@@ -134,5 +82,5 @@ export async function listBackends(
   options: Pick<CreateRuntimeOptions, 'candidates'> = {},
 ): Promise<BackendListing[]> {
   const { candidates = defaultCandidates } = options;
-  return Promise.all(candidates.map(async (c) => ({ name: c.name, ...(await safeProbe(c)) })));
+  return Promise.all(candidates.map(async (c) => ({ name: c.name, ...(await probeBackend(c)) })));
 }

@@ -1,11 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { type BackendCandidate, RuntimeUnavailableError } from '@megabyte/core';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { activateBackend } from './activate-backend.js';
-import { errorMessage, RuntimeUnavailableError } from './errors.js';
+import { errorMessage } from './errors.js';
 import { type ResolvedPackage, resolvePackage } from './resolve-package.js';
-import type { BackendCandidate } from './types.js';
 
 /*
  * Which tfjs-core the model runs on. tfjs-node depends on @tensorflow/tfjs, which brings its own

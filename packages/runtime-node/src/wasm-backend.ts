@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
+import { type BackendCandidate, RuntimeUnavailableError } from '@megabyte/core';
 import { activateBackend } from './activate-backend.js';
-import { errorMessage, RuntimeUnavailableError } from './errors.js';
+import { errorMessage } from './errors.js';
 import { resolvePackage } from './resolve-package.js';
-import type { BackendCandidate } from './types.js';
 
 const PACKAGE = '@tensorflow/tfjs-backend-wasm';
 

@@ -9,9 +9,17 @@ export interface CandidateParts {
   /** The WebGPU entry point to probe, or a clause saying why there is none. */
   findGpu(): Promise<GpuLike | string>;
   create(options: WebGpuRuntimeOptions): Promise<WebGpuRuntime>;
+  /**
+   * How a user asks for WebGPU by name, named in the message that passes over a software adapter;
+   * default `--backend webgpu` (the CLI's flag). The web demo's is `?backend=webgpu`.
+   */
+  readonly askByName?: string;
 }
 
-/** A `BackendCandidate` for runtime-node's `createRuntime`, over some way of finding WebGPU. */
+/**
+ * A `BackendCandidate` (see @megabyte/core's `selectBackend`, which runtime-node's `createRuntime`
+ * uses), over some way of finding WebGPU.
+ */
 export function makeWebGpuCandidate(parts: CandidateParts): WebGpuCandidate {
   return {
     name: 'webgpu',
@@ -35,7 +43,7 @@ export function makeWebGpuCandidate(parts: CandidateParts): WebGpuCandidate {
           available: true,
           reason: `${WEBGPU_BACKEND_PACKAGE} ${WEBGPU_BACKEND_VERSION} on ${name}${software ? ', a software adapter' : ''}`,
           ...(software && {
-            passOver: `${name} is a software adapter, slower than wasm on the same CPU (--backend webgpu uses it anyway)`,
+            passOver: `${name} is a software adapter, slower than wasm on the same CPU (${parts.askByName ?? '--backend webgpu'} uses it anyway)`,
           }),
         };
       } catch (error) {

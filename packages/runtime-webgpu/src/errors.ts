@@ -10,7 +10,7 @@ export type WebGpuUnavailableReason =
   | 'backend-failed';
 
 /**
- * WebGPU cannot run in this process. `backend` and the message follow runtime-node's
+ * WebGPU cannot run in this process. `backend` and the message follow @megabyte/core's
  * `RuntimeUnavailableError`; `reason` says which step failed.
  */
 export class WebGpuUnavailableError extends Error {

@@ -30,10 +30,7 @@ export {
 export type {
   WebGpuAdapterInfo,
   WebGpuCandidate,
-  WebGpuCandidateLoadOptions,
-  WebGpuCandidateStatus,
   WebGpuLimits,
-  WebGpuLoadedBackend,
   WebGpuRuntime,
   WebGpuRuntimeOptions,
 } from './types.js';

@@ -1,5 +1,4 @@
-import type { Runtime } from '@megabyte/core';
-import type * as TfCore from '@tensorflow/tfjs-core';
+import type { BackendCandidate, Runtime } from '@megabyte/core';
 import type { WebGpuDeviceLostError } from './errors.js';
 import type { GpuDeviceLike, GpuLike, PowerPreference } from './webgpu-types.js';
 
@@ -82,35 +81,7 @@ export interface WebGpuRuntime extends Runtime {
   dispose(): void;
 }
 
-// A BackendCandidate, structurally. `@megabyte/runtime-node` owns that interface, but it is a
-// Node-only package and this one must stay browser-safe, so the shapes are repeated here; a
-// test checks that a `WebGpuCandidate` is assignable to runtime-node's `BackendCandidate`.
-
-/** Whether WebGPU can run here, found without making it the active backend. */
-export interface WebGpuCandidateStatus {
-  readonly available: boolean;
-  readonly reason: string;
-  /** Why `auto` should prefer another backend although this one works (a software adapter). */
-  readonly passOver?: string;
-}
-
-export interface WebGpuCandidateLoadOptions {
-  /** Ignored: WebGPU takes no thread count. */
-  readonly threads?: number;
-  readonly log: (line: string) => void;
-}
-
-export interface WebGpuLoadedBackend {
-  readonly tf: typeof TfCore;
-  readonly backend: string;
-  readonly version: string;
-  readonly details: string;
-}
-
-/** Plugs WebGPU into `createRuntime` from `@megabyte/runtime-node` (its `candidates` option). */
-export interface WebGpuCandidate {
+/** WebGPU as a `BackendCandidate` (the contract in @megabyte/core) for `createRuntime` or `selectBackend`. */
+export interface WebGpuCandidate extends BackendCandidate {
   readonly name: 'webgpu';
-  readonly packageName: string;
-  probe(): Promise<WebGpuCandidateStatus>;
-  load(options: WebGpuCandidateLoadOptions): Promise<WebGpuLoadedBackend>;
 }
