@@ -1,15 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  Corpus,
-  inputsAndTargets,
-  makeBatch,
-  RandomWindowSampler,
-  sequentialWindows,
-  splitCorpus,
-} from './corpus.js';
+import { Corpus, RandomWindowSampler, splitCorpus } from './corpus.js';
+import { BOUNDARY_ID } from './special-ids.js';
 import { decodeText } from './text.js';
-import { BOUNDARY_ID, PAD_ID } from './vocabulary.js';
 
 /** One document whose byte at position i is i (mod 256): a window's start is readable from its first id. */
 const countingCorpus = (length: number) =>
@@ -104,12 +97,12 @@ describe('RandomWindowSampler', () => {
     const batched = new RandomWindowSampler(corpus, { windowLength: 4, seed: 5 }).nextBatch(3);
     const single = new RandomWindowSampler(corpus, { windowLength: 4, seed: 5 });
     const [a, b, c] = single;
-    expect(batched).toEqual(makeBatch([a!, b!, c!]));
+    expect(batched).toEqual({ ids: Int32Array.from([...a!, ...b!, ...c!]), batch: 3, length: 4 });
   });
 
   it('says how big the corpus is and what one window needs', () => {
     expect(() => new RandomWindowSampler(countingCorpus(10), { windowLength: 65, seed: 0 })).toThrow(
-      /the corpus has 10 ids but one window needs 65 \(context T = 64, plus 1 for the last target\)/,
+      /the corpus has 10 ids but one window needs 65 \(the context T\); use a larger corpus or a shorter context/,
     );
   });
 
@@ -118,74 +111,6 @@ describe('RandomWindowSampler', () => {
     expect(() =>
       new RandomWindowSampler(countingCorpus(31), { windowLength: 4, seed: 0 }).restore(state),
     ).toThrow(/state is for windows of 4 over 30 ids, but this sampler has windows of 4 over 31 ids/);
-  });
-});
-
-describe('sequentialWindows', () => {
-  it('covers every target exactly once with the default stride', () => {
-    const windows = [...sequentialWindows(countingCorpus(10), 4)].map((window) => [...window]);
-    expect(windows).toEqual([
-      [0, 1, 2, 3, 4],
-      [4, 5, 6, 7, 8],
-      [8, 9],
-    ]);
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 2, max: 60 }),
-        fc.integer({ min: 1, max: 12 }),
-        (length, contextLength) => {
-          const targets = [...sequentialWindows(countingCorpus(length), contextLength)].flatMap((window) => [
-            ...window.subarray(1),
-          ]);
-          return targets.join() === Array.from({ length: length - 1 }, (_, index) => index + 1).join();
-        },
-      ),
-    );
-  });
-
-  it('overlaps windows with a smaller stride and stops at the end of the corpus', () => {
-    const starts = [...sequentialWindows(countingCorpus(9), 4, 2)].map((window) => [
-      window[0],
-      window.length,
-    ]);
-    expect(starts).toEqual([
-      [0, 5],
-      [2, 5],
-      [4, 5],
-    ]);
-    expect([...sequentialWindows(countingCorpus(5), 4)].length).toBe(1);
-    expect(() => [...sequentialWindows(countingCorpus(1), 4)]).toThrow(
-      /the corpus has 1 ids but one window needs 2/,
-    );
-    expect(() => [...sequentialWindows(countingCorpus(9), 4, 5)]).toThrow(
-      /stride must be an integer in 1..4/,
-    );
-  });
-});
-
-describe('makeBatch', () => {
-  it('lays windows out row-major as [batch, T + 1]', () => {
-    const batch = makeBatch([
-      [1, 2, 3],
-      [4, 5, 6],
-    ]);
-    expect(batch).toMatchObject({ batch: 2, length: 3 });
-    expect([...batch.ids]).toEqual([1, 2, 3, 4, 5, 6]);
-    const { inputs, targets, targetMask, contextLength } = inputsAndTargets(batch);
-    expect(contextLength).toBe(2);
-    expect([...inputs]).toEqual([1, 2, 4, 5]);
-    expect([...targets]).toEqual([2, 3, 5, 6]);
-    expect([...targetMask]).toEqual([1, 1, 1, 1]);
-  });
-
-  it('pads ragged windows only when asked, and masks the padding', () => {
-    expect(() => makeBatch([[1, 2, 3], [4]])).toThrow(
-      /window 1 has length 1 but others have 3; pass \{ padId: PAD_ID \}/,
-    );
-    const batch = makeBatch([[1, 2, 3], [4]], { padId: PAD_ID });
-    expect([...batch.ids]).toEqual([1, 2, 3, 4, PAD_ID, PAD_ID]);
-    expect([...batch.mask]).toEqual([1, 1, 1, 1, 0, 0]);
-    expect([...inputsAndTargets(batch).targetMask]).toEqual([1, 1, 0, 0]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { Rng, type RngState } from './rng.js';
+import { BOUNDARY_ID } from './special-ids.js';
 import { encodeText } from './text.js';
-import { BOUNDARY_ID, PAD_ID } from './vocabulary.js';
 
 /** A named document, as the Node loaders return them. */
 export interface CorpusDocument {
@@ -139,18 +139,20 @@ export class Corpus {
 }
 
 function assertWindowFits(corpus: Corpus, windowLength: number, caller: string): void {
-  if (!Number.isInteger(windowLength) || windowLength < 2) {
-    throw new RangeError(`${caller}: window length must be an integer >= 2 (T + 1), got ${windowLength}`);
+  if (!Number.isInteger(windowLength) || windowLength < 1) {
+    throw new RangeError(
+      `${caller}: window length must be a positive integer (the context T), got ${windowLength}`,
+    );
   }
   if (corpus.length < windowLength) {
     throw new RangeError(
-      `${caller}: the corpus has ${corpus.length} ids but one window needs ${windowLength} (context T = ${windowLength - 1}, plus 1 for the last target); use a larger corpus or a shorter context`,
+      `${caller}: the corpus has ${corpus.length} ids but one window needs ${windowLength} (the context T); use a larger corpus or a shorter context`,
     );
   }
 }
 
 export interface RandomWindowSamplerOptions {
-  /** Ids per window: the context length T plus one, so that targets are the inputs shifted by one. */
+  /** Ids per window: the context length T. The model shifts inside, so a window is its own target. */
   windowLength: number;
   seed: number;
   /**
@@ -222,7 +224,7 @@ export class RandomWindowSampler implements Iterable<Int32Array> {
     for (let row = 0; row < batchSize; row++) {
       this.corpus.readIds(this.nextStart(), this.windowLength, ids, row * this.windowLength);
     }
-    return { ids, mask: new Uint8Array(ids.length).fill(1), batch: batchSize, length: this.windowLength };
+    return { ids, batch: batchSize, length: this.windowLength };
   }
 
   *[Symbol.iterator](): Iterator<Int32Array> {
@@ -257,94 +259,14 @@ export class RandomWindowSampler implements Iterable<Int32Array> {
 }
 
 /**
- * Consecutive windows for evaluation: window i covers stream positions
- * [i * stride, i * stride + contextLength + 1). With the default stride = contextLength each id
- * after the first is a target exactly once; with a smaller stride windows overlap (sliding-window
- * evaluation scores only the last `stride` targets of every window but the first). The last window
- * is shorter when the corpus does not divide evenly; pad it (makeBatch's padId) or score it alone.
- */
-export function* sequentialWindows(
-  corpus: Corpus,
-  contextLength: number,
-  stride: number = contextLength,
-): Generator<Int32Array> {
-  if (!Number.isInteger(contextLength) || contextLength < 1) {
-    throw new RangeError(
-      `sequentialWindows: context length must be a positive integer, got ${contextLength}`,
-    );
-  }
-  if (!Number.isInteger(stride) || stride < 1 || stride > contextLength) {
-    throw new RangeError(
-      `sequentialWindows: stride must be an integer in 1..${contextLength}, got ${stride}`,
-    );
-  }
-  assertWindowFits(corpus, 2, 'sequentialWindows');
-  for (let start = 0; ; start += stride) {
-    const end = Math.min(corpus.length, start + contextLength + 1);
-    yield corpus.readIds(start, end - start);
-    if (end === corpus.length) return;
-  }
-}
-
-/**
- * A batch of windows, row-major [batch, length] with length = T + 1:
- * inputs are `ids[:, :T]` and targets are `ids[:, 1:]` (see inputsAndTargets).
+ * Windows stacked row-major into [batch, length]. A window of T ids is a model input as it is:
+ * the model predicts each id from the ones before it (its shifts are inside), so the targets are
+ * the window itself.
  */
 export interface Batch {
   ids: Int32Array;
-  /** 1 for real ids, 0 for padding; same layout as `ids`. */
-  mask: Uint8Array;
   batch: number;
   length: number;
-}
-
-/**
- * Stacks windows into one batch. Windows must have equal length unless `padId` is given, in which
- * case shorter ones are right-padded to the longest and masked.
- */
-export function makeBatch(windows: readonly ArrayLike<number>[], options: { padId?: number } = {}): Batch {
-  if (windows.length === 0) throw new RangeError('makeBatch: no windows given');
-  const length = Math.max(...windows.map((window) => window.length));
-  if (options.padId === undefined) {
-    const ragged = windows.findIndex((window) => window.length !== length);
-    if (ragged !== -1) {
-      throw new RangeError(
-        `makeBatch: window ${ragged} has length ${windows[ragged]!.length} but others have ${length}; pass { padId: PAD_ID } to pad`,
-      );
-    }
-  }
-  const ids = new Int32Array(windows.length * length);
-  const mask = new Uint8Array(windows.length * length);
-  windows.forEach((window, row) => {
-    const offset = row * length;
-    ids.set(window, offset);
-    ids.fill(options.padId ?? PAD_ID, offset + window.length, offset + length);
-    mask.fill(1, offset, offset + window.length);
-  });
-  return { ids, mask, batch: windows.length, length };
-}
-
-/** Model inputs `ids[:, :T]` and targets `ids[:, 1:]` of a batch, each [batch, T], with the targets' mask. */
-export function inputsAndTargets(batch: Batch): {
-  inputs: Int32Array;
-  targets: Int32Array;
-  targetMask: Uint8Array;
-  contextLength: number;
-} {
-  const contextLength = batch.length - 1;
-  if (contextLength < 1) {
-    throw new RangeError(`inputsAndTargets: windows of length ${batch.length} hold no target`);
-  }
-  const inputs = new Int32Array(batch.batch * contextLength);
-  const targets = new Int32Array(batch.batch * contextLength);
-  const targetMask = new Uint8Array(batch.batch * contextLength);
-  for (let row = 0; row < batch.batch; row++) {
-    const source = row * batch.length;
-    inputs.set(batch.ids.subarray(source, source + contextLength), row * contextLength);
-    targets.set(batch.ids.subarray(source + 1, source + batch.length), row * contextLength);
-    targetMask.set(batch.mask.subarray(source + 1, source + batch.length), row * contextLength);
-  }
-  return { inputs, targets, targetMask, contextLength };
 }
 
 export interface SplitOptions {

@@ -1,39 +1,15 @@
 export {
-  boundariesToLengths,
-  type EntropyBoundaryOptions,
-  entropyBoundaries,
-  fixedBoundaries,
-  isSpaceLike,
-  lengthsToBoundaries,
-  type MaxPatchLengthOption,
-  patchesAt,
-  spaceLikeBoundaries,
-} from './boundaries.js';
-export {
   type Batch,
   Corpus,
   type CorpusDocument,
   type CorpusSplit,
   type DocumentInput,
-  inputsAndTargets,
-  makeBatch,
   RandomWindowSampler,
   type RandomWindowSamplerOptions,
   type RandomWindowSamplerState,
   type SplitOptions,
-  sequentialWindows,
   splitCorpus,
 } from './corpus.js';
-export {
-  globalShiftedPatches,
-  globalShiftSource,
-  LEARNED_PAD,
-  localShiftedInputs,
-  localShiftSource,
-  type PaddedIds,
-  padToMultiple,
-  splitPatches,
-} from './fixed-patching.js';
 export {
   assertImageLayout,
   assertRgbImage,
@@ -54,15 +30,8 @@ export {
 } from './image.js';
 export { checkImageSize, MAX_IMAGE_PIXELS, pngHeaderSize } from './image-header.js';
 export { Rng, type RngState } from './rng.js';
+export { BOUNDARY_ID, BYTE_COUNT, PAD_ID, VOCAB_SIZE } from './special-ids.js';
 export { decodeText, encodeText, Utf8StreamDecoder } from './text.js';
-export {
-  BOUNDARY_ID,
-  BYTE_COUNT,
-  PAD_ID,
-  VOCAB_SIZE,
-  Vocabulary,
-  type VocabularyConfig,
-} from './vocabulary.js';
 export {
   encodeWav,
   muLawBytesToWav,
