@@ -1,0 +1,93 @@
+// tfjs-core first (see onnx-model.test.ts: one tfjs-core module instance under vitest).
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@megabyte/nn/gradients';
+import { createModel, idsTensor, type ModelConfig } from '@megabyte/core';
+import {
+  microMegabyteConfig,
+  microTransformerConfig,
+  relativeError,
+  sampleIds,
+} from '@megabyte/core/testing';
+import { PAD_ID } from '@megabyte/patching';
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeGraph, gradientGraph, TRAINING_NAMES } from './training-graphs.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const CONFIGS: Record<string, ModelConfig> = {
+  megabyte: microMegabyteConfig({
+    initStd: 0.2,
+    global: { byteDim: 4, layers: 2, heads: 2 },
+    local: { dim: 8, layers: 2, heads: 2 },
+  }),
+  'rmsnorm relu bias tied': microMegabyteConfig({
+    initStd: 0.2,
+    patchSize: 2,
+    norm: 'rmsnorm',
+    activation: 'relu',
+    bias: true,
+    tieHead: true,
+  }),
+  'conv encoder': microMegabyteConfig({
+    initStd: 0.2,
+    global: { byteDim: 4, layers: 1, heads: 2, convKernels: [3, 4] },
+  }),
+  transformer: microTransformerConfig({ initStd: 0.2, layers: 2 }),
+};
+
+function maxAbs(values: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]!));
+  return max;
+}
+
+describe('gradient graph', () => {
+  for (const [label, config] of Object.entries(CONFIGS)) {
+    it(`${label}: loss and every parameter's gradient equal tfjs's`, async () => {
+      const model = createModel(config, { seed: 3 });
+      const [batch, length] = [2, config.contextLength];
+      const ids = sampleIds(batch, length, 7);
+      ids[length - 1] = PAD_ID; // padding is masked out of the loss in both
+      const parameters = model.parameters();
+      const graph = gradientGraph(
+        config,
+        parameters.map((p) => ({ name: p.name, shape: p.variable.shape, decay: p.decay })),
+        { batch, length },
+      );
+      const session = await ort.InferenceSession.create(encodeGraph(graph));
+      const feeds: Record<string, ort.Tensor> = {
+        bytes: new ort.Tensor('int32', Int32Array.from(ids), [batch, length]),
+      };
+      for (const p of parameters)
+        feeds[p.name] = new ort.Tensor('float32', p.variable.dataSync() as Float32Array, p.variable.shape);
+      const out = await session.run(feeds);
+
+      const input = idsTensor(ids, batch, length);
+      const { value, grads } = tf.variableGrads(
+        () => model.loss(input),
+        parameters.map((p) => p.variable),
+      );
+      expect(relativeError(out.loss!.data as Float32Array, value.dataSync())).toBeLessThan(1e-5);
+      const expected = new Map(parameters.map((p) => [p.name, grads[p.variable.name]!.dataSync()]));
+      const scale = Math.max(...[...expected.values()].map(maxAbs));
+      for (const p of parameters) {
+        const actual = out[TRAINING_NAMES.grad(p.name)]!.data as Float32Array;
+        const reference = expected.get(p.name)!;
+        if (maxAbs(reference) > 1e-4 * scale) {
+          expect(relativeError(actual, reference), p.name).toBeLessThan(1e-4);
+        } else {
+          // Exactly zero in exact arithmetic (the attention's key bias: softmax ignores a shift that
+          // is the same for every key), so both sides are rounding noise: compare to the model's scale.
+          expect(maxAbs(actual.map((x, i) => x - reference[i]!)) / scale, p.name).toBeLessThan(1e-6);
+          expect(p.name).toMatch(/attn\.wk\.bias$/);
+        }
+      }
+      tf.dispose([input, value, ...Object.values(grads)]);
+      model.dispose();
+    });
+  }
+});
