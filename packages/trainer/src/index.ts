@@ -1,4 +1,13 @@
 export {
+  type EngineStep,
+  type MicroBatch,
+  type OptimizerSettings,
+  type StepSettings,
+  TfjsEngine,
+  type TrainingEngine,
+  type TrainingEngineFactory,
+} from './engine.js';
+export {
   EVALUATION_MODES,
   type EvaluationMode,
   type EvaluationOptions,

@@ -1,15 +1,8 @@
 import { type ByteModel, idsTensor } from '@megabyte/core';
 import { type Corpus, RandomWindowSampler, type RandomWindowSamplerState } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
-import '@megabyte/nn/gradients';
-import { AdamW, type AdamWState } from './adamw.js';
-import {
-  accumulateGradients,
-  clipByGlobalNorm,
-  disposeGradients,
-  globalNorm,
-  scaleGradients,
-} from './clip.js';
+import type { AdamWState } from './adamw.js';
+import { type MicroBatch, TfjsEngine, type TrainingEngine, type TrainingEngineFactory } from './engine.js';
 import { evaluateStream } from './evaluate.js';
 import { learningRateAt, type ScheduleConfig, validateSchedule } from './schedule.js';
 
@@ -119,6 +112,8 @@ export interface TrainerData {
 export interface TrainerHooks {
   readonly onEvent?: (event: TrainerEvent) => void;
   readonly checkpoints?: CheckpointSink;
+  /** Where the steps run: the model's tfjs backend by default (see `TrainingEngine`). */
+  readonly engine?: TrainingEngineFactory;
 }
 
 /**
@@ -128,7 +123,9 @@ export interface TrainerHooks {
 export class Trainer {
   readonly options: TrainingOptions;
   private readonly sampler: RandomWindowSampler;
-  private readonly optimizer: AdamW;
+  /** Where the steps run; the tfjs engine unless the hooks name another. */
+  readonly engine: TrainingEngine;
+  private weightsInEngine = false;
   private readonly schedule: ScheduleConfig;
   private readonly validationIds: Int32Array | undefined;
   private stepCount = 0;
@@ -166,13 +163,14 @@ export class Trainer {
       seed: this.options.seed,
       alignment: this.options.windowAlignment,
     });
-    this.optimizer = new AdamW({
+    const optimizer = {
       lr,
       beta1: this.options.beta1,
       beta2: this.options.beta2,
       eps: this.options.eps,
       weightDecay: this.options.weightDecay,
-    });
+    };
+    this.engine = (hooks.engine ?? ((m, o) => new TfjsEngine(m, o)))(model, optimizer);
     this.validationIds = data.validation
       ? validationStream(data.validation, model.config.contextLength, this.options.evalWindows)
       : undefined;
@@ -191,42 +189,19 @@ export class Trainer {
     const started = performance.now();
     const { batchSize, accumulationSteps, clip } = this.options;
     const micro = batchSize / accumulationSteps;
-    const parameters = this.model.parameters();
-    const byVariable = new Map(parameters.map((p) => [p.variable.name, p.name]));
-    let summed: Map<string, tf.Tensor> | undefined;
-    let lossSum: tf.Scalar = tf.scalar(0);
-    for (let m = 0; m < accumulationSteps; m++) {
-      const batch = this.sampler.nextBatch(micro);
+    if (!this.weightsInEngine) {
+      await this.engine.pullWeights();
+      this.weightsInEngine = true;
+    }
+    const batches: MicroBatch[] = Array.from({ length: accumulationSteps }, (_, m) => {
+      const { ids, length } = this.sampler.nextBatch(micro);
       const dropoutSeed = this.options.seed * 1_000_003 + this.stepCount * accumulationSteps + m;
-      const ids = idsTensor(batch.ids, micro, batch.length);
-      const { value, grads } = tf.variableGrads(
-        () => this.model.loss(ids, { training: true, dropoutSeed }),
-        parameters.map((p) => p.variable),
-      );
-      ids.dispose();
-      const total = tf.add(lossSum, value) as tf.Scalar;
-      tf.dispose([lossSum, value]);
-      lossSum = total;
-      const named = new Map(Object.entries(grads).map(([variable, g]) => [byVariable.get(variable)!, g]));
-      summed = accumulateGradients(summed, named);
-    }
-    const mean = scaleGradients(summed!, 1 / accumulationSteps);
-    disposeGradients(summed!);
-    // The norm is measured even without clipping: it is logged, and a non-finite gradient must
-    // stop the run before it poisons the weights.
-    const { grads, norm: normTensor } =
-      clip > 0 ? clipByGlobalNorm(mean, clip) : { grads: mean, norm: globalNorm(mean) };
-    if (clip > 0) disposeGradients(mean);
-    const [lossTotal = Number.NaN, norm = Number.NaN] = await readScalars(lossSum, normTensor);
-    tf.dispose([lossSum, normTensor]);
-    const loss = lossTotal / accumulationSteps;
-    if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-      disposeGradients(grads);
-      throw new TrainingDivergedError(this.stepCount + 1, loss, norm);
-    }
+      return { ids, batch: micro, length, dropoutSeed };
+    });
     const lr = learningRateAt(this.stepCount, this.schedule);
-    this.optimizer.step(parameters, grads, lr);
-    disposeGradients(grads);
+    const { loss, gradNorm } = await this.engine.step(batches, { lr, clip });
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm))
+      throw new TrainingDivergedError(this.stepCount + 1, loss, gradNorm);
     this.stepCount += 1;
     const seconds = (performance.now() - started) / 1000;
     const memory = tf.memory();
@@ -235,7 +210,7 @@ export class Trainer {
       loss,
       bitsPerByte: loss / Math.LN2,
       lr,
-      gradNorm: norm,
+      gradNorm,
       bytesPerSecond: (batchSize * this.model.config.contextLength) / seconds,
       seconds,
       tensors: memory.numTensors,
@@ -243,9 +218,18 @@ export class Trainer {
     };
   }
 
+  /**
+   * Makes the model's variables hold the latest weights. Steps on an engine with weights of its
+   * own (onnxruntime) leave the variables behind until this runs; checkpoints and evaluation call it.
+   */
+  async syncModel(): Promise<void> {
+    if (this.weightsInEngine) await this.engine.pushWeights();
+  }
+
   /** Bits per byte on the fixed validation windows, or undefined without validation data. */
   async validate(): Promise<number | undefined> {
     if (!this.validationIds) return undefined;
+    await this.syncModel();
     const result = await evaluateStream(this.model, this.validationIds, {
       batchSize: this.options.batchSize,
     });
@@ -291,7 +275,7 @@ export class Trainer {
     return {
       step: this.stepCount,
       sampler: this.sampler.state(),
-      optimizer: this.optimizer.state(),
+      optimizer: this.engine.optimizerState(),
       bestValidationBitsPerByte: this.best,
       options: this.options,
     };
@@ -300,17 +284,20 @@ export class Trainer {
   /** Continues from a snapshot taken by `state()` (model weights are restored separately). */
   restore(state: Omit<TrainingState, 'options'>): void {
     this.sampler.restore(state.sampler);
-    this.optimizer.loadState(state.optimizer, this.model.parameters());
+    this.engine.loadOptimizerState(state.optimizer);
+    // The model's variables now hold the checkpoint's weights; the engine reads them before its next step.
+    this.weightsInEngine = false;
     this.stepCount = state.step;
     this.best = state.bestValidationBitsPerByte;
   }
 
   dispose(): void {
-    this.optimizer.dispose();
+    this.engine.dispose();
   }
 
   private async saveCheckpoint(reason: CheckpointReason): Promise<void> {
     if (!this.hooks.checkpoints) return;
+    await this.syncModel();
     const state = this.state();
     try {
       await this.hooks.checkpoints.save(this.model, state, reason);
@@ -322,16 +309,6 @@ export class Trainer {
 
   private emit(event: TrainerEvent): void {
     this.hooks.onEvent?.(event);
-  }
-}
-
-/** Scalars read back to numbers in one asynchronous transfer. */
-async function readScalars(...scalars: tf.Scalar[]): Promise<number[]> {
-  const packed = tf.stack(scalars);
-  try {
-    return Array.from(await packed.data());
-  } finally {
-    packed.dispose();
   }
 }
 
