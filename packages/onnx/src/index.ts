@@ -21,3 +21,11 @@ export {
 export { type ModelSummary, OPSET, summarizeModel } from './onnx-proto.js';
 export type { OrtModule } from './ort-types.js';
 export { ProtoError } from './protobuf.js';
+export {
+  type BatchShape,
+  encodeGraph,
+  gradientGraph,
+  TRAINING_NAMES,
+  type TrainableParameter,
+  updateGraph,
+} from './training/training-graphs.js';

@@ -158,12 +158,7 @@ export class AdamW {
    * written; later steps do not change them.
    */
   state(): AdamWState {
-    const tensors = new Map<string, tf.Tensor>();
-    for (const [name, { m, v }] of this.moments) {
-      tensors.set(M_PREFIX + name, tf.clone(m));
-      tensors.set(V_PREFIX + name, tf.clone(v));
-    }
-    return { step: this.updates, tensors };
+    return adamWState(this.updates, this.moments);
   }
 
   /**
@@ -177,52 +172,10 @@ export class AdamW {
     state: AdamWState | { step: number; tensors: Readonly<Record<string, tf.Tensor>> },
     params: readonly OptimizerParameter[],
   ): void {
-    if (!(Number.isInteger(state.step) && state.step >= 0)) {
-      throw new RangeError(`AdamW.loadState: step must be an integer >= 0, got ${state.step}`);
-    }
-    const variables = new Map(params.map((p) => [p.name, p.variable] as const));
-    const found = new Map<string, Partial<Moments>>();
-    const problems: string[] = [];
-    for (const [key, tensor] of gradientEntries(state.tensors)) {
-      const which = key.startsWith(M_PREFIX) ? 'm' : key.startsWith(V_PREFIX) ? 'v' : undefined;
-      if (which === undefined) {
-        problems.push(`unexpected entry "${key}" (expected ${M_PREFIX}<param> or ${V_PREFIX}<param>)`);
-        continue;
-      }
-      const name = key.slice((which === 'm' ? M_PREFIX : V_PREFIX).length);
-      const variable = variables.get(name);
-      if (variable === undefined) {
-        problems.push(`extra entry "${key}": no parameter is named "${name}"`);
-        continue;
-      }
-      if (!sameShape(tensor.shape, variable.shape) || tensor.dtype !== variable.dtype) {
-        problems.push(
-          `entry "${key}" is ${tensor.dtype} [${tensor.shape}], expected ${variable.dtype} [${variable.shape}]`,
-        );
-        continue;
-      }
-      found.set(name, { ...found.get(name), [which]: tensor });
-    }
-    const unpaired = [...found].filter(([, mv]) => (mv.m === undefined) !== (mv.v === undefined));
-    for (const [name, mv] of unpaired) {
-      problems.push(
-        `"${name}" has only ${mv.m === undefined ? V_PREFIX : M_PREFIX}${name}, not both moments`,
-      );
-    }
-    const missing = state.step === 0 ? [] : params.map((p) => p.name).filter((n) => !found.has(n));
-    if (missing.length > 0) problems.push(`missing moments for ${listNames(missing)}`);
-    if (state.step === 0 && found.size > 0) problems.push('step is 0 but moments are present');
-    if (problems.length > 0) {
-      throw new Error(
-        `AdamW.loadState: the optimizer state does not fit these parameters: ${problems.join('; ')}`,
-      );
-    }
-
+    const { step, moments } = readAdamWState(state, params);
     this.disposeMoments();
-    for (const [name, { m, v }] of found) {
-      this.moments.set(name, { m: tf.clone(m!), v: tf.clone(v!) });
-    }
-    this.updates = state.step;
+    for (const [name, { m, v }] of moments) this.moments.set(name, { m: tf.clone(m), v: tf.clone(v) });
+    this.updates = step;
   }
 
   /** Frees the moments; the optimizer can keep stepping, starting from fresh moments. */
@@ -238,4 +191,72 @@ export class AdamW {
     }
     this.moments.clear();
   }
+}
+
+/**
+ * The moments of a snapshot taken by `AdamW.state()` (or an engine's equivalent), checked against
+ * `params` so that a checkpoint of another model fails here, by name, rather than as a shape error
+ * deep in a step. After a step every parameter has moments, so a parameter without them is
+ * reported as missing. The tensors returned are the snapshot's own.
+ */
+export function readAdamWState(
+  state: AdamWState | { step: number; tensors: Readonly<Record<string, tf.Tensor>> },
+  params: readonly { name: string; variable: tf.Variable }[],
+): { step: number; moments: Map<string, { m: tf.Tensor; v: tf.Tensor }> } {
+  if (!(Number.isInteger(state.step) && state.step >= 0)) {
+    throw new RangeError(`AdamW.loadState: step must be an integer >= 0, got ${state.step}`);
+  }
+  const variables = new Map(params.map((p) => [p.name, p.variable] as const));
+  const found = new Map<string, Partial<Moments>>();
+  const problems: string[] = [];
+  for (const [key, tensor] of gradientEntries(state.tensors)) {
+    const which = key.startsWith(M_PREFIX) ? 'm' : key.startsWith(V_PREFIX) ? 'v' : undefined;
+    if (which === undefined) {
+      problems.push(`unexpected entry "${key}" (expected ${M_PREFIX}<param> or ${V_PREFIX}<param>)`);
+      continue;
+    }
+    const name = key.slice((which === 'm' ? M_PREFIX : V_PREFIX).length);
+    const variable = variables.get(name);
+    if (variable === undefined) {
+      problems.push(`extra entry "${key}": no parameter is named "${name}"`);
+      continue;
+    }
+    if (!sameShape(tensor.shape, variable.shape) || tensor.dtype !== variable.dtype) {
+      problems.push(
+        `entry "${key}" is ${tensor.dtype} [${tensor.shape}], expected ${variable.dtype} [${variable.shape}]`,
+      );
+      continue;
+    }
+    found.set(name, { ...found.get(name), [which]: tensor });
+  }
+  const unpaired = [...found].filter(([, mv]) => (mv.m === undefined) !== (mv.v === undefined));
+  for (const [name, mv] of unpaired) {
+    problems.push(`"${name}" has only ${mv.m === undefined ? V_PREFIX : M_PREFIX}${name}, not both moments`);
+  }
+  const missing = state.step === 0 ? [] : params.map((p) => p.name).filter((n) => !found.has(n));
+  if (missing.length > 0) problems.push(`missing moments for ${listNames(missing)}`);
+  if (state.step === 0 && found.size > 0) problems.push('step is 0 but moments are present');
+  if (problems.length > 0) {
+    throw new Error(
+      `AdamW.loadState: the optimizer state does not fit these parameters: ${problems.join('; ')}`,
+    );
+  }
+
+  return {
+    step: state.step,
+    moments: new Map([...found].map(([name, { m, v }]) => [name, { m: m!, v: v! }])),
+  };
+}
+
+/** A snapshot of AdamW's moments, keyed as checkpoints store them; the tensors are copies. */
+export function adamWState(
+  step: number,
+  moments: ReadonlyMap<string, { readonly m: tf.Tensor; readonly v: tf.Tensor }>,
+): AdamWState {
+  const tensors = new Map<string, tf.Tensor>();
+  for (const [name, { m, v }] of moments) {
+    tensors.set(M_PREFIX + name, tf.clone(m));
+    tensors.set(V_PREFIX + name, tf.clone(v));
+  }
+  return { step, tensors };
 }

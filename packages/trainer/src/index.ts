@@ -14,6 +14,7 @@ export {
   type EvaluationResult,
   evaluateStream,
 } from './evaluate.js';
+export { type OnnxRuntimeEngineOptions, onnxRuntimeEngine } from './onnxruntime-engine.js';
 export * from './optim-index.js';
 export {
   type CheckpointReason,

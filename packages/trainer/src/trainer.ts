@@ -1,4 +1,4 @@
-import { type ByteModel, idsTensor } from '@megabyte/core';
+import type { ByteModel } from '@megabyte/core';
 import { type Corpus, RandomWindowSampler, type RandomWindowSamplerState } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamWState } from './adamw.js';

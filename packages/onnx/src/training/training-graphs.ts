@@ -31,15 +31,6 @@ export interface BatchShape {
   readonly length: number;
 }
 
-export interface OptimizerSettings {
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly eps: number;
-  readonly weightDecay: number;
-  /** Global-norm clip; 0: none. */
-  readonly clip: number;
-}
-
 /** Graph input and output names, shared by the graphs and the engine that feeds them. */
 export const TRAINING_NAMES = {
   bytes: 'bytes',
@@ -56,6 +47,12 @@ export const TRAINING_NAMES = {
   stepSize: 'step_size',
   sqrtCorrection2: 'sqrt_correction2',
   decayFactor: 'decay_factor',
+  beta1: 'beta1',
+  oneMinusBeta1: 'one_minus_beta1',
+  beta2: 'beta2',
+  oneMinusBeta2: 'one_minus_beta2',
+  eps: 'eps',
+  maxNorm: 'max_norm',
 } as const;
 
 function floatInfo(name: string, shape: readonly number[], doc?: string): ValueInfoDef {
@@ -146,16 +143,15 @@ function maskedCrossEntropy(w: NodeWriter, logits: string, bytes: string, vocabS
 }
 
 /**
- * Summed gradients, parameters and moments -> global norm, new parameters and moments. The
- * per-step numbers come in as scalars computed in float64 by the caller: grad_scale (1 / micro-
- * batches), step_size (lr / (1 - beta1^t)), sqrt_correction2 (sqrt(1 - beta2^t)) and
- * decay_factor (1 - lr * weightDecay). Where the norm is not finite the outputs are garbage and the
- * caller must not use them (it stops the run instead, as the tfjs trainer does).
+ * Summed gradients, parameters and moments -> global norm, new parameters and moments. Every
+ * number of the optimizer comes in as a scalar computed in float64 by the caller, as the tfjs
+ * AdamW computes them: grad_scale (1 / micro-batches), step_size (lr / (1 - beta1^t)),
+ * sqrt_correction2 (sqrt(1 - beta2^t)), decay_factor (1 - lr * weightDecay; 1 without decay),
+ * beta1, 1 - beta1, beta2, 1 - beta2, eps, and max_norm (the clip; Infinity: none). Where the
+ * norm is not finite the outputs are garbage and the caller must not use them (it stops the run
+ * instead, as the tfjs trainer does).
  */
-export function updateGraph(
-  parameters: readonly TrainableParameter[],
-  settings: OptimizerSettings,
-): GraphDef {
+export function updateGraph(parameters: readonly TrainableParameter[]): GraphDef {
   const n = TRAINING_NAMES;
   const inputs: ValueInfoDef[] = [];
   const infos = new Map<string, { type: 'float32'; shape: readonly number[] }>();
@@ -168,6 +164,14 @@ export function updateGraph(
   const stepSize = input(n.stepSize, [], 'lr / (1 - beta1^t)');
   const sqrtCorrection2 = input(n.sqrtCorrection2, [], 'sqrt(1 - beta2^t)');
   const decayFactor = input(n.decayFactor, [], '1 - lr * weightDecay');
+  const [beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, maxNorm] = [
+    n.beta1,
+    n.oneMinusBeta1,
+    n.beta2,
+    n.oneMinusBeta2,
+    n.eps,
+    n.maxNorm,
+  ].map((name) => input(name, []));
   const w = new NodeWriter(infos, 'update/');
   const grads = parameters.map((p) => w.op('Mul', [input(n.grad(p.name), p.shape), gradScale]));
   // The norm of the per-tensor norms, as torch.nn.utils.clip_grad_norm_ (and our clip.ts) reduce them.
@@ -185,14 +189,12 @@ export function updateGraph(
   );
   const stacked = norms.length === 1 ? norms[0]! : w.op('Concat', norms, { axis: { int: 0 } });
   const norm = w.op('Sqrt', [w.reduceSum(w.op('Mul', [stacked, stacked]), [0], false)]);
-  let clipped = grads;
-  if (settings.clip > 0) {
-    const shrink = w.op('Div', [w.float(settings.clip), w.op('Add', [norm, w.float(1e-6)])]);
-    const finite = w.op('Equal', [w.op('Sub', [norm, norm]), w.float(0)]);
-    const applies = w.op('And', [finite, w.op('Less', [shrink, w.float(1)])]);
-    const scale = w.op('Where', [applies, shrink, w.float(1)]);
-    clipped = grads.map((g) => w.op('Mul', [g, scale]));
-  }
+  // As clipByGlobalNorm: scale by max_norm / (norm + 1e-6) where that is below 1 and the norm finite.
+  const shrink = w.op('Div', [maxNorm!, w.op('Add', [norm, w.float(1e-6)])]);
+  const finite = w.op('Equal', [w.op('Sub', [norm, norm]), w.float(0)]);
+  const applies = w.op('And', [finite, w.op('Less', [shrink, w.float(1)])]);
+  const scale = w.op('Where', [applies, shrink, w.float(1)]);
+  const clipped = grads.map((g) => w.op('Mul', [g, scale]));
   const nodes = w.nodes;
   const outputs: ValueInfoDef[] = [];
   const expose = (value: string, name: string, shape: readonly number[]) => {
@@ -200,19 +202,16 @@ export function updateGraph(
     outputs.push(floatInfo(name, shape));
   };
   expose(norm, n.norm, []);
-  const { beta1, beta2, eps, weightDecay } = settings;
   parameters.forEach((p, i) => {
     const g = clipped[i]!;
     const param = input(n.param(p.name), p.shape);
     const m = input(n.m(p.name), p.shape);
     const v = input(n.v(p.name), p.shape);
-    const decayed = p.decay && weightDecay > 0 ? w.op('Mul', [param, decayFactor]) : param;
-    const mNext = w.op('Add', [w.op('Mul', [m, w.float(beta1)]), w.op('Mul', [g, w.float(1 - beta1)])]);
-    const vNext = w.op('Add', [
-      w.op('Mul', [v, w.float(beta2)]),
-      w.op('Mul', [w.op('Mul', [g, g]), w.float(1 - beta2)]),
-    ]);
-    const denom = w.op('Add', [w.op('Div', [w.op('Sqrt', [vNext]), sqrtCorrection2]), w.float(eps)]);
+    // The same operations in the same order as AdamW.step in @megabyte/trainer.
+    const decayed = p.decay ? w.op('Mul', [param, decayFactor]) : param;
+    const mNext = w.op('Add', [w.op('Mul', [m, beta1!]), w.op('Mul', [g, oneMinusBeta1!])]);
+    const vNext = w.op('Add', [w.op('Mul', [v, beta2!]), w.op('Mul', [w.op('Mul', [g, g]), oneMinusBeta2!])]);
+    const denom = w.op('Add', [w.op('Div', [w.op('Sqrt', [vNext]), sqrtCorrection2]), eps!]);
     const next = w.op('Sub', [decayed, w.op('Mul', [w.op('Div', [mNext, denom]), stepSize])]);
     expose(next, n.newParam(p.name), p.shape);
     expose(mNext, n.newM(p.name), p.shape);
