@@ -19,7 +19,8 @@ import type {
 } from './engine.js';
 
 type Session = Awaited<ReturnType<OrtModule['InferenceSession']['create']>>;
-type Feeds = Parameters<Session['run']>[0];
+type Tensor = InstanceType<OrtModule['Tensor']>;
+type Feeds = Record<string, Tensor>;
 
 export interface OnnxRuntimeEngineOptions {
   /** `onnxruntime-node` or `onnxruntime-web` (`import * as ort from ...`). */
@@ -102,7 +103,8 @@ class OnnxRuntimeEngine implements TrainingEngine {
     const moments = new Map<string, { m: tf.Tensor; v: tf.Tensor }>();
     for (const p of this.parameters) {
       const found = this.moments.get(p.name);
-      if (found) moments.set(p.name, { m: tf.tensor(found.m, p.shape), v: tf.tensor(found.v, p.shape) });
+      if (found)
+        moments.set(p.name, { m: tf.tensor(found.m, [...p.shape]), v: tf.tensor(found.v, [...p.shape]) });
     }
     const state = adamWState(this.updates, moments);
     tf.dispose([...moments.values()].flatMap(({ m, v }) => [m, v]));
