@@ -250,14 +250,18 @@ class PatchEmbedder(nn.Module):
             self.conv = nn.ModuleList(CausalConv(level.byte_dim, k, std) for k in level.conv_kernels)
         self.history = sum(k - 1 for k in level.conv_kernels)
 
-    def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """ids [B, K*P] from byte position `start` -> [B, K, P*D]; with convolutions, the first
-        `start_history` bytes of ids are only read, not returned (see GlobalModel.embed_patches)."""
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids [B, K*P] -> patch vectors [B, K, P*D]"""
         batch, length = ids.shape
-        embedded = self.bytes(ids) + self.positions[start:start + length]
+        return self.embed_bytes(ids).reshape(batch, length // self.patch_size, self.patch_size * self.byte_dim)
+
+    def embed_bytes(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """ids [B, L] from byte position `start` -> [B, L, D]. With convolutions, a window that starts
+        `history` bytes early gives exact vectors from there on (zeros stand in only before byte 0)."""
+        embedded = self.bytes(ids) + self.positions[start:start + ids.shape[1]]
         for conv in getattr(self, "conv", []):
             embedded = embedded + gelu(conv(embedded))
-        return embedded.reshape(batch, length // self.patch_size, self.patch_size * self.byte_dim)
+        return embedded
 
 
 class GlobalModel(Stack):

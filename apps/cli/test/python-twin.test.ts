@@ -2,12 +2,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AnyModel, idsTensor } from '@megabyte/core';
 import { loadModel } from '@megabyte/core/node';
 import { relativeError } from '@megabyte/core/testing';
+import { splitCorpus } from '@megabyte/patching';
+import { Trainer } from '@megabyte/trainer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PYTHON_FIXTURES } from './python-fixtures.js';
 
@@ -31,6 +33,7 @@ interface PythonAnswer {
 function askPython(request: object): PythonAnswer {
   const run = spawnSync(PYTHON, [HELPER], {
     input: JSON.stringify(request),
+    cwd: REPO,
     encoding: 'utf8',
     maxBuffer: 1 << 28,
     timeout: 120_000,
@@ -100,4 +103,77 @@ describe.skipIf(!hasTorch && !process.env.CI)('the PyTorch twin', () => {
       expect(relativeError(ours.logits, theirs.logits)).toBeLessThan(TOLERANCE);
     },
   );
+
+  it('trains as @megabyte/trainer does: same windows, AdamW, schedule and clipping', async () => {
+    const words = 'the of and to a in that is was he for it with as his on be at by'.split(' ');
+    const documents = Array.from({ length: 6 }, (_, d) =>
+      Array.from({ length: 200 }, (_, i) => words[(i * 7 + d * 3) % words.length]).join(' '),
+    );
+    const data = join(scratch, 'data');
+    mkdirSync(data);
+    documents.forEach((text, d) => writeFileSync(join(data, `doc${d}.txt`), text));
+    const fixture = join(REPO, 'python', 'tests', 'fixtures', 'conv');
+    // Options far from the defaults, so that each one matters; a low clip so that clipping acts.
+    const options = { steps: 4, batchSize: 4, accumulationSteps: 2, lr: 3e-3, warmupSteps: 2, clip: 0.5 };
+    const model = await loadModel(fixture);
+    const train = splitCorpus(
+      documents.map((d) => new TextEncoder().encode(d)),
+      { validationFraction: 0.2, seed: 0 },
+    ).train;
+    const trainer = new Trainer(
+      model,
+      { train },
+      { ...options, schedule: 'cosine', minLrRatio: 0.1, seed: 5 },
+    );
+    for (let step = 0; step < options.steps; step++) await trainer.trainStep();
+    const run = spawnSync(
+      PYTHON,
+      [
+        '-m',
+        'megabyte_torch.train',
+        '--init',
+        fixture,
+        '--data',
+        data,
+        '--run',
+        join(scratch, 'run'),
+        '--validation',
+        '0.2',
+        '--steps',
+        '4',
+        '--batch',
+        '4',
+        '--accumulation',
+        '2',
+        '--lr',
+        '3e-3',
+        '--warmup',
+        '2',
+        '--clip',
+        '0.5',
+        '--seed',
+        '5',
+        '--eval-every',
+        '0',
+        '--threads',
+        '1',
+      ],
+      { encoding: 'utf8', env: { ...process.env, PYTHONPATH: join(REPO, 'python') }, timeout: 120_000 },
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const trained = await loadModel(join(scratch, 'run', 'checkpoints', 'step-0000004'));
+    const theirs = new Map(trained.parameters().map((p) => [p.name, p.variable]));
+    // A key bias shifts every score of a query alike, which softmax ignores: its true gradient is
+    // zero, so Adam turns each engine's rounding noise into full-size steps of random sign.
+    const errors = await Promise.all(
+      model
+        .parameters()
+        .filter((p) => !p.name.endsWith('attn.wk.bias'))
+        .map(async (p) => [p.name, relativeError(await theirs.get(p.name)!.data(), await p.variable.data())]),
+    );
+    expect(errors.filter(([, error]) => (error as number) >= 1e-4)).toEqual([]);
+    trainer.dispose();
+    model.dispose();
+    trained.dispose();
+  });
 });
