@@ -2,6 +2,7 @@ import { Dropout, type NamedParameter, NO_DROPOUT, softmaxCrossEntropy } from '@
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
+import { type ByteScores, type ScoreOptions, scoreBytes, type WindowScorer } from './scoring.js';
 
 export interface ForwardOptions {
   /** Enables dropout. */
@@ -30,7 +31,7 @@ export interface LossOptions extends ForwardOptions {
  * [B, T, V] in which position t predicts byte t itself from the bytes before it: the input shift
  * lives inside the model, so loss needs no separate targets.
  */
-export abstract class ByteModel<C extends ModelConfig = ModelConfig> {
+export abstract class ByteModel<C extends ModelConfig = ModelConfig> implements WindowScorer {
   protected constructor(
     readonly config: C,
     private readonly params: NamedParameter[],
@@ -91,6 +92,22 @@ export abstract class ByteModel<C extends ModelConfig = ModelConfig> {
     return nats / Math.LN2;
   }
 
+  /**
+   * Per-byte surprisal (bits) and bits per byte of any number of bytes, in sliding windows of the
+   * context (see `ScoreOptions.stride`); a text longer than the context is not an error here.
+   */
+  scoreBytes(bytes: ArrayLike<number>, options: ScoreOptions = {}): Promise<ByteScores> {
+    return scoreBytes(this, bytes, options);
+  }
+
+  /** -log2 p of each byte of one window of at most the context (what `scoreBytes` slides). */
+  async windowSurprisal(window: Int32Array): Promise<Float32Array> {
+    const nats = tf.tidy(() => this.nats(tf.tensor2d(window, [1, window.length], 'int32')));
+    const values = (await nats.data()) as Float32Array;
+    nats.dispose();
+    return values.map((value) => value / Math.LN2);
+  }
+
   dispose(): void {
     for (const p of this.params) p.variable.dispose();
   }
@@ -111,7 +128,7 @@ export abstract class ByteModel<C extends ModelConfig = ModelConfig> {
   private checkLength(length: number): void {
     if (length > this.config.contextLength) {
       throw new RangeError(
-        `sequence of ${length} bytes is longer than the model's context of ${this.config.contextLength}: split it into windows`,
+        `sequence of ${length} bytes is longer than the model's context of ${this.config.contextLength}: score it with scoreBytes/scoreText, which slide a window over it`,
       );
     }
   }

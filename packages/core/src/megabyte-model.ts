@@ -5,6 +5,8 @@ import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { ByteModel, sequenceNats } from './byte-model.js';
 import { localPatchSize, type MegabyteConfig, validateConfig } from './config.js';
+import { createDecoder } from './generation/decoder.js';
+import type { DecoderOptions, IncrementalDecoder } from './generation/incremental-decoder.js';
 
 /**
  * MEGABYTE (Yu et al. 2023): a global transformer over patches of P bytes and a local transformer
@@ -135,5 +137,10 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
       rows: tf.reshape(rows, [-1, this.local.options.patchSize]),
       out: tf.reshape(out, [-1, 1, width]),
     };
+  }
+
+  /** An incremental decoder over this model, for generation (see `createDecoder`). */
+  createDecoder(options: DecoderOptions = {}): IncrementalDecoder {
+    return createDecoder(this, options);
   }
 }

@@ -10,6 +10,8 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import { ByteModel } from './byte-model.js';
 import { type TransformerConfig, validateConfig } from './config.js';
+import { createDecoder } from './generation/decoder.js';
+import type { DecoderOptions, IncrementalDecoder } from './generation/incremental-decoder.js';
 
 /**
  * The baseline: a byte-level decoder-only transformer. Like MEGABYTE it shifts its input inside
@@ -111,5 +113,10 @@ export class TransformerModel extends ByteModel<TransformerConfig> {
 
   private headLogits(h: tf.Tensor3D): tf.Tensor3D {
     return this.head ? this.head.apply(h) : this.bytes.unembed(h);
+  }
+
+  /** An incremental decoder over this model, for generation (see `createDecoder`). */
+  createDecoder(options: DecoderOptions = {}): IncrementalDecoder {
+    return createDecoder(this, options);
   }
 }

@@ -1,4 +1,5 @@
-import type { AnyModel, MegabyteConfig, ModelConfig } from '@megabyte/core';
+import type { AnyModel } from '@megabyte/core';
+import type { MegabyteConfig, ModelConfig } from '@megabyte/core/portable';
 import type { WeightSource, WeightType } from './graph-builder.js';
 import {
   baselineStage,

@@ -1,4 +1,4 @@
-import { float32ToFloat16 } from '@megabyte/core';
+import { float32ToFloat16 } from '@megabyte/core/portable';
 import type { AttributeDef, ElementType, GraphDef, NodeDef, TensorDef, ValueInfoDef } from './onnx-proto.js';
 
 /** Where a graph's weights come from: float32 values and shape by parameter name. */

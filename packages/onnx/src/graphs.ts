@@ -1,4 +1,4 @@
-import type { MegabyteConfig, ModelConfig, TransformerConfig } from '@megabyte/core';
+import type { MegabyteConfig, ModelConfig, TransformerConfig } from '@megabyte/core/portable';
 import { GraphBuilder, type WeightSource, type WeightType } from './graph-builder.js';
 import type { GraphDef, ValueInfoDef } from './onnx-proto.js';
 

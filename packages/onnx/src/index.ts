@@ -1,3 +1,14 @@
+// The generation and scoring functions, so that an ONNX user imports one package (and no tfjs).
+export {
+  type ByteScores,
+  generate,
+  generateBatch,
+  generateText,
+  type LoadProgress,
+  type ScoreOptions,
+  scoreBytes,
+  scoreText,
+} from '@megabyte/core/portable';
 export {
   type ExportOptions,
   exportModel,
@@ -9,14 +20,13 @@ export {
   type OnnxManifest,
 } from './export.js';
 export type { WeightType } from './graph-builder.js';
+export { type LoadOnnxModelOptions, loadModel, onnxModelFromFiles } from './load-model.js';
 export {
-  type ByteScores,
   type ExecutionProvider,
   OnnxModel,
   OnnxModelError,
   type OnnxModelFiles,
   type OnnxModelOptions,
-  type ScoreOptions,
 } from './onnx-model.js';
 export { type ModelSummary, OPSET, summarizeModel } from './onnx-proto.js';
 export type { OrtModule } from './ort-types.js';

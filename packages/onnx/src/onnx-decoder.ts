@@ -4,7 +4,7 @@ import {
   type MegabyteConfig,
   type ModelConfig,
   SlidingWindowDecoder,
-} from '@megabyte/core';
+} from '@megabyte/core/portable';
 import { PAD_ID } from '@megabyte/patching';
 import { cacheLayout } from './export.js';
 import { convHistory } from './graphs.js';

@@ -1,10 +1,14 @@
 import {
+  type ByteScores,
   type DecoderOptions,
   type DecoderSource,
   type IncrementalDecoder,
   type ModelConfig,
+  type ScoreOptions,
+  scoreBytes,
   validateConfig,
-} from '@megabyte/core';
+  type WindowScorer,
+} from '@megabyte/core/portable';
 import { PAD_ID } from '@megabyte/patching';
 import { cacheLayout, type GraphRole, MANIFEST_FORMAT, type OnnxManifest } from './export.js';
 import { createOnnxDecoder } from './onnx-decoder.js';
@@ -31,22 +35,6 @@ export interface OnnxModelOptions {
   readonly sessionOptions?: InferenceSession.SessionOptions;
 }
 
-export interface ScoreOptions {
-  /**
-   * Bytes the window advances by when the input is longer than the context; every byte after the
-   * first window is scored with at least contextLength - stride bytes before it. Default: half the
-   * context (a whole number of patches).
-   */
-  readonly stride?: number;
-}
-
-export interface ByteScores {
-  /** Mean surprisal over the bytes. */
-  readonly bitsPerByte: number;
-  /** -log2 p(byte t | the bytes before it in its window), one per byte. */
-  readonly surprisal: Float32Array;
-}
-
 /** Raised when a graph file or manifest cannot be used; says which file and what to do. */
 export class OnnxModelError extends Error {
   constructor(message: string) {
@@ -59,7 +47,7 @@ export class OnnxModelError extends Error {
  * An exported model on ONNX Runtime. Give it to @megabyte/core's `generate`, `generateText` or
  * `generateBatch` in place of a tfjs model: it makes the same incremental decoders.
  */
-export class OnnxModel implements DecoderSource {
+export class OnnxModel implements DecoderSource, WindowScorer {
   private constructor(
     readonly ort: OrtModule,
     readonly manifest: OnnxManifest,
@@ -161,34 +149,17 @@ export class OnnxModel implements DecoderSource {
    * Per-byte surprisal (bits) and bits per byte of a byte sequence through the scoring graph, in
    * sliding windows of the context (see `ScoreOptions.stride`).
    */
-  async scoreBytes(bytes: ArrayLike<number>, options: ScoreOptions = {}): Promise<ByteScores> {
-    const { contextLength } = this.config;
-    const patchSize = this.config.kind === 'megabyte' ? this.config.patchSize : 1;
-    const stride =
-      options.stride ?? Math.max(patchSize, Math.floor(contextLength / 2 / patchSize) * patchSize);
-    if (!Number.isInteger(stride) || stride < 1 || stride > contextLength || stride % patchSize !== 0) {
-      throw new RangeError(
-        `scoreBytes option "stride": expected a multiple of the patch size ${patchSize} in 1..${contextLength}, got ${stride}`,
-      );
-    }
-    const total = bytes.length;
-    const surprisal = new Float32Array(total);
+  scoreBytes(bytes: ArrayLike<number>, options: ScoreOptions = {}): Promise<ByteScores> {
+    return scoreBytes(this, bytes, options);
+  }
+
+  /** -log2 p of each byte of one window of at most the context (what `scoreBytes` slides). */
+  async windowSurprisal(window: Int32Array): Promise<Float32Array> {
     const vocab = this.config.vocabSize;
-    let scored = 0;
-    for (let start = 0; scored < total; start += stride) {
-      const end = Math.min(start + contextLength, total);
-      const window = Array.from({ length: end - start }, (_, i) => bytes[start + i]!);
-      const logits = await this.forward(window, 1);
-      for (let t = scored; t < end; t++) {
-        surprisal[t] = negativeLog2Softmax(
-          logits.subarray((t - start) * vocab, (t - start + 1) * vocab),
-          bytes[t]!,
-        );
-      }
-      scored = end;
-    }
-    const sum = surprisal.reduce((a, b) => a + b, 0);
-    return { bitsPerByte: total > 0 ? sum / total : Number.NaN, surprisal };
+    const logits = await this.forward(window, 1);
+    return Float32Array.from(window, (byte, t) =>
+      negativeLog2Softmax(logits.subarray(t * vocab, (t + 1) * vocab), byte),
+    );
   }
 
   /** Releases every session. */

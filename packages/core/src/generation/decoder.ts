@@ -1,7 +1,7 @@
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { idsTensor } from '../byte-model.js';
-import { MegabyteModel } from '../megabyte-model.js';
+import type { MegabyteModel } from '../megabyte-model.js';
 import type { AnyModel } from '../models.js';
 import type { TransformerModel } from '../transformer-model.js';
 import type { DecoderOptions, IncrementalDecoder } from './incremental-decoder.js';
@@ -10,9 +10,9 @@ import { SlidingWindowDecoder } from './sliding-window-decoder.js';
 /** The decoder that suits the model: MEGABYTE's two-level cache, or the baseline's single one. */
 export function createDecoder(model: AnyModel, options: DecoderOptions = {}): IncrementalDecoder {
   if (options.cache === false) return new UncachedDecoder(model, options.slide);
-  return model instanceof MegabyteModel
-    ? new MegabyteDecoder(model, options.slide)
-    : new TransformerDecoder(model, options.slide);
+  return model.config.kind === 'megabyte'
+    ? new MegabyteDecoder(model as MegabyteModel, options.slide)
+    : new TransformerDecoder(model as TransformerModel, options.slide);
 }
 
 /** The sliding window (`SlidingWindowDecoder`) over a tfjs model. */

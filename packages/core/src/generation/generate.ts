@@ -1,7 +1,5 @@
 import { BOUNDARY_ID, encodeText, Utf8StreamDecoder } from '@megabyte/patching';
 import type { ModelConfig } from '../config.js';
-import type { AnyModel } from '../models.js';
-import { createDecoder } from './decoder.js';
 import type { DecoderOptions, IncrementalDecoder } from './incremental-decoder.js';
 import { Sampler, type SamplingOptions, validateSamplingOptions } from './sampling.js';
 
@@ -24,8 +22,9 @@ export interface GenerateOptions extends SamplingOptions, DecoderOptions {
 export type BatchGenerateOptions = Omit<GenerateOptions, 'prompt'>;
 
 /**
- * Anything that makes incremental decoders for a model config, e.g. a model on ONNX Runtime
- * (@megabyte/onnx): the generation functions accept it in place of a tfjs model.
+ * Anything that makes incremental decoders for a model config: the tfjs models of this package,
+ * or a model on ONNX Runtime (@megabyte/onnx). Generation calls `createDecoder` instead of
+ * importing a decoder, so the ONNX path never loads tfjs.
  */
 export interface DecoderSource {
   readonly config: ModelConfig;
@@ -33,7 +32,7 @@ export interface DecoderSource {
 }
 
 /** What generation runs on: a tfjs model of this package, or another decoder source. */
-export type GenerationModel = AnyModel | DecoderSource;
+export type GenerationModel = DecoderSource;
 
 const DEFAULT_MAX_BYTES = 256;
 // Give timers, input events and abort handlers a turn about once per frame; every byte would cost
@@ -141,7 +140,7 @@ function prepare(
       sampled: 0,
     };
   });
-  const decoder = 'createDecoder' in model ? model.createDecoder(options) : createDecoder(model, options);
+  const decoder = model.createDecoder(options);
   return () => lockstep(decoder, sequences, maxBytes, options);
 }
 

@@ -1,7 +1,10 @@
 import type { CheckpointDtype } from '../checkpoint/index.js';
-import { decodeModel, encodeModel } from '../model-checkpoint.js';
+import { type LoadModelOptions, modelFromFiles } from '../loading/load-model.js';
+import type { ModelSource } from '../loading/model-files.js';
+import { encodeModel } from '../model-checkpoint.js';
 import type { AnyModel } from '../models.js';
-import { readCheckpointDirectory, writeCheckpointDirectory } from './checkpoint-files.js';
+import { writeCheckpointDirectory } from './checkpoint-files.js';
+import { readModelFilesNode } from './model-source.js';
 
 /** Writes a model as a checkpoint directory (config.json + model.safetensors), atomically. */
 export async function saveModel(
@@ -17,8 +20,11 @@ export async function saveModel(
   await writeCheckpointDirectory(dir, { ...encoded, extraFiles: options.extraFiles });
 }
 
-/** Loads a model from a checkpoint directory; every problem with it is reported at once. */
-export async function loadModel(dir: string): Promise<AnyModel> {
-  const { config, weights, dir: resolved } = await readCheckpointDirectory(dir);
-  return decodeModel({ config, weights }, resolved);
+/**
+ * A checkpoint as a tfjs model: `source` is a directory or a file of it (a path or file: URL), an
+ * http(s) URL (cached in the directory `options.cache`), or the files in memory. Every problem with
+ * the checkpoint is reported at once.
+ */
+export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<AnyModel> {
+  return modelFromFiles(await readModelFilesNode(source, options), options);
 }

@@ -1,0 +1,72 @@
+// What needs no tensor library: configs, the generation loop and sampling, sliding-window scoring,
+// the checkpoint file format and reading model files. @megabyte/onnx builds on this entry only,
+// so an ONNX user never loads (or installs) tfjs.
+export * from './checkpoint/index.js';
+export {
+  ConfigError,
+  levelPatchSizes,
+  localPatchSize,
+  MEGABYTE_PRESETS,
+  type MegabyteConfig,
+  type MiddleStageConfig,
+  type ModelConfig,
+  PRESET_NAMES,
+  type PresetName,
+  presetConfig,
+  type StageConfig,
+  TRANSFORMER_PRESETS,
+  type TransformerConfig,
+  validateConfig,
+} from './config.js';
+export {
+  activationBytes,
+  CONFIG_LIMITS,
+  memoryBudget,
+  parameterBytes,
+  setMemoryBudget,
+  trainingMemoryProblems,
+} from './config-limits.js';
+export {
+  type BatchGenerateOptions,
+  type DecoderSource,
+  type GenerateOptions,
+  type GenerationModel,
+  generate,
+  generateBatch,
+  generateText,
+  type PromptInput,
+  utf8Chunks,
+} from './generation/generate.js';
+export type { DecoderOptions, IncrementalDecoder } from './generation/incremental-decoder.js';
+export {
+  type ResolvedSamplingOptions,
+  Sampler,
+  type SamplingOptions,
+  validateSamplingOptions,
+} from './generation/sampling.js';
+export { SlidingWindowDecoder } from './generation/sliding-window-decoder.js';
+export { type CacheOption, DEFAULT_CACHE_NAME } from './loading/fetch-file.js';
+export {
+  type CheckpointModelFiles,
+  type FileLister,
+  type LoadProgress,
+  type ModelFileMap,
+  type ModelFiles,
+  type ModelSource,
+  ModelSourceError,
+  memoryLister,
+  ONNX_MANIFEST_FORMAT,
+  type OnnxModelFileSet,
+  type ReadModelOptions,
+  readFromLister,
+  readModelFiles,
+} from './loading/model-files.js';
+export { flopsPerByte, type ParameterBreakdown, parameterBreakdown } from './parameter-count.js';
+export {
+  type ByteScores,
+  defaultStride,
+  type ScoreOptions,
+  scoreBytes,
+  scoreText,
+  type WindowScorer,
+} from './scoring.js';

@@ -1,0 +1,83 @@
+import { encodeText } from '@megabyte/patching';
+import type { ModelConfig } from './config.js';
+
+export interface ScoreOptions {
+  /**
+   * Bytes the window advances by when the input is longer than the context; every byte after the
+   * first window is scored with at least contextLength - stride bytes before it. Default: half the
+   * context (a whole number of patches).
+   */
+  readonly stride?: number;
+  /** Stops between windows with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ByteScores {
+  /** Mean surprisal over the bytes. */
+  readonly bitsPerByte: number;
+  /** -log2 p(byte t | the bytes before it in its window), one per byte. */
+  readonly surprisal: Float32Array;
+}
+
+/**
+ * A model that scores one window of at most `config.contextLength` bytes: the tfjs models of this
+ * package and `OnnxModel` of @megabyte/onnx. `scoreBytes` slides it over longer inputs.
+ */
+export interface WindowScorer {
+  readonly config: ModelConfig;
+  /** -log2 p(window[t] | window[< t]) for every t of one window (length <= contextLength). */
+  windowSurprisal(window: Int32Array): Promise<Float32Array>;
+}
+
+/** The default stride: half the context, rounded down to whole patches (at least one patch). */
+export function defaultStride(config: ModelConfig): number {
+  const patchSize = patchSizeOf(config);
+  return Math.max(patchSize, Math.floor(config.contextLength / 2 / patchSize) * patchSize);
+}
+
+/**
+ * Per-byte surprisal and bits per byte of any number of bytes: windows of the context advance by
+ * `stride` bytes, and each byte is scored once, in the first window that reaches it (so with as
+ * much context before it as the window rule allows).
+ */
+export async function scoreBytes(
+  scorer: WindowScorer,
+  bytes: ArrayLike<number>,
+  options: ScoreOptions = {},
+): Promise<ByteScores> {
+  const { contextLength } = scorer.config;
+  const patchSize = patchSizeOf(scorer.config);
+  const stride = options.stride ?? defaultStride(scorer.config);
+  if (!Number.isInteger(stride) || stride < 1 || stride > contextLength || stride % patchSize !== 0) {
+    throw new RangeError(
+      `score option "stride": expected a multiple of the patch size ${patchSize} in 1..${contextLength}, got ${stride}`,
+    );
+  }
+  const total = bytes.length;
+  const surprisal = new Float32Array(total);
+  let scored = 0;
+  for (let start = 0; scored < total; start += stride) {
+    options.signal?.throwIfAborted();
+    const end = Math.min(start + contextLength, total);
+    const window = Int32Array.from({ length: end - start }, (_, i) => bytes[start + i]!);
+    const windowScores = await scorer.windowSurprisal(window);
+    surprisal.set(windowScores.subarray(scored - start, end - start), scored);
+    scored = end;
+  }
+  let sum = 0;
+  for (const value of surprisal) sum += value;
+  return { bitsPerByte: total > 0 ? sum / total : Number.NaN, surprisal };
+}
+
+/** `scoreBytes` of a text's UTF-8 bytes (or of bytes as they are). */
+export function scoreText(
+  scorer: WindowScorer,
+  text: string | Uint8Array,
+  options: ScoreOptions = {},
+): Promise<ByteScores> {
+  return scoreBytes(scorer, typeof text === 'string' ? encodeText(text) : text, options);
+}
+
+function patchSizeOf(config: ModelConfig): number {
+  return config.kind === 'megabyte' ? config.patchSize : 1;
+}
