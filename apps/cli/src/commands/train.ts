@@ -31,8 +31,6 @@ import {
   writeSavedMedia,
 } from '../media.js';
 import {
-  BACKEND_HELP,
-  BACKENDS,
   collect,
   formatCount,
   formatDuration,
@@ -41,7 +39,7 @@ import {
   positiveNumber,
   userPath,
 } from '../options.js';
-import { startRuntime } from '../runtime.js';
+import { chooseTrainingBackend, TRAIN_BACKEND_HELP, TRAIN_BACKENDS } from '../training-engine.js';
 import { loadModelArgument } from './model-loading.js';
 
 /** How the data was chosen, stored with each checkpoint so a resume reads the same bytes. */
@@ -62,6 +60,7 @@ interface TrainFlags extends MediaFlags {
   exclude?: string[];
   preset: string;
   backend: string;
+  threads?: number;
   steps: number;
   batch: number;
   accumulate: number;
@@ -128,7 +127,8 @@ export function trainCommand(): Command {
       'tiny',
     )
     .option('--max-files <n>', 'images or audio: train on a seeded sample of n files', integer(1))
-    .addOption(new Option('--backend <name>', BACKEND_HELP).choices(BACKENDS).default('auto'))
+    .addOption(new Option('--backend <name>', TRAIN_BACKEND_HELP).choices(TRAIN_BACKENDS).default('auto'))
+    .option('--threads <n>', 'onnxruntime: intra-op threads (default: one per core)', integer(1))
     .option('--steps <n>', 'optimizer steps', integer(1), 600)
     .option('--batch <n>', 'windows per step', integer(1), 8)
     .option('--accumulate <n>', 'micro-batches per step (gradient accumulation)', integer(1), 1)
@@ -178,7 +178,8 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
   checkStartFlags(flags, given);
   // The runtime comes first: every tensor, resumed weights included, must live on its backend.
-  const runtime = await startRuntime(flags.backend);
+  const backend = await chooseTrainingBackend(flags.backend, flags.threads);
+  const { runtime } = backend;
   const resume = flags.resume ? await loadResumePoint(userPath(flags.resume)) : undefined;
   const init = flags.init ? await loadModelArgument(flags.init) : undefined;
   const modality = flags.modality ?? 'text';
@@ -269,7 +270,10 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   let pendingWrite = Promise.resolve();
   let lastValidation: number | undefined;
   let bytesPerSecond = 0;
+  const { engine, description: engineDescription } = backend.engineFor(model.config);
+  process.stderr.write(`backend: ${engineDescription}\n`);
   const trainer = new Trainer(model, split, options, {
+    ...(engine && { engine }),
     checkpoints: run,
     onEvent: (event: TrainerEvent) => {
       pendingWrite = pendingWrite.then(() => run.record(event));
@@ -293,7 +297,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   const started = Date.now();
   await writeFileAtomic(
     join(runDir, 'run.json'),
-    `${JSON.stringify({ command: process.argv.slice(2), data: dataSpec, config, runtime: runtime.description, startedAt: new Date(started).toISOString() }, null, 2)}\n`,
+    `${JSON.stringify({ command: process.argv.slice(2), data: dataSpec, config, runtime: engineDescription, startedAt: new Date(started).toISOString() }, null, 2)}\n`,
   );
   const abort = new AbortController();
   const onSignal = () => {
@@ -313,7 +317,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       validationBitsPerByte: result.validationBitsPerByte ?? lastValidation,
       unigramBitsPerByte: unigram,
       bytesPerSecond,
-      backend: runtime.backend,
+      backend: engine ? 'onnxruntime' : runtime.backend,
       interrupted: result.interrupted,
     };
     await writeFileAtomic(join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
