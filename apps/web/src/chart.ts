@@ -4,11 +4,17 @@ export interface Point {
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
+const DEFAULT_WIDTH = 600;
+const HEIGHT = 240;
 const MARGIN = { left: 44, right: 12, top: 12, bottom: 28 };
 
 /** A line chart of training bpb by step, with validation points as dots, drawn into an SVG. */
 export function drawChart(svg: SVGSVGElement, train: readonly Point[], validation: readonly Point[]): void {
-  const { width, height } = svg.viewBox.baseVal;
+  // One unit of the drawing is one CSS pixel at the chart's current width, so its labels keep their
+  // font size on a phone instead of shrinking with the whole picture.
+  const width = Math.round(svg.getBoundingClientRect().width) || DEFAULT_WIDTH;
+  const height = HEIGHT;
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
   const all = [...train, ...validation];
   svg.replaceChildren();
   if (all.length === 0) return;

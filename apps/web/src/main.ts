@@ -1,6 +1,7 @@
 import './style.css';
 import defaultModel from 'virtual:default-model';
 import imageModel from 'virtual:image-model';
+import serviceWorkerUrl from 'virtual:service-worker';
 import {
   checkImageSize,
   type ImageLayout,
@@ -13,7 +14,15 @@ import { type ByteCell, byteCells, describeBytes } from './byte-cells.js';
 import { drawChart, type Point } from './chart.js';
 import { filesFromDrop, readNamedFiles } from './files.js';
 import { completionPromptLength, describeLayout, fitRgba, imagePixels, sameLayout } from './images.js';
-import type { BackendChoice, ModelInfo, NamedFile, Reply, Request, TaskName } from './protocol.js';
+import type {
+  BackendChoice,
+  DownloadState,
+  ModelInfo,
+  NamedFile,
+  Reply,
+  Request,
+  TaskName,
+} from './protocol.js';
 
 /** Bytes of a scored input shown in the heatmap (the bpb covers all of it). */
 const HEATMAP_LIMIT = 20_000;
@@ -32,6 +41,8 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
 };
 const input = (id: string) => $<HTMLInputElement>(id);
 const chart = document.querySelector<SVGSVGElement>('#train-chart')!;
+// Redrawn at its new width when the window or the tab changes it.
+new ResizeObserver(() => drawChart(chart, trainPoints, evalPoints)).observe(chart);
 const encoder = new TextEncoder();
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
@@ -89,13 +100,17 @@ for (const [index, tab] of tabs.entries()) {
     const move = moves[event.key];
     if (move === undefined) return;
     event.preventDefault();
-    selectTab(tabs[(index + move + tabs.length) % tabs.length]!, true);
+    // Hidden tabs (Images, until an image model is there) are skipped.
+    const shown = tabs.filter((other) => !other.hidden);
+    const at = shown.indexOf(tab);
+    const target = event.key === 'Home' ? 0 : event.key === 'End' ? shown.length - 1 : at + Math.sign(move);
+    selectTab(shown[(target + shown.length) % shown.length]!, true);
   });
 }
 
 // ---- busy state and errors -------------------------------------------------------------------
 
-const modelButtons = ['generate', 'score', 'download'];
+const modelButtons = ['generate', 'score', 'download', 'example-generate', 'example-score', 'example-file'];
 const stopButtons: Partial<Record<TaskName, string>> = {
   generate: 'generate-stop',
   score: 'score-stop',
@@ -112,6 +127,7 @@ function setBusy(task: TaskName | undefined): void {
   input('image-generate').disabled = task !== undefined || model?.image === undefined;
   input('image-complete').disabled = task !== undefined || !sameLayout(upload?.layout, model?.image);
   for (const [name, id] of Object.entries(stopButtons)) input(id).disabled = name !== task;
+  input('generate-copy').disabled = task === 'generate' || generation.length === 0;
 }
 
 function run(task: TaskName, request: Request, transfer: Transferable[] = []): void {
@@ -147,15 +163,19 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
   const reply = event.data;
   switch (reply.type) {
     case 'backend':
-      $('backend-info').textContent = `inference: ${reply.inference}. Training: ${reply.training}.`;
+      showBackend(reply.inference, reply.training);
       document.body.dataset.backend = reply.name;
       break;
     case 'progress':
       showProgress(reply.task, reply.done, reply.total);
       break;
+    case 'download':
+      showDownload(reply);
+      break;
     case 'model':
       showModel(reply.info);
       if (busy === 'load') setBusy(undefined);
+      drawDownloads();
       break;
     case 'bytes':
       if (busy === 'image') appendImage(reply.bytes, reply.position, reply.elapsedMs);
@@ -174,7 +194,7 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
       setBusy(undefined);
       break;
     case 'scored':
-      showScore(reply.bitsPerByte, reply.surprisal, reply.windowLength);
+      showScore(reply);
       setBusy(undefined);
       break;
     case 'train-step':
@@ -205,6 +225,8 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
       showError(reply.task, reply.message);
       if (reply.task === 'generate') drawGenerated(true);
       if (reply.task === 'image') $('image-stats').textContent = '';
+      if (reply.task === 'train') $('train-stats').textContent = '';
+      if (reply.task === 'score') $('score-progress').hidden = true;
       if (reply.task === 'init' && model === undefined) $('backend-info').textContent = 'failed to start';
       setBusy(undefined);
       break;
@@ -217,15 +239,106 @@ function rate(bytes: number, ms: number): string {
   return perSecond.toFixed(perSecond < 10 ? 1 : 0);
 }
 
+/** Scoring progress (the only task besides downloads that reports any). */
 function showProgress(task: TaskName, done: number, total: number): void {
-  const [bar, text] = task === 'score' ? ['score-bar', 'score-progress-text'] : ['load-bar', 'load-text'];
-  const progress = $<HTMLProgressElement>(bar);
+  if (task !== 'score') return;
+  const progress = $<HTMLProgressElement>('score-bar');
   progress.max = Math.max(total, 1);
   progress.value = done;
-  $(text).textContent =
-    task === 'score'
-      ? `${done.toLocaleString('en')} / ${total.toLocaleString('en')} bytes`
-      : `${(done / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB`;
+  $('score-progress-text').textContent = `${done.toLocaleString('en')} / ${total.toLocaleString('en')} bytes`;
+}
+
+/** The engines in one short line; the reasons for them in the details below it. */
+function showBackend(inference: string, training: string): void {
+  // The worker's texts are "what; why": the what goes in the line, the why in the details.
+  const [what = inference, ...why] = inference.split('; ');
+  const [trainingWhat = training, ...trainingWhy] = training.split('; ');
+  $('backend-info').textContent = `${sentence(what)} Training: ${trainingWhat}`;
+  $('backend-why').textContent = [
+    `Inference: ${sentence(why.join('; ') || (backend === 'auto' ? 'auto took the fastest engine that works here' : 'as asked'))}`,
+    `Training: ${sentence(trainingWhy.join('; ') || trainingWhat)}`,
+    'Choose another engine above to override auto (the page reloads).',
+  ].join(' ');
+}
+
+/** Ends a message with one full stop (messages from libraries often bring their own). */
+function sentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
+
+// ---- downloads ---------------------------------------------------------------------------------
+
+/** Every download of the page by name: planned ones at 0, then as bytes arrive. */
+const downloads = new Map<string, DownloadState>();
+
+function showDownload(reply: Extract<Reply, { type: 'download' }>): void {
+  for (const item of reply.items) downloads.set(item.name, item);
+  drawDownloads();
+}
+
+function drawDownloads(): void {
+  const all = [...downloads.values()];
+  const now = all.filter((item) => !item.background);
+  const later = all.filter((item) => item.background);
+  const sum = (items: typeof all, key: 'done' | 'total') =>
+    items.reduce((total, item) => total + item[key], 0);
+  const [done, total] = [sum(now, 'done'), sum(now, 'total')];
+  const ready = model !== undefined && busy !== 'load';
+  const bar = $<HTMLProgressElement>('load-bar');
+  // The bar is full only when the model is ready: the last 2% stand for starting the engine.
+  bar.max = Math.max(total, 1) * 1.02;
+  bar.value = ready ? bar.max : done;
+  const laterDone = sum(later, 'done');
+  const laterTotal = sum(later, 'total');
+  const parts = [
+    ready
+      ? `Ready: ${megabytes(total)} MB ${now.every((item) => item.cached) ? 'read from the browser cache' : 'downloaded'}`
+      : done < total
+        ? `Downloading ${megabytes(done)} / ${megabytes(total)} MB (${percent(done, total)})`
+        : `Downloaded ${megabytes(total)} MB, starting the engine…`,
+  ];
+  if (laterTotal > 0) {
+    parts.push(
+      laterDone < laterTotal
+        ? `then in the background ${megabytes(laterDone)} / ${megabytes(laterTotal)} MB (${percent(laterDone, laterTotal)}) for Score and training offline`
+        : `and ${megabytes(laterTotal)} MB for Score and training offline`,
+    );
+  }
+  $('download-summary').textContent = parts.join(', ');
+  $('download-files').textContent = `Files (${all.length})`;
+  $('download-list').replaceChildren(...all.map(downloadRow));
+  const finished = all.every((item) => item.done >= item.total);
+  $('downloads').classList.toggle('finished', ready && finished);
+  if (ready && finished) document.body.dataset.downloaded = String(sum(all, 'total'));
+  showOffline();
+}
+
+function downloadRow(item: DownloadState): HTMLLIElement {
+  const row = document.createElement('li');
+  const state = item.cached
+    ? 'from the browser cache'
+    : item.done >= item.total
+      ? 'downloaded'
+      : `${megabytes(item.done)} / ${megabytes(item.total)} MB (${percent(item.done, item.total)})`;
+  row.textContent = `${item.name}: ${megabytes(item.total)} MB, ${state}${item.background ? ' (background)' : ''}`;
+  return row;
+}
+
+function megabytes(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
+}
+
+function percent(done: number, total: number): string {
+  return `${Math.floor((done / Math.max(total, 1)) * 100)}%`;
+}
+
+/** Says when a reload would work offline: the service worker holds the app, every download is cached. */
+function showOffline(): void {
+  const complete = [...downloads.values()].every((item) => item.done >= item.total);
+  if (!offlineReady || !complete || downloads.size === 0 || model === undefined || busy === 'load') return;
+  $('offline-status').textContent =
+    'Ready to work offline: the app, its engines and the default model are kept in this browser.';
+  document.body.dataset.offline = 'ready';
 }
 
 function showModel(info: ModelInfo): void {
@@ -242,7 +355,6 @@ function showModel(info: ModelInfo): void {
       ? `Shading alternates per patch of ${info.patchSize} bytes: the global model runs once per patch, the local model once per byte. The prompt is in grey.`
       : 'This model has no patches (a plain byte-level transformer): shading alternates per byte.';
   document.body.dataset.modelReady = 'true';
-  $('load-progress').hidden = true;
   $('model-ok').textContent = `Loaded: ${info.source}.`;
   showImageModel(info);
 }
@@ -276,6 +388,18 @@ $('generate-form').addEventListener('submit', (event) => {
   });
 });
 $('generate-stop').addEventListener('click', () => send({ type: 'stop' }));
+$('generate-copy').addEventListener('click', async () => {
+  const text = new TextDecoder().decode(generation.bytes.subarray(0, generation.length));
+  try {
+    await navigator.clipboard.writeText(text);
+    $('generate-stats').textContent = `copied ${generation.length.toLocaleString('en')} bytes of text`;
+  } catch (error) {
+    showError(
+      'generate',
+      `the browser did not allow copying: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+});
 
 function appendGenerated(bytes: Uint8Array, elapsedMs: number): void {
   generation.bytes.set(bytes, generation.length);
@@ -314,9 +438,22 @@ function cellElement(cell: ByteCell): HTMLSpanElement {
 
 function showImageModel(info: ModelInfo): void {
   const { image } = info;
-  $('image-model').textContent = image
-    ? `Image model: ${info.source}, ${describeLayout(image)}. Each image is generated byte by byte, R G B per pixel, in ${image.scan === 'patch' ? 'patch scan order: one model patch is one block, so it fills in a block at a time' : 'raster order: it fills in row by row'}.`
-    : `The loaded model (${info.source}) is a text model. Train an image model with \`megabyte train --modality image\` and drop its run directory (config.json, model.safetensors, media.json) on the Model tab${imageModel ? ', or use the built-in one' : ''}.`;
+  // The Images tab is there when it can do something: an image model is loaded or built in.
+  const imagesTab = $<HTMLButtonElement>('tab-images');
+  imagesTab.hidden = image === undefined && imageModel === null;
+  if (imagesTab.hidden && imagesTab.getAttribute('aria-selected') === 'true') selectTab(tabs[0]!);
+  const code = (text: string) => Object.assign(document.createElement('code'), { textContent: text });
+  $('image-model').replaceChildren(
+    ...(image
+      ? [
+          `Image model: ${info.source}, ${describeLayout(image)}. Each image is generated byte by byte, R G B per pixel, in ${image.scan === 'patch' ? 'patch scan order: one model patch is one block, so it fills in a block at a time' : 'raster order: it fills in row by row'}.`,
+        ]
+      : [
+          `The loaded model (${info.source}) is a text model. Use the built-in image model, or train one with `,
+          code('megabyte train --modality image'),
+          ' and drop its run directory (config.json, model.safetensors, media.json) on the Model tab.',
+        ]),
+  );
   $('image-builtin-row').hidden = imageModel === null || image !== undefined;
   document.body.dataset.imageModel = image ? describeLayout(image) : 'none';
   if (image && !sameLayout(picture.layout, image)) resetPicture(image, 0);
@@ -467,8 +604,13 @@ async function decodeImage(file: File): Promise<DecodedImage> {
 
 // ---- score -----------------------------------------------------------------------------------
 
+const SCORE_DROP_TEXT = $('score-drop').querySelector('span')!.textContent;
+const SCORE_PLACEHOLDER = $<HTMLTextAreaElement>('score-text').placeholder;
+// Typing replaces a chosen file: the drop zone stops naming it.
 $('score-text').addEventListener('input', () => {
   scoreBytes = new Uint8Array(0);
+  $('score-drop').querySelector('span')!.textContent = SCORE_DROP_TEXT;
+  $<HTMLTextAreaElement>('score-text').placeholder = SCORE_PLACEHOLDER;
 });
 input('score-file').addEventListener('change', async () => {
   const file = input('score-file').files?.[0];
@@ -478,12 +620,17 @@ dropZone($('score-drop'), async (files) => {
   if (files[0]) await takeScoreFile(files[0].file);
 });
 
+/** Set by the "Score a file" example: the file it opens the chooser for is scored as soon as it is read. */
+let scoreWhenChosen = false;
+
 async function takeScoreFile(file: File): Promise<void> {
   scoreBytes = new Uint8Array(await file.arrayBuffer());
   $<HTMLTextAreaElement>('score-text').value = '';
   $<HTMLTextAreaElement>('score-text').placeholder =
     `${file.name} (${scoreBytes.length.toLocaleString('en')} bytes) is ready to score.`;
   $('score-drop').querySelector('span')!.textContent = `File: ${file.name}`;
+  if (scoreWhenChosen) $<HTMLFormElement>('score-form').requestSubmit();
+  scoreWhenChosen = false;
 }
 
 $('score-form').addEventListener('submit', (event) => {
@@ -493,6 +640,10 @@ $('score-form').addEventListener('submit', (event) => {
   const bytes = text.length > 0 ? encoder.encode(text) : scoreBytes;
   scoreBytes = bytes;
   delete document.body.dataset.scored;
+  // The previous result goes at once: what is on screen is always about this input.
+  $('score-result').hidden = true;
+  $('heatmap').replaceChildren();
+  $('score-status').textContent = '';
   $('score-progress').hidden = false;
   showProgress('score', 0, bytes.length);
   const copy = bytes.slice();
@@ -500,17 +651,28 @@ $('score-form').addEventListener('submit', (event) => {
 });
 $('score-stop').addEventListener('click', () => send({ type: 'stop' }));
 
-function showScore(bitsPerByte: number, surprisal: Float32Array, windowLength: number): void {
+function showScore(result: Extract<Reply, { type: 'scored' }>): void {
+  const { bitsPerByte, surprisal, windowLength, scoredBytes, totalBytes } = result;
+  const stopped = scoredBytes < totalBytes;
+  $('score-progress').hidden = true;
+  $('score-status').textContent = stopped
+    ? `stopped at ${scoredBytes.toLocaleString('en')} / ${totalBytes.toLocaleString('en')} bytes`
+    : '';
   $('score-result').hidden = false;
   $('score-bpb').textContent = bitsPerByte.toFixed(3);
   $('score-ratio').textContent =
     `${(8 / bitsPerByte).toFixed(2)} : 1 (${((bitsPerByte / 8) * 100).toFixed(1)}% of the size)`;
-  $('score-bytes').textContent = scoreBytes.length.toLocaleString('en');
-  const shown = Math.min(scoreBytes.length, HEATMAP_LIMIT);
-  $('score-note').textContent =
-    `Scored in sliding windows of ${windowLength} bytes: after the first ${windowLength}, every byte is predicted from at least ${windowLength / 2} bytes before it. ` +
-    (shown < scoreBytes.length ? `The heatmap shows the first ${shown.toLocaleString('en')} bytes.` : '') +
-    ' Hover a character for its bytes and surprisal.';
+  $('score-bytes').textContent = stopped
+    ? `${scoredBytes.toLocaleString('en')} of ${totalBytes.toLocaleString('en')}`
+    : totalBytes.toLocaleString('en');
+  const shown = Math.min(scoredBytes, HEATMAP_LIMIT);
+  $('score-note').textContent = [
+    stopped ? `Stopped: the numbers are for the first ${scoredBytes.toLocaleString('en')} bytes.` : '',
+    `Scored in sliding windows of ${windowLength} bytes: after the first ${windowLength}, every byte is predicted from at least ${windowLength / 2} bytes before it.`,
+    shown < scoredBytes ? `The heatmap shows the first ${shown.toLocaleString('en')} bytes.` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
   const bytes = scoreBytes.subarray(0, shown);
   const { cells } = byteCells(bytes);
   const fragment = document.createDocumentFragment();
@@ -524,8 +686,44 @@ function showScore(bitsPerByte: number, surprisal: Float32Array, windowLength: n
     if (cell.newline) fragment.append(document.createElement('br'));
   }
   $('heatmap').replaceChildren(fragment);
+  heatIndex = -1;
+  $('heat-readout').textContent = HEAT_READOUT_HINT;
   document.body.dataset.scored = bitsPerByte.toFixed(4);
 }
+
+// The heatmap's values by keyboard (arrow keys, Home, End move between characters) and by tap.
+const HEAT_READOUT_HINT = $('heat-readout').textContent;
+let heatIndex = -1;
+
+function readHeatCell(index: number): void {
+  const cells = $('heatmap').querySelectorAll('span');
+  if (cells.length === 0) return;
+  heatIndex = Math.min(Math.max(index, 0), cells.length - 1);
+  $('heatmap').querySelector('.current')?.classList.remove('current');
+  const cell = cells[heatIndex]!;
+  cell.classList.add('current');
+  cell.scrollIntoView({ block: 'nearest' });
+  $('heat-readout').textContent = `Character ${heatIndex + 1} of ${cells.length}: ${cell.title}`;
+}
+
+$('heatmap').addEventListener('click', (event) => {
+  const cell = (event.target as Element).closest('#heatmap span');
+  if (!cell) return;
+  readHeatCell([...$('heatmap').querySelectorAll('span')].indexOf(cell as HTMLSpanElement));
+});
+$('heatmap').addEventListener('keydown', (event) => {
+  const count = $('heatmap').querySelectorAll('span').length;
+  const next: Record<string, number> = {
+    ArrowRight: heatIndex + 1,
+    ArrowLeft: heatIndex - 1,
+    Home: 0,
+    End: count - 1,
+  };
+  const target = next[event.key];
+  if (target === undefined || count === 0) return;
+  event.preventDefault();
+  readHeatCell(target);
+});
 
 function heatColour(bits: number): string {
   const t = Math.min(Math.max(bits / HEATMAP_MAX_BITS, 0), 1);
@@ -645,10 +843,96 @@ function integer(id: string, min: number, max: number): number {
   return Math.round(number(id, min, max));
 }
 
+// ---- first visit: examples, shortcuts, engine -------------------------------------------------
+
+const ENGLISH =
+  'The jury further said in term-end presentments that the City Executive Committee, which had over-all ' +
+  'charge of the election, deserves the praise and thanks of the City of Atlanta for the manner in which ' +
+  'the election was conducted.';
+
+/** Random letters and spaces, as long as the English sentence: what a model of English cannot predict. */
+function randomText(length: number): string {
+  const letters = 'abcdefghijklmnopqrstuvwxyz     ';
+  const values = crypto.getRandomValues(new Uint8Array(length));
+  return Array.from(values, (value) => letters[value % letters.length]).join('');
+}
+
+$('example-generate').addEventListener('click', () => {
+  selectTab($<HTMLButtonElement>('tab-generate'));
+  $<HTMLTextAreaElement>('prompt').value = 'The jury said';
+  $<HTMLFormElement>('generate-form').requestSubmit();
+});
+$('example-score').addEventListener('click', () => {
+  selectTab($<HTMLButtonElement>('tab-score'));
+  const text = $<HTMLTextAreaElement>('score-text');
+  text.value = `${ENGLISH}\n${randomText(ENGLISH.length)}`;
+  text.dispatchEvent(new Event('input'));
+  $<HTMLFormElement>('score-form').requestSubmit();
+});
+$('example-file').addEventListener('click', () => {
+  selectTab($<HTMLButtonElement>('tab-score'));
+  scoreWhenChosen = true;
+  input('score-file').click();
+});
+
+// Ctrl+Enter (⌘+Enter) in a form's text area submits it.
+for (const id of ['generate-form', 'score-form', 'train-form']) {
+  $(id).addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
+    event.preventDefault();
+    $<HTMLFormElement>(id).requestSubmit();
+  });
+}
+
+/** The engine picker reloads the page with `?backend=`: the worker picks its engines once. */
+function setupEnginePicker(choice: BackendChoice): void {
+  const picker = $<HTMLSelectElement>('engine');
+  picker.value = choice;
+  picker.addEventListener('change', () => {
+    const url = new URL(location.href);
+    if (picker.value === 'auto') url.searchParams.delete('backend');
+    else url.searchParams.set('backend', picker.value);
+    location.assign(url.href);
+  });
+}
+
+/** One honest line about the built-in model, with its measured bits per byte. */
+function describeBuiltInModel(): void {
+  const measured =
+    defaultModel.bitsPerByte === null
+      ? ''
+      : ` It scores ${defaultModel.bitsPerByte.toFixed(2)} bits per byte on held-out Brown text (plain byte frequencies: about 4.5).`;
+  $('model-about').textContent =
+    'The built-in model is tiny: 1.27 million parameters, trained for 78 minutes on two CPU cores on the Brown corpus ' +
+    `(American English of 1961), so it writes pseudo-English: real spelling and punctuation, no meaning.${measured}`;
+}
+
+// ---- offline -----------------------------------------------------------------------------------
+
+/** True once the service worker holds the app's files (it is active). */
+let offlineReady = false;
+
+/** The service worker keeps the app for offline reloads (not in the dev server, which has none). */
+async function registerServiceWorker(): Promise<void> {
+  if (serviceWorkerUrl === null || !('serviceWorker' in navigator)) return;
+  try {
+    await navigator.serviceWorker.register(serviceWorkerUrl);
+    await navigator.serviceWorker.ready;
+    offlineReady = true;
+    showOffline();
+  } catch (error) {
+    $('offline-status').textContent =
+      `This browser will not keep the app for offline use: ${error instanceof Error ? error.message : error}`;
+  }
+}
+
 // ---- start -----------------------------------------------------------------------------------
 
 const wanted = new URLSearchParams(location.search).get('backend');
 const backend: BackendChoice = wanted === 'wasm' || wanted === 'webgpu' ? wanted : 'auto';
+setupEnginePicker(backend);
+describeBuiltInModel();
+void registerServiceWorker();
 setBusy('load');
 const served = (directory: string, info: { version: string; sizes: Record<string, number> }) => ({
   urls: Object.fromEntries(

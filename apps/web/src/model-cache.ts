@@ -53,19 +53,41 @@ export async function fetchCached(
   return { files, fromCache: false };
 }
 
-/** Downloads into the cache whichever of the URLs it lacks, without reading the cached ones. */
-export async function cacheAhead(urls: readonly string[]): Promise<void> {
-  if (typeof caches === 'undefined') return;
+/**
+ * Downloads into the cache whichever of the URLs it lacks, without reading the cached ones, with
+ * progress over all of them; true when every one was cached already.
+ */
+export async function cacheAhead(
+  urls: readonly string[],
+  options: CachedFetchOptions = {},
+): Promise<boolean> {
+  if (typeof caches === 'undefined') return false;
   const cache = await caches.open(CACHE_NAME);
+  let received = 0;
+  let cachedAll = true;
   for (const url of urls) {
     if (await cache.match(url)) continue;
-    const response = await fetchOk(url);
-    await store(cache, [url], [new Uint8Array(await response.arrayBuffer())]);
+    cachedAll = false;
+    const before = received;
+    const bytes = await readBody(await fetchOk(url), (count) => {
+      received = before + count;
+      options.onProgress?.(received, options.expectedBytes ?? 0);
+    });
+    await store(cache, [url], [bytes]);
   }
+  return cachedAll;
 }
 
 async function fetchOk(url: string): Promise<Response> {
-  const response = await fetch(url);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new Error(
+      `could not download ${url}: the network failed (${error instanceof Error ? error.message : error}); ` +
+        'connect to the internet once so that the browser can keep it',
+    );
+  }
   if (!response.ok)
     throw new Error(`could not download ${url}: HTTP ${response.status} ${response.statusText}`);
   return response;
@@ -99,10 +121,12 @@ async function store(cache: Cache, urls: readonly string[], files: readonly Uint
   }
   await Promise.all(
     urls.map((url, index) =>
-      cache.put(
-        url,
-        new Response(files[index]!.slice(), { headers: { 'Content-Type': 'application/octet-stream' } }),
-      ),
+      cache.put(url, new Response(files[index]!.slice(), { headers: { 'Content-Type': contentType(url) } })),
     ),
   );
+}
+
+/** wasm keeps its type, so that code reading it through the service worker compiles it streaming. */
+function contentType(url: string): string {
+  return new URL(url).pathname.endsWith('.wasm') ? 'application/wasm' : 'application/octet-stream';
 }

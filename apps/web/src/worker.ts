@@ -1,6 +1,7 @@
 /// <reference lib="webworker" />
 // The engine: every model, tensor, session and training step lives here, so the page never freezes.
 
+import runtimeSizes from 'virtual:runtime-sizes';
 import {
   type AnyModel,
   type BackendCandidate,
@@ -84,6 +85,15 @@ let source = '';
 /** The loaded model's image layout (from media.json); undefined for a text model. */
 let layout: ImageLayout | undefined;
 let running: AbortController | undefined;
+
+/** Something the page downloads: one or more files shown as one row of the progress display. */
+interface Download {
+  readonly name: string;
+  readonly urls: readonly string[];
+  readonly bytes: number;
+  /** Fetched after the model is ready, for later use (Score, training, offline). */
+  readonly background: boolean;
+}
 
 function post(reply: Reply, transfer: Transferable[] = []): void {
   self.postMessage(reply, transfer);
@@ -189,6 +199,9 @@ const tfjsWasm: BackendCandidate = {
   packageName: '@tensorflow/tfjs-backend-wasm',
   probe: webAssemblyHere,
   async load({ threads }) {
+    // Into the cache first (shown as a download): offline, the service worker answers tfjs from
+    // there, and without the network and the cache this fails with an error that names the network.
+    await downloadLater([await tfjsRuntime()]);
     setWasmPaths({
       'tfjs-backend-wasm.wasm': absolute(wasmPlain),
       'tfjs-backend-wasm-simd.wasm': absolute(wasmSimd),
@@ -219,6 +232,7 @@ const ortWebGpu: BackendCandidate<LoadedOrt> = {
     const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
     const module = await import('onnxruntime-web/webgpu');
     module.env.wasm.wasmPaths = { mjs: absolute(ortGpuMjs), wasm: absolute(ortGpuWasm) };
+    module.env.wasm.wasmBinary = await fetchRuntime(ortRuntime('webgpu'));
     module.env.logLevel = 'error';
     return {
       backend: 'webgpu',
@@ -238,6 +252,7 @@ const ortWasm: BackendCandidate<LoadedOrt> = {
     const module = await import('onnxruntime-web/wasm');
     // Served by the app itself (Vite emits them as assets), so nothing comes from a CDN.
     module.env.wasm.wasmPaths = { mjs: absolute(ortMjs), wasm: absolute(ortWasmBinary) };
+    module.env.wasm.wasmBinary = await fetchRuntime(ortRuntime('wasm'));
     // Its warnings (e.g. shape ops placed on the CPU) are not the visitor's business.
     module.env.logLevel = 'error';
     module.env.wasm.numThreads = threads;
@@ -292,6 +307,115 @@ function wasmThreadOption(): { threads?: number } {
     : {};
 }
 
+// ---- downloads -----------------------------------------------------------------------------
+
+/** onnxruntime-web's wasm binary for an execution provider (the WebGPU one is a larger build). */
+function ortRuntime(provider: 'wasm' | 'webgpu'): Download {
+  return provider === 'webgpu'
+    ? {
+        name: 'onnxruntime-web (WebGPU build)',
+        urls: [absolute(ortGpuWasm)],
+        bytes: runtimeSizes.ortWebGpu,
+        background: false,
+      }
+    : {
+        name: 'onnxruntime-web (wasm)',
+        urls: [absolute(ortWasmBinary)],
+        bytes: runtimeSizes.ort,
+        background: false,
+      };
+}
+
+/** The default model's files: the graphs generation needs first, the rest in the background. */
+async function defaultModelDownloads(): Promise<{ generation: Download; later: Download[] }> {
+  const { urls, sizes } = defaultModel!;
+  const item = (name: string, files: string[], background: boolean): Download => ({
+    name,
+    urls: files.map((file) => urls[file]!),
+    bytes: files.reduce((sum, file) => sum + (sizes[file] ?? 0), 0),
+    background,
+  });
+  return {
+    generation: item(
+      'default model: generation graphs',
+      [`${DEFAULT_EXPORT}.json`, `${DEFAULT_EXPORT}.global.onnx`, `${DEFAULT_EXPORT}.local.onnx`],
+      false,
+    ),
+    later: [
+      item('default model: scoring graph (for Score)', [`${DEFAULT_EXPORT}.onnx`], true),
+      item('default model: checkpoint (for fine-tuning)', ['config.json', 'model.safetensors'], true),
+      await tfjsRuntime(),
+    ],
+  };
+}
+
+/**
+ * The tfjs wasm binary that tfjs will ask for in this browser (threads and SIMD, SIMD, or neither,
+ * from tfjs's own feature flags). It is cached ahead so that training starts offline: the service
+ * worker answers tfjs's fetch from the cache.
+ */
+async function tfjsRuntime(): Promise<Download> {
+  const [simd, threads] = await Promise.all([
+    tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
+    tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
+  ]);
+  const [url, bytes] =
+    simd && threads
+      ? [wasmThreaded, runtimeSizes.tfjsThreadedSimd]
+      : simd
+        ? [wasmSimd, runtimeSizes.tfjsSimd]
+        : [wasmPlain, runtimeSizes.tfjs];
+  return { name: 'tfjs wasm (for training)', urls: [absolute(url)], bytes, background: true };
+}
+
+/** Tells the page what will be downloaded (all rows at 0) before anything is. */
+function announce(downloads: readonly Download[]): void {
+  post({
+    type: 'download',
+    items: downloads.map(({ name, bytes, background }) => ({
+      name,
+      done: 0,
+      total: bytes,
+      background,
+      cached: false,
+    })),
+  });
+}
+
+/** Fetches a download through the cache with progress; the files, in order. */
+async function fetchDownload(download: Download): Promise<{ files: Uint8Array[]; fromCache: boolean }> {
+  const { name, bytes, background } = download;
+  const result = await fetchCached(download.urls, {
+    expectedBytes: bytes,
+    onProgress: (done) =>
+      post({ type: 'download', items: [{ name, done, total: bytes, background, cached: false }] }),
+  });
+  post({
+    type: 'download',
+    items: [{ name, done: bytes, total: bytes, background, cached: result.fromCache }],
+  });
+  return result;
+}
+
+async function fetchRuntime(download: Download): Promise<Uint8Array> {
+  const planned = defaultModel ? [download, (await defaultModelDownloads()).generation] : [download];
+  announce(planned);
+  return (await fetchDownload(download)).files[0]!;
+}
+
+/** Puts the background downloads into the cache, one after another, with progress. */
+async function downloadLater(downloads: readonly Download[]): Promise<void> {
+  announce(downloads);
+  for (const { name, urls, bytes, background } of downloads) {
+    const cached = await cacheAhead(urls, {
+      expectedBytes: bytes,
+      onProgress: (done) =>
+        post({ type: 'download', items: [{ name, done, total: bytes, background, cached: false }] }),
+    });
+    post({ type: 'download', items: [{ name, done: bytes, total: bytes, background, cached }] });
+  }
+}
+
 function reportBackends(): void {
   const training =
     tfjsBackend === undefined ? 'tfjs, started when a checkpoint is loaded or training begins' : trainingNote;
@@ -320,15 +444,11 @@ function requireOrt(): NonNullable<typeof ort> {
 
 async function loadDefault(): Promise<void> {
   if (!defaultModel) throw new Error('the worker was not told where the default model is');
-  const { urls, sizes } = defaultModel;
-  const names = [`${DEFAULT_EXPORT}.json`, `${DEFAULT_EXPORT}.global.onnx`, `${DEFAULT_EXPORT}.local.onnx`];
-  const { files, fromCache } = await fetchCached(
-    names.map((name) => urls[name]!),
-    {
-      expectedBytes: names.reduce((sum, name) => sum + (sizes[name] ?? 0), 0),
-      onProgress: (done, total) => post({ type: 'progress', task: 'load', done, total }),
-    },
-  );
+  const { urls } = defaultModel;
+  const downloads = await defaultModelDownloads();
+  const { files, fromCache } = await fetchDownload(downloads.generation);
+  // Named before the model is ready, so the page never calls itself complete without them.
+  announce(downloads.later);
   const { module, provider } = requireOrt();
   const [manifest, global, local] = files as [Uint8Array, Uint8Array, Uint8Array];
   const generator = await OnnxModel.load(
@@ -346,11 +466,9 @@ async function loadDefault(): Promise<void> {
     `default model, ${fromCache ? 'from the browser cache' : 'downloaded'}`,
     undefined,
   );
-  // The files that Score and fine-tuning need go into the cache now, in the background, so that
+  // The files that Score and training need go into the cache now, in the background, so that
   // they work offline later; a failure here only means they are fetched when first used.
-  void cacheAhead([urls[`${DEFAULT_EXPORT}.onnx`]!, urls['config.json']!, urls['model.safetensors']!]).catch(
-    () => {},
-  );
+  void downloadLater(downloads.later).catch(() => {});
 }
 
 /** The default model's checkpoint as tfjs weights (for fine-tuning and download). */
@@ -403,13 +521,14 @@ async function loadImageDefault(): Promise<void> {
   if (!imageModel) throw new Error('this site was built without an image model (models/image-tiny)');
   const { urls, sizes } = imageModel;
   const names = ['config.json', 'model.safetensors', MEDIA_FILE];
-  const { files, fromCache } = await fetchCached(
-    names.map((name) => urls[name]!),
-    {
-      expectedBytes: names.reduce((sum, name) => sum + (sizes[name] ?? 0), 0),
-      onProgress: (done, total) => post({ type: 'progress', task: 'load', done, total }),
-    },
-  );
+  const download: Download = {
+    name: 'built-in image model',
+    urls: names.map((name) => urls[name]!),
+    bytes: names.reduce((sum, name) => sum + (sizes[name] ?? 0), 0),
+    background: false,
+  };
+  announce([download]);
+  const { files, fromCache } = await fetchDownload(download);
   const [config, weights, media] = files as [Uint8Array, Uint8Array, Uint8Array];
   const name = 'the built-in image model';
   const image = layoutFromMedia(new TextDecoder().decode(media), `${name}'s ${MEDIA_FILE}`);
@@ -573,19 +692,30 @@ async function score(bytes: Uint8Array, signal: AbortSignal): Promise<void> {
   const context = current.config.contextLength;
   const chunk = context * SCORE_CHUNK_WINDOWS;
   const surprisal = new Float32Array(bytes.length);
-  for (let start = 0; start < bytes.length; start += chunk) {
-    const from = Math.max(0, start - Math.floor(context / 2));
-    const end = Math.min(start + chunk, bytes.length);
-    surprisal.set(await current.score(bytes.subarray(from, end), start - from), start);
+  // Bytes scored so far: Stop ends the loop between chunks (after the first) with a result for these.
+  let scored = 0;
+  while (scored < bytes.length && (scored === 0 || !signal.aborted)) {
+    const from = Math.max(0, scored - Math.floor(context / 2));
+    const end = Math.min(scored + chunk, bytes.length);
+    surprisal.set(await current.score(bytes.subarray(from, end), scored - from), scored);
+    scored = end;
     post({ type: 'progress', task: 'score', done: end, total: bytes.length });
     await nextTurn();
-    signal.throwIfAborted();
   }
+  const partial = surprisal.slice(0, scored);
   let total = 0;
-  for (const bits of surprisal) total += bits;
-  post({ type: 'scored', bitsPerByte: total / bytes.length, surprisal, windowLength: context }, [
-    surprisal.buffer,
-  ]);
+  for (const bits of partial) total += bits;
+  post(
+    {
+      type: 'scored',
+      bitsPerByte: total / scored,
+      surprisal: partial,
+      windowLength: context,
+      scoredBytes: scored,
+      totalBytes: bytes.length,
+    },
+    [partial.buffer],
+  );
 }
 
 // ---- train, download -----------------------------------------------------------------------
