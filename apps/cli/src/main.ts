@@ -3,6 +3,7 @@ import { setMemoryBudget } from '@megabyte/core';
 import { Command } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { onnxBenchCommand } from './commands/bench-onnx.js';
+import { trainBenchCommand } from './commands/bench-train.js';
 import { convertCommand } from './commands/convert.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
@@ -22,7 +23,7 @@ const program = new Command('megabyte')
   .addCommand(infoCommand())
   .addCommand(convertCommand())
   .addCommand(exportCommand())
-  .addCommand(benchCommand([onnxBenchCommand()]));
+  .addCommand(benchCommand([onnxBenchCommand(), trainBenchCommand()]));
 
 try {
   await program.parseAsync(process.argv);
