@@ -25,6 +25,13 @@ export interface StepSettings {
   readonly lr: number;
   /** Global-norm clip; 0: none. */
   readonly clip: number;
+  /** A loss above this is a divergence (a spike): the step is not applied. Default: no bound. */
+  readonly maxLoss?: number;
+}
+
+/** Whether an engine applies a step: its loss and norm are finite and the loss is not a spike. */
+export function stepApplies(loss: number, gradNorm: number, settings: StepSettings): boolean {
+  return Number.isFinite(loss) && Number.isFinite(gradNorm) && !(loss > (settings.maxLoss ?? Infinity));
 }
 
 export interface EngineStep {
@@ -40,7 +47,8 @@ export type OptimizerSettings = Required<AdamWOptions>;
 /**
  * Where training steps run. An engine computes the loss and gradients of micro-batches, averages
  * them, measures and clips their global norm and applies AdamW; it owns the optimizer's moments.
- * Where the loss or the norm is not finite it changes nothing (the trainer then stops the run).
+ * Where the loss or the norm is not finite, or the loss is over `maxLoss`, it changes nothing (the
+ * trainer then stops the run).
  *
  * The model's tfjs variables are the weights of record for checkpoints and evaluation: an engine
  * that keeps its own copy reads them in `pullWeights` and writes them back in `pushWeights`.
@@ -104,8 +112,7 @@ export class TfjsEngine implements TrainingEngine {
     const [lossTotal = Number.NaN, gradNorm = Number.NaN] = await readScalars(lossSum, normTensor);
     tf.dispose([lossSum, normTensor]);
     const loss = lossTotal / batches.length;
-    if (Number.isFinite(loss) && Number.isFinite(gradNorm))
-      this.optimizer.step(parameters, grads, settings.lr);
+    if (stepApplies(loss, gradNorm, settings)) this.optimizer.step(parameters, grads, settings.lr);
     disposeGradients(grads);
     return { loss, gradNorm };
   }

@@ -20,6 +20,7 @@ export {
   type CheckpointReason,
   type CheckpointSink,
   DEFAULT_TRAINING_OPTIONS,
+  divergenceReason,
   type StepMetrics,
   Trainer,
   type TrainerData,

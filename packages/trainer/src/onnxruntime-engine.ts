@@ -9,13 +9,14 @@ import {
 } from '@megabyte/onnx';
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdamWState, adamWState, readAdamWState } from './adamw.js';
-import type {
-  EngineStep,
-  MicroBatch,
-  OptimizerSettings,
-  StepSettings,
-  TrainingEngine,
-  TrainingEngineFactory,
+import {
+  type EngineStep,
+  type MicroBatch,
+  type OptimizerSettings,
+  type StepSettings,
+  stepApplies,
+  type TrainingEngine,
+  type TrainingEngineFactory,
 } from './engine.js';
 
 type Session = Awaited<ReturnType<OrtModule['InferenceSession']['create']>>;
@@ -91,7 +92,7 @@ class OnnxRuntimeEngine implements TrainingEngine {
     const loss = lossTotal / batches.length;
     const update = await this.update(summed!, batches.length, settings);
     const gradNorm = update.norm;
-    if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
+    if (stepApplies(loss, gradNorm, settings)) {
       this.weights = update.weights;
       this.moments = update.moments;
       this.updates += 1;

@@ -11,6 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateStream } from './evaluate.js';
 import { loadResumePoint, RunDirectory } from './node/run-directory.js';
 import {
+  divergenceReason,
   type StepMetrics,
   Trainer,
   type TrainerData,
@@ -197,6 +198,44 @@ describe('Trainer', () => {
       expect(Number.isNaN((error as TrainingDivergedError).loss)).toBe(true);
       expect(differing(weights(m), before)).toEqual([]);
       expect(t.step).toBe(1);
+    });
+
+    it('divergenceReason: non-finite values, and a spike over spikeFactor x the recent mean and a nat above it', () => {
+      const recent = Array.from({ length: 10 }, () => 2);
+      expect(divergenceReason(Number.NaN, 1, [], 4)).toMatch(/not finite/);
+      expect(divergenceReason(1, Number.POSITIVE_INFINITY, [], 4)).toMatch(/not finite/);
+      expect(divergenceReason(8, 1, recent, 4)).toBeUndefined();
+      expect(divergenceReason(8.01, 1, recent, 4)).toBe(
+        'the loss spiked to more than 4 x the mean of the last 10 steps (2.000)',
+      );
+      expect(divergenceReason(30, 1, [5.5], 4)).toMatch(/more than 4 x the mean of the last 1 steps/);
+      expect(divergenceReason(100, 1, [], 4)).toBeUndefined();
+      expect(divergenceReason(0.5, 1, [0.01], 4)).toBeUndefined();
+      expect(divergenceReason(100, 1, recent, 0)).toBeUndefined();
+    });
+
+    it('stops at a finite loss spike from exploded weights, before applying the step or saving it', async () => {
+      const dir = await tempDir();
+      const run = new RunDirectory(dir, { data: 'test corpus', keepLast: 5 });
+      const m = model();
+      const t = trainer(m, data(), { ...BASE, steps: 30, checkpointEvery: 12 }, { checkpoints: run });
+      for (let i = 0; i < 12; i++) await t.trainStep();
+      // What a learning rate far too high does over a few steps: weights of 1e4 and more.
+      const head = m.parameters().find((p) => p.name.endsWith('head.weight'))!;
+      tf.tidy(() => head.variable.assign(tf.mul(head.variable, 1e5)));
+      const before = weights(m);
+      const error = await t.trainStep().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(TrainingDivergedError);
+      const diverged = error as TrainingDivergedError;
+      expect(Number.isFinite(diverged.loss)).toBe(true);
+      expect(diverged.message).toMatch(
+        /diverged at step 13: the loss spiked to more than 4 x the mean of the last 12 steps/,
+      );
+      expect(differing(weights(m), before)).toEqual([]);
+      expect(await run.checkpoints()).toEqual([]);
     });
 
     it('stops the same way without clipping (clip 0)', async () => {

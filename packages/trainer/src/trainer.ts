@@ -32,6 +32,11 @@ export interface TrainingOptions {
   readonly seed: number;
   /** Training windows start at multiples of this many bytes (e.g. one image's); 1: anywhere. */
   readonly windowAlignment: number;
+  /**
+   * A step whose loss is more than this many times the mean of the recent steps stops the run as
+   * diverged (0: only non-finite losses do). See {@link divergenceReason}.
+   */
+  readonly spikeFactor: number;
 }
 
 /** The paper's recipe where it applies (Adam betas 0.9/0.98, clip 1.0, weight decay 0.1). */
@@ -54,7 +59,13 @@ export const DEFAULT_TRAINING_OPTIONS: TrainingOptions = {
   checkpointEvery: 500,
   seed: 0,
   windowAlignment: 1,
+  spikeFactor: 4,
 };
+
+/** Steps whose mean loss a new loss is compared with. */
+const RECENT_STEPS = 20;
+/** A loss less than this many nats above the recent mean is never a spike (tiny losses vary by large factors). */
+const SPIKE_MIN_NATS = 1;
 
 export interface StepMetrics {
   readonly step: number;
@@ -95,13 +106,45 @@ export class TrainingDivergedError extends Error {
     readonly step: number,
     readonly loss: number,
     readonly gradNorm: number,
+    /** Why the step counts as diverged, e.g. "the loss is not finite". */
+    readonly reason = 'the loss or the gradient norm is not finite',
   ) {
     super(
-      `training diverged at step ${step}: loss ${loss}, gradient norm ${gradNorm}. The last good checkpoint is kept; ` +
-        'resume from it with a lower learning rate (--lr) or a longer warm-up.',
+      `training diverged at step ${step}: ${reason} (loss ${loss}, gradient norm ${gradNorm}); the step was not applied. ` +
+        'Resume from the last checkpoint before it with a lower learning rate (--lr) or a longer warm-up (--warmup).',
     );
     this.name = 'TrainingDivergedError';
   }
+}
+
+/**
+ * The loss above which a step is a spike: more than `spikeFactor` times the mean loss of the
+ * recent steps and more than a nat above it. Infinity without recent steps or with the check off.
+ */
+export function spikeThreshold(recent: readonly number[], spikeFactor: number): number {
+  if (spikeFactor === 0 || recent.length === 0) return Number.POSITIVE_INFINITY;
+  const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
+  return Math.max(spikeFactor * mean, mean + SPIKE_MIN_NATS);
+}
+
+/**
+ * Why a step's loss means the run has diverged, or undefined. Non-finite values always do; so does
+ * a loss over {@link spikeThreshold}, which exploding weights show from their first steps, long
+ * before the loss overflows: checkpoints written until then would keep them.
+ */
+export function divergenceReason(
+  loss: number,
+  gradNorm: number,
+  recent: readonly number[],
+  spikeFactor: number,
+): string | undefined {
+  if (!Number.isFinite(loss) || !Number.isFinite(gradNorm))
+    return 'the loss or the gradient norm is not finite';
+  if (loss > spikeThreshold(recent, spikeFactor)) {
+    const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
+    return `the loss spiked to more than ${spikeFactor} x the mean of the last ${recent.length} steps (${mean.toFixed(3)})`;
+  }
+  return undefined;
 }
 
 export interface TrainerData {
@@ -130,6 +173,8 @@ export class Trainer {
   private readonly validationIds: Int32Array | undefined;
   private stepCount = 0;
   private best: number | undefined;
+  /** Losses of the last RECENT_STEPS steps, for the spike check. */
+  private readonly recentLosses: number[] = [];
 
   constructor(
     readonly model: ByteModel,
@@ -199,9 +244,12 @@ export class Trainer {
       return { ids, batch: micro, length, dropoutSeed };
     });
     const lr = learningRateAt(this.stepCount, this.schedule);
-    const { loss, gradNorm } = await this.engine.step(batches, { lr, clip });
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm))
-      throw new TrainingDivergedError(this.stepCount + 1, loss, gradNorm);
+    const maxLoss = spikeThreshold(this.recentLosses, this.options.spikeFactor);
+    const { loss, gradNorm } = await this.engine.step(batches, { lr, clip, maxLoss });
+    const diverged = divergenceReason(loss, gradNorm, this.recentLosses, this.options.spikeFactor);
+    if (diverged !== undefined) throw new TrainingDivergedError(this.stepCount + 1, loss, gradNorm, diverged);
+    this.recentLosses.push(loss);
+    if (this.recentLosses.length > RECENT_STEPS) this.recentLosses.shift();
     this.stepCount += 1;
     const seconds = (performance.now() - started) / 1000;
     const memory = tf.memory();
@@ -252,6 +300,15 @@ export class Trainer {
       const last = this.stepCount === steps;
       if ((evalEvery > 0 && this.stepCount % evalEvery === 0) || last) {
         lastValidation = await this.validate();
+        if (lastValidation !== undefined && !Number.isFinite(lastValidation)) {
+          // Nothing is saved from here: the weights of this step already score as broken.
+          throw new TrainingDivergedError(
+            this.stepCount,
+            metrics.loss,
+            metrics.gradNorm,
+            `validation bits per byte is ${lastValidation}`,
+          );
+        }
         if (lastValidation !== undefined) {
           const best = this.best === undefined || lastValidation < this.best;
           if (best) this.best = lastValidation;
@@ -334,6 +391,8 @@ function validateOptions(options: TrainingOptions): TrainingOptions {
   positiveInteger('warmupSteps', 0);
   positiveInteger('evalEvery', 0);
   positiveInteger('checkpointEvery', 0);
+  if (!(options.spikeFactor === 0 || options.spikeFactor > 1))
+    problems.push(`spikeFactor: expected 0 (off) or a number > 1, got ${options.spikeFactor}`);
   if (options.batchSize % options.accumulationSteps !== 0) {
     problems.push(
       `batchSize ${options.batchSize} must be a multiple of accumulationSteps ${options.accumulationSteps}`,

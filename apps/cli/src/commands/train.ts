@@ -339,7 +339,8 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   } catch (error) {
     progress.stop();
     if (error instanceof TrainingDivergedError) {
-      process.stderr.write(`${error.message}\ncheckpoints: ${runDir}\n`);
+      await pendingWrite;
+      process.stderr.write(`${error.message}\n${await divergenceAdvice(run, options.lr!)}`);
       process.exitCode = 1;
       return;
     }
@@ -425,6 +426,17 @@ async function loadConfig(preset: string): Promise<ModelConfig> {
   } catch (error) {
     throw new Error(`--preset ${preset}: ${(error as Error).message}`);
   }
+}
+
+/**
+ * Where to go on from a diverged run: the newest step checkpoint (all were written before the
+ * diverged step, which is never saved), resumed with a quarter of the learning rate.
+ */
+async function divergenceAdvice(run: RunDirectory, lr: number): Promise<string> {
+  const last = (await run.checkpoints()).at(-1);
+  if (last === undefined)
+    return `no checkpoint was written before it; start again with a lower learning rate, e.g. --lr ${lr / 4}\n`;
+  return `the last checkpoint from before it: ${last}\ncontinue from it with a lower learning rate:\n  megabyte train --resume ${last} --lr ${lr / 4}\n`;
 }
 
 /** Flags that cannot go together, refused before anything is loaded. */
