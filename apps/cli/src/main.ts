@@ -3,12 +3,14 @@ import { setMemoryBudget } from '@megabyte/core';
 import { Command } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { onnxBenchCommand } from './commands/bench-onnx.js';
+import { serveBenchCommand } from './commands/bench-serve.js';
 import { trainBenchCommand } from './commands/bench-train.js';
 import { convertCommand } from './commands/convert.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
+import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
 
 // Configs and batches are bounded by what this machine holds (MEGABYTE_MEMORY_BYTES overrides it).
@@ -23,7 +25,8 @@ const program = new Command('megabyte')
   .addCommand(infoCommand())
   .addCommand(convertCommand())
   .addCommand(exportCommand())
-  .addCommand(benchCommand([onnxBenchCommand(), trainBenchCommand()]));
+  .addCommand(serveCommand())
+  .addCommand(benchCommand([onnxBenchCommand(), trainBenchCommand(), serveBenchCommand()]));
 
 try {
   await program.parseAsync(process.argv);
