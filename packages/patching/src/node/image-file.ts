@@ -1,8 +1,18 @@
 import { readFile } from 'node:fs/promises';
-import { PNG } from 'pngjs';
+import { createRequire } from 'node:module';
+import type { PNG as PngCodec } from 'pngjs';
 import { assertRgbImage, type RgbImage } from '../image.js';
 import { checkImageSize, pngHeaderSize } from '../image-header.js';
 import { writeFileAtomic } from './atomic-write.js';
+
+/** pngjs, an optional peer dependency: only PNG files need it, so it is loaded on first use. */
+function pngjs(): typeof PngCodec {
+  try {
+    return (createRequire(import.meta.url)('pngjs') as { PNG: typeof PngCodec }).PNG;
+  } catch {
+    throw new Error('reading or writing PNG files needs the npm package "pngjs": install it with `npm install pngjs`');
+  }
+}
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -47,7 +57,7 @@ export function decodePng(bytes: Uint8Array, options: ReadImageOptions = {}, sou
   checkImageSize(declared.width, declared.height, source);
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
-    decoded = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    decoded = pngjs().sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (error) {
     throw new Error(`${source}: corrupt PNG: ${(error as Error).message}`);
   }
@@ -68,9 +78,9 @@ export function decodePng(bytes: Uint8Array, options: ReadImageOptions = {}, sou
 export function encodePng(image: RgbImage): Uint8Array {
   assertRgbImage(image, 'encodePng');
   const options = { colorType: 2, inputColorType: 2, inputHasAlpha: false } as const;
-  const png = new PNG({ width: image.width, height: image.height, ...options });
+  const png = new (pngjs())({ width: image.width, height: image.height, ...options });
   png.data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-  return new Uint8Array(PNG.sync.write(png, options));
+  return new Uint8Array(pngjs().sync.write(png, options));
 }
 
 /** Reads an image file as RGB. Only PNG is supported in Node; other formats get an error naming them. */
