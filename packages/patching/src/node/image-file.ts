@@ -10,7 +10,9 @@ function pngjs(): typeof PngCodec {
   try {
     return (createRequire(import.meta.url)('pngjs') as { PNG: typeof PngCodec }).PNG;
   } catch {
-    throw new Error('reading or writing PNG files needs the npm package "pngjs": install it with `npm install pngjs`');
+    throw new Error(
+      'reading or writing PNG files needs the npm package "pngjs": install it with `npm install pngjs`',
+    );
   }
 }
 
