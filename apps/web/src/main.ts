@@ -609,6 +609,7 @@ const SCORE_PLACEHOLDER = $<HTMLTextAreaElement>('score-text').placeholder;
 // Typing replaces a chosen file: the drop zone stops naming it.
 $('score-text').addEventListener('input', () => {
   scoreBytes = new Uint8Array(0);
+  input('score-file').value = '';
   $('score-drop').querySelector('span')!.textContent = SCORE_DROP_TEXT;
   $<HTMLTextAreaElement>('score-text').placeholder = SCORE_PLACEHOLDER;
 });

@@ -19,8 +19,11 @@ self.addEventListener('install', (event) => {
   event.waitUntil(
     (async () => {
       const cache = await caches.open(CACHE);
-      // `no-cache`: revalidated with the server, so a stale HTTP cache entry never enters a new version.
-      await cache.addAll([...shell].map((url) => new Request(url, { cache: 'no-cache' })));
+      // The page is revalidated with the server, so a stale copy never enters a new version; the
+      // other files have hashed names (never stale), so the HTTP cache's copy from this visit serves.
+      await cache.addAll(
+        [...shell].map((url) => new Request(url, { cache: url === PAGE ? 'no-cache' : 'default' })),
+      );
       await self.skipWaiting();
     })(),
   );

@@ -204,6 +204,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium on wasm', () => {
     // Editing the text forgets the chosen file, and the drop zone stops naming it.
     await page.fill('#score-text', 'x');
     expect(await page.textContent('#score-drop span')).toBe('Or drop any file here (or choose one)');
+    expect(await page.$eval('#score-file', (file: HTMLInputElement) => file.files?.length)).toBe(0);
     // 64 chunks of 8 windows: long enough to stop in the middle.
     await page.fill('#score-text', PARAGRAPH.repeat(400));
     await page.click('#score');
