@@ -189,7 +189,8 @@ class Run:
         self.options = options
         self.config: ModelConfig = model.config
         self.model: ByteModel = model.to(ctx.device).train()
-        self.data_name = os.path.abspath(args.data)
+        # As `megabyte train` records its data (a JSON DataSpec), so that either can resume the run.
+        self.data_name = json.dumps({"source": os.path.abspath(args.data), "validationFraction": args.validation})
         self.train_corpus, self.validation = self.read_data(args)
         self.sampler = RandomWindowSampler(self.train_corpus, self.config.context_length, options["seed"],
                                            options["windowAlignment"])

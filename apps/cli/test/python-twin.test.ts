@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { type AnyModel, idsTensor } from '@megabyte/core';
 import { loadModel } from '@megabyte/core/node';
 import { relativeError } from '@megabyte/core/testing';
-import { splitCorpus } from '@megabyte/patching';
+import { type Corpus, splitCorpus } from '@megabyte/patching';
 import { Trainer } from '@megabyte/trainer';
+import { loadResumePoint } from '@megabyte/trainer/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PYTHON_FIXTURES } from './python-fixtures.js';
 
@@ -24,6 +25,7 @@ const REPO = join(import.meta.dirname, '..', '..', '..');
 const HELPER = join(REPO, 'python', 'tests', 'ts_parity.py');
 const hasTorch = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 const TOLERANCE = 1e-5;
+const FIXTURE = join(REPO, 'python', 'tests', 'fixtures', 'conv');
 
 interface PythonAnswer {
   logits: number[];
@@ -104,64 +106,48 @@ describe.skipIf(!hasTorch && !process.env.CI)('the PyTorch twin', () => {
     },
   );
 
-  it('trains as @megabyte/trainer does: same windows, AdamW, schedule and clipping', async () => {
-    const words = 'the of and to a in that is was he for it with as his on be at by'.split(' ');
-    const documents = Array.from({ length: 6 }, (_, d) =>
-      Array.from({ length: 200 }, (_, i) => words[(i * 7 + d * 3) % words.length]).join(' '),
-    );
-    const data = join(scratch, 'data');
-    mkdirSync(data);
-    documents.forEach((text, d) => writeFileSync(join(data, `doc${d}.txt`), text));
-    const fixture = join(REPO, 'python', 'tests', 'fixtures', 'conv');
-    // Options far from the defaults, so that each one matters; a low clip so that clipping acts.
-    const options = { steps: 4, batchSize: 4, accumulationSteps: 2, lr: 3e-3, warmupSteps: 2, clip: 0.5 };
-    const model = await loadModel(fixture);
-    const train = splitCorpus(
-      documents.map((d) => new TextEncoder().encode(d)),
-      { validationFraction: 0.2, seed: 0 },
-    ).train;
-    const trainer = new Trainer(
-      model,
-      { train },
-      { ...options, schedule: 'cosine', minLrRatio: 0.1, seed: 5 },
-    );
-    for (let step = 0; step < options.steps; step++) await trainer.trainStep();
-    const run = spawnSync(
-      PYTHON,
-      [
-        '-m',
-        'megabyte_torch.train',
-        '--init',
-        fixture,
-        '--data',
-        data,
-        '--run',
-        join(scratch, 'run'),
-        '--validation',
-        '0.2',
-        '--steps',
-        '4',
-        '--batch',
-        '4',
-        '--accumulation',
-        '2',
-        '--lr',
-        '3e-3',
-        '--warmup',
-        '2',
+  /** The data and options of the training comparisons, and a PyTorch run with them (steps 2 and 4 kept). */
+  const training = (() => {
+    let made: { train: Corpus; run: string } | undefined;
+    return () => {
+      if (made) return made;
+      const words = 'the of and to a in that is was he for it with as his on be at by'.split(' ');
+      const documents = Array.from({ length: 6 }, (_, d) =>
+        Array.from({ length: 200 }, (_, i) => words[(i * 7 + d * 3) % words.length]).join(' '),
+      );
+      const data = join(scratch, 'data');
+      mkdirSync(data);
+      documents.forEach((text, d) => writeFileSync(join(data, `doc${d}.txt`), text));
+      const run = join(scratch, 'run');
+      const flags = ['--init', FIXTURE, '--data', data, '--run', run, '--validation', '0.2'];
+      const recipe = ['--steps', '4', '--batch', '4', '--accumulation', '2', '--lr', '3e-3', '--warmup', '2'];
+      const rest = [
         '--clip',
         '0.5',
         '--seed',
         '5',
         '--eval-every',
         '0',
+        '--checkpoint-every',
+        '2',
         '--threads',
         '1',
-      ],
-      { encoding: 'utf8', env: { ...process.env, PYTHONPATH: join(REPO, 'python') }, timeout: 120_000 },
-    );
-    expect(run.status, run.stderr).toBe(0);
-    const trained = await loadModel(join(scratch, 'run', 'checkpoints', 'step-0000004'));
+      ];
+      const done = spawnSync(PYTHON, ['-m', 'megabyte_torch.train', ...flags, ...recipe, ...rest], {
+        encoding: 'utf8',
+        env: { ...process.env, PYTHONPATH: join(REPO, 'python') },
+        timeout: 120_000,
+      });
+      if (done.status !== 0) throw new Error(`megabyte_torch.train failed:\n${done.stderr}`);
+      const encoded = documents.map((d) => new TextEncoder().encode(d));
+      made = { train: splitCorpus(encoded, { validationFraction: 0.2, seed: 0 }).train, run };
+      return made;
+    };
+  })();
+
+  /** Per-tensor relative errors at or above 1e-4 between a model and a checkpoint. */
+  async function differences(model: AnyModel, dir: string): Promise<[string, number][]> {
+    const trained = await loadModel(dir);
     const theirs = new Map(trained.parameters().map((p) => [p.name, p.variable]));
     // A key bias shifts every score of a query alike, which softmax ignores: its true gradient is
     // zero, so Adam turns each engine's rounding noise into full-size steps of random sign.
@@ -169,11 +155,40 @@ describe.skipIf(!hasTorch && !process.env.CI)('the PyTorch twin', () => {
       model
         .parameters()
         .filter((p) => !p.name.endsWith('attn.wk.bias'))
-        .map(async (p) => [p.name, relativeError(await theirs.get(p.name)!.data(), await p.variable.data())]),
+        .map(
+          async (p): Promise<[string, number]> => [
+            p.name,
+            relativeError(await theirs.get(p.name)!.data(), await p.variable.data()),
+          ],
+        ),
     );
-    expect(errors.filter(([, error]) => (error as number) >= 1e-4)).toEqual([]);
+    trained.dispose();
+    return errors.filter(([, error]) => error >= 1e-4);
+  }
+
+  it('trains as @megabyte/trainer does: same windows, AdamW, schedule and clipping', async () => {
+    const { train, run } = training();
+    const model = await loadModel(FIXTURE);
+    // Options far from the defaults, so that each one matters; a low clip so that clipping acts.
+    const trainer = new Trainer(
+      model,
+      { train },
+      { steps: 4, batchSize: 4, accumulationSteps: 2, lr: 3e-3, warmupSteps: 2, clip: 0.5, seed: 5 },
+    );
+    for (let step = 0; step < 4; step++) await trainer.trainStep();
+    expect(await differences(model, join(run, 'checkpoints', 'step-0000004'))).toEqual([]);
     trainer.dispose();
     model.dispose();
-    trained.dispose();
+  });
+
+  it('writes run directories that @megabyte/trainer resumes where PyTorch would have gone on', async () => {
+    const { train, run } = training();
+    const resume = await loadResumePoint(join(run, 'checkpoints', 'step-0000002'));
+    const trainer = new Trainer(resume.model, { train }, resume.options);
+    trainer.restore(resume.state);
+    while (trainer.step < 4) await trainer.trainStep();
+    expect(await differences(resume.model, join(run, 'checkpoints', 'step-0000004'))).toEqual([]);
+    trainer.dispose();
+    resume.model.dispose();
   });
 });
