@@ -68,7 +68,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     source.add_argument("--resume", help="a run directory (its newest checkpoint) or one of its checkpoints")
     parser.add_argument("--data", required=True, help="a file or a directory of files (read recursively)")
     parser.add_argument("--run", help="the run directory to write (default: the resumed one, or runs/<time>)")
-    parser.add_argument("--validation", type=float, default=0.1, help="share of documents held out")
+    parser.add_argument("--validation", type=float,
+                        help="share of documents held out (default 0.1, or the resumed run's)")
     parser.add_argument("--keep-last", type=int, default=3, help="step checkpoints kept")
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
                         help="autocast dtype of the forward pass (weights and optimizer stay float32)")
@@ -174,6 +175,8 @@ class Run:
             model = load_checkpoint(checkpoint)
             options = {**DEFAULTS, **resumed["options"]}
             self.run_dir = args.run or os.path.dirname(os.path.dirname(checkpoint))
+            if args.validation is None:
+                args.validation = recorded_validation(resumed.get("data"))
         else:
             model = None
             options = dict(DEFAULTS)
@@ -183,6 +186,10 @@ class Run:
             if value is not None:
                 options[option] = value
         check_options(options, ctx.world)
+        if args.precision == "fp16" and ctx.device.type != "cuda":
+            raise SystemExit("--precision fp16 needs a GPU (its gradient scaler is CUDA's); on CPU use bf16 or fp32")
+        if args.validation is None:
+            args.validation = 0.1
         if model is None:
             torch.manual_seed(options["seed"])  # the same initial weights in every process and every run
             model = load_checkpoint(args.init) if args.init else create_model(read_model_config(args.config))
@@ -214,10 +221,13 @@ class Run:
         if self.ctx.world == 1 and not args.fsdp:
             return self.model
         if args.fsdp:
-            from torch.distributed.fsdp import FullyShardedDataParallel
-
             if self.ctx.device.type != "cuda":
                 raise SystemExit("--fsdp needs GPUs (FullyShardedDataParallel); on CPU use DDP (the default)")
+            try:
+                from torch.distributed.fsdp import FullyShardedDataParallel
+            except Exception as error:  # Debian's torch 1.13 fails to import it on Python 3.11
+                raise SystemExit(f"--fsdp: torch {torch.__version__} cannot load FullyShardedDataParallel here "
+                                 f"({error}); use DDP (the default) or a newer torch") from error
             # The optimizer must see the sharded parameters: rebuild it after wrapping.
             wrapped = FullyShardedDataParallel(self.model, use_orig_params=True)
             state = self.optimizer.state_dict()
@@ -420,6 +430,16 @@ class Run:
                 self.save("final")
             elif options["checkpointEvery"] > 0 and self.step % options["checkpointEvery"] == 0:
                 self.save("interval")
+
+
+def recorded_validation(data: object) -> float | None:
+    """The validation share a run recorded in trainer.json's `data` (a JSON DataSpec), if any."""
+    try:
+        spec = json.loads(data) if isinstance(data, str) else None
+    except json.JSONDecodeError:
+        return None
+    share = spec.get("validationFraction") if isinstance(spec, dict) else None
+    return share if isinstance(share, (int, float)) and 0 < share < 1 else None
 
 
 def read_model_config(path: str) -> ModelConfig:
