@@ -11,6 +11,7 @@ import {
 } from '@megabyte/core/portable';
 import { PAD_ID } from '@megabyte/patching';
 import { cacheLayout, type GraphRole, MANIFEST_FORMAT, type OnnxManifest } from './export.js';
+import { graphIoProblems, manifestGraphProblems } from './graph-check.js';
 import { createOnnxDecoder } from './onnx-decoder.js';
 import type { InferenceSession, OrtModule } from './ort-types.js';
 
@@ -63,7 +64,14 @@ export class OnnxModel implements DecoderSource, WindowScorer {
     options: OnnxModelOptions = {},
   ): Promise<OnnxModel> {
     const manifest = parseManifest(files.manifest);
-    const config = validateConfig(manifest.config);
+    let config: ModelConfig;
+    try {
+      config = validateConfig(manifest.config);
+    } catch (error) {
+      throw new OnnxModelError(
+        `the ONNX manifest's config is not a valid model config: ${(error as Error).message}`,
+      );
+    }
     const executionProvider = options.executionProvider ?? 'cpu';
     const roles = Object.keys(files.graphs) as GraphRole[];
     if (roles.length === 0)
@@ -76,7 +84,7 @@ export class OnnxModel implements DecoderSource, WindowScorer {
           `OnnxModel.load: the manifest has no "${role}" graph (it lists ${Object.keys(manifest.graphs).join(', ')})`,
         );
       }
-      sessions[role] = await createSession(
+      const session = await createSession(
         ort,
         config,
         role,
@@ -85,6 +93,14 @@ export class OnnxModel implements DecoderSource, WindowScorer {
         executionProvider,
         options,
       );
+      sessions[role] = session;
+      const problems = graphIoProblems(config, role, described, session);
+      if (problems.length > 0) {
+        await Promise.all(Object.values(sessions).map((s) => s.release()));
+        throw new OnnxModelError(
+          `the ${role} graph ${described.file} does not fit its manifest:\n  - ${problems.join('\n  - ')}\nExport the model again with \`megabyte export\`, or load the files of one export together.`,
+        );
+      }
     }
     return new OnnxModel(ort, manifest, config, executionProvider, sessions);
   }
@@ -204,11 +220,16 @@ function parseManifest(input: OnnxManifest | string | Uint8Array): OnnxManifest 
     }
   }
   const candidate = manifest as Partial<OnnxManifest> | null;
-  if (candidate?.format !== MANIFEST_FORMAT || typeof candidate.graphs !== 'object' || !candidate.config) {
+  if (candidate?.format !== MANIFEST_FORMAT || !candidate.config) {
     throw new OnnxModelError(
       `not a megabyte ONNX manifest: expected {"format": "${MANIFEST_FORMAT}", "config": ..., "graphs": ...} as written by \`megabyte export\``,
     );
   }
+  const problems = manifestGraphProblems(candidate.graphs);
+  if (problems.length > 0)
+    throw new OnnxModelError(
+      `the ONNX manifest (FILE.json) is broken: ${problems.join('; ')}; export the model again`,
+    );
   return candidate as OnnxManifest;
 }
 
