@@ -9,6 +9,7 @@ silently different model.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,8 +142,6 @@ def _plain_number(value: float) -> float | int:
 def _describe(value: Any) -> str:
     if value is _MISSING:
         return "nothing (the field is missing)"
-    import json
-
     try:
         return json.dumps(value)
     except (TypeError, ValueError):
@@ -254,9 +253,6 @@ def _int(value: Any) -> int:
 
 def _legacy_levels(raw: dict[str, Any], check: _Checker) -> list[tuple[str, dict[str, Any]]]:
     """`patchSize` + `global` + `middle[]` + `local` -> the levels list, each with its path for errors."""
-    for name in ("levels",):
-        if name in raw:
-            check.problems.append(f"{name}: a config has either `levels` or `patchSize`/`global`/`local`, not both")
     glob = check.section("global", raw.get("global", _MISSING))
     check.unknown("global", glob, PATCH_LEVEL_KEYS - {"patchSize"})
     levels = [("global", {**glob, "patchSize": raw.get("patchSize", _MISSING)})]

@@ -101,7 +101,10 @@ export class MegabyteServer {
     this.http.closeIdleConnections();
     await this.scheduler.drain();
     this.http.closeIdleConnections();
+    // A keep-alive client that neither sends nor hangs up must not hold the process open.
+    const stragglers = setTimeout(() => this.http.closeAllConnections(), 2000);
     await closed;
+    clearTimeout(stragglers);
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
