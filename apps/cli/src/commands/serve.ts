@@ -115,7 +115,7 @@ async function exportCheckpoint(path: string) {
 }
 
 /** The manifest and the graphs it names, read from next to it. */
-async function readExport(manifestPath: string) {
+export async function readExport(manifestPath: string) {
   let manifest: OnnxManifest;
   try {
     manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as OnnxManifest;
