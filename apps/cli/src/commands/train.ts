@@ -258,6 +258,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
     ? runDirectoryOf(resume.dir)
     : userPath(flags.out ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
   const run = new RunDirectory(runDir, { keepLast: flags.keep, data: JSON.stringify(dataSpec) });
+  for (const action of await run.removeLeftovers()) process.stderr.write(`${action}\n`);
   if (dataSpec.media) {
     await writeSavedMedia(runDir, {
       ...dataSpec.media,

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CheckpointError } from '../checkpoint/errors.js';
-import { readCheckpointDirectory, writeCheckpointDirectory } from './checkpoint-files.js';
+import {
+  readCheckpointDirectory,
+  removeCheckpointLeftovers,
+  writeCheckpointDirectory,
+} from './checkpoint-files.js';
 
 let root: string;
 
@@ -155,5 +159,28 @@ describe('readCheckpointDirectory', () => {
     const file = join(root, 'file');
     await writeFile(file, '');
     expect((await rejection(readCheckpointDirectory(file))).problems).toEqual(['it is not a directory']);
+  });
+});
+
+describe('removeCheckpointLeftovers', () => {
+  it('removes unfinished writes and finished backups, restores a backup that is the only copy', async () => {
+    await writeCheckpointDirectory(join(root, 'step-1'), first);
+    await mkdir(join(root, 'step-2.tmp-0123456789ab'));
+    await writeFile(join(root, 'step-2.tmp-0123456789ab', 'model.safetensors'), 'half');
+    await mkdir(join(root, 'step-1.old-aaaaaaaaaaaa'));
+    await writeCheckpointDirectory(join(root, 'best.old-bbbbbbbbbbbb'), second);
+    await mkdir(join(root, 'notes.tmp-x'));
+    const actions = await removeCheckpointLeftovers(root);
+    expect(actions.sort()).toEqual(
+      [
+        `removed ${join(root, 'step-2.tmp-0123456789ab')} (an unfinished write)`,
+        `removed ${join(root, 'step-1.old-aaaaaaaaaaaa')} (the backup of a finished write)`,
+        `restored ${join(root, 'best')} from the backup ${join(root, 'best.old-bbbbbbbbbbbb')} of an interrupted write`,
+      ].sort(),
+    );
+    expect((await readdir(root)).sort()).toEqual(['best', 'notes.tmp-x', 'step-1']);
+    expect((await readCheckpointDirectory(join(root, 'best'))).config).toEqual({ version: 2 });
+    expect((await readCheckpointDirectory(join(root, 'step-1'))).config).toEqual({ version: 1 });
+    expect(await removeCheckpointLeftovers(join(root, 'missing'))).toEqual([]);
   });
 });

@@ -31,6 +31,9 @@ export interface LoadedCheckpointDirectory {
 }
 
 const BACKUP_MARK = '.old-';
+const TEMP_MARK = '.tmp-';
+/** `<name>.tmp-<hex>` or `<name>.old-<hex>`, as writeCheckpointDirectory names its siblings. */
+const LEFTOVER = /^(.+)\.(tmp|old)-[0-9a-f]{12}$/;
 
 function randomSuffix(): string {
   return randomBytes(6).toString('hex');
@@ -124,7 +127,7 @@ export async function writeCheckpointDirectory(dir: string, files: CheckpointFil
   await mkdir(parent, { recursive: true });
   const replacing = await existingCheckpoint(target);
 
-  const temp = `${target}.tmp-${randomSuffix()}`;
+  const temp = `${target}${TEMP_MARK}${randomSuffix()}`;
   await mkdir(temp);
   try {
     await writeDurably(join(temp, CHECKPOINT_CONFIG_FILE), files.configJson);
@@ -157,6 +160,43 @@ export async function writeCheckpointDirectory(dir: string, files: CheckpointFil
   }
   await syncDirectory(parent);
   await rm(backup, { recursive: true, force: true });
+}
+
+/**
+ * Tidies what interrupted checkpoint writes left in `parent`: every `X.tmp-*` (a write that never
+ * finished) is removed; an `X.old-*` backup is removed when `X` exists (the write completed) and
+ * renamed back to `X` when it does not (the crash fell between the two renames, so it is the only
+ * copy). Returns one line per action, with full paths. Call it only when no write is in progress.
+ */
+export async function removeCheckpointLeftovers(parent: string): Promise<string[]> {
+  const dir = resolve(parent);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return [];
+    throw error;
+  }
+  const actions: string[] = [];
+  // Temporaries first, so that a backup's target is judged after they are gone.
+  const leftovers = names
+    .map((name) => ({ name, match: LEFTOVER.exec(name) }))
+    .filter((entry): entry is { name: string; match: RegExpExecArray } => entry.match !== null)
+    .sort((a, b) => (a.match[2] === b.match[2] ? 0 : a.match[2] === 'tmp' ? -1 : 1));
+  for (const { name, match } of leftovers) {
+    const path = join(dir, name);
+    const target = join(dir, match[1]!);
+    if (match[2] === 'old' && !(await stat(target).catch(() => undefined))) {
+      await rename(path, target);
+      actions.push(`restored ${target} from the backup ${path} of an interrupted write`);
+      continue;
+    }
+    await rm(path, { recursive: true, force: true });
+    actions.push(
+      `removed ${path} (${match[2] === 'tmp' ? 'an unfinished write' : 'the backup of a finished write'})`,
+    );
+  }
+  return actions;
 }
 
 async function findBackups(target: string): Promise<string[]> {

@@ -8,7 +8,7 @@ import {
   decodeSafetensors,
   encodeSafetensors,
 } from '@megabyte/core';
-import { readCheckpointDirectory, saveModel } from '@megabyte/core/node';
+import { readCheckpointDirectory, removeCheckpointLeftovers, saveModel } from '@megabyte/core/node';
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamWState } from '../adamw.js';
 import type { CheckpointReason, CheckpointSink, TrainerEvent, TrainingState } from '../trainer.js';
@@ -97,6 +97,18 @@ export class RunDirectory implements CheckpointSink {
     });
     this.writes = write.catch(() => undefined);
     return write;
+  }
+
+  /**
+   * Removes what interrupted checkpoint writes of an earlier run left here (`*.tmp-*` directories,
+   * `*.old-*` backups; a backup that is the only copy is restored instead). Call it before training
+   * starts; returns one line per action, with full paths.
+   */
+  async removeLeftovers(): Promise<string[]> {
+    return [
+      ...(await removeCheckpointLeftovers(this.dir)),
+      ...(await removeCheckpointLeftovers(join(this.dir, CHECKPOINTS))),
+    ];
   }
 
   /** Step checkpoints, oldest first. */
