@@ -11,6 +11,7 @@ cross-patch attention that hides the previous patch from a sequence's first patc
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional
 
@@ -134,8 +135,7 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, past: in
     if _SDPA is not None and key_mask is None and (past == 0 or length == 1):
         # A single query after a cache sees every key: no mask at all.
         return _SDPA(q, k, v, dropout_p=dropout, is_causal=past == 0 and length > 1)
-    mask = torch.ones(length, keys, dtype=torch.bool, device=q.device).tril(past)
-    bias = torch.zeros(length, keys, dtype=q.dtype, device=q.device).masked_fill(~mask, -1e9)
+    bias = causal_bias(length, keys, past, q.dtype, q.device)
     if key_mask is not None:
         bias = bias + key_mask  # [R, 1, 1, keys]
     if _SDPA is not None:
@@ -145,6 +145,13 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, past: in
     if dropout > 0:
         probs = F.dropout(probs, dropout)
     return probs @ v
+
+
+@functools.lru_cache(maxsize=64)
+def causal_bias(length: int, keys: int, past: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """[T, S] additive mask, 0 where query i may see key j (j <= past + i), else -1e9 (made once per shape)."""
+    mask = torch.ones(length, keys, dtype=torch.bool, device=device).tril(past)
+    return torch.zeros(length, keys, dtype=dtype, device=device).masked_fill(~mask, -1e9)
 
 
 class KVCache:
