@@ -35,6 +35,7 @@ export {
   type BatchShape,
   encodeGraph,
   gradientGraph,
+  natsGraph,
   TRAINING_NAMES,
   type TrainableParameter,
   updateGraph,

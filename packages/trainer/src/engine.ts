@@ -57,6 +57,11 @@ export interface TrainingEngine {
   /** What runs the steps, for logs: "tfjs (wasm)", "onnxruntime-node (cpu, 2 threads)". */
   readonly name: string;
   step(batches: readonly MicroBatch[], settings: StepSettings): Promise<EngineStep>;
+  /**
+   * Per-byte nats of windows on the engine's current weights, where the engine scores them itself
+   * (see `evaluateStream`'s `nats`); absent, evaluation runs on the model's tfjs backend.
+   */
+  nats?(ids: Int32Array, batch: number, length: number): Promise<Float32Array>;
   /** A snapshot of the optimizer (tensors are copies the caller disposes). */
   optimizerState(): AdamWState;
   /** Restores a snapshot, checked against the model's parameters; the caller keeps the tensors. */

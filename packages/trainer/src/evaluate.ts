@@ -12,9 +12,17 @@ export interface EvaluationOptions {
   readonly stride?: number;
   /** Windows per forward pass. */
   readonly batchSize?: number;
+  /**
+   * Scores the windows somewhere other than on the model's tfjs backend (e.g. onnxruntime's
+   * `onnxRuntimeScorer`); the model then only gives its config.
+   */
+  readonly nats?: WindowNats;
   /** Called after each batch with the share of windows done, for progress bars. */
   readonly onProgress?: (done: number, total: number) => void;
 }
+
+/** Per-byte nats of a batch of windows: ids [B*T] row-major (padded with PAD_ID) -> nats [B*T]. */
+export type WindowNats = (ids: Int32Array, batch: number, length: number) => Promise<Float32Array>;
 
 export interface EvaluationResult {
   readonly mode: EvaluationMode;
@@ -60,9 +68,7 @@ export async function evaluateStream(
     const length = Math.max(...batch.map((w) => w.length));
     const rows = new Int32Array(batch.length * length).fill(PAD_ID);
     batch.forEach((w, row) => rows.set(ids.subarray(w.start, w.start + w.length), row * length));
-    const natsTensor = tf.tidy(() => model.nats(idsTensor(rows, batch.length, length))); // [B, T]
-    const nats = await natsTensor.data(); // [B*T]
-    natsTensor.dispose();
+    const nats = await (options.nats ?? tfjsNats(model))(rows, batch.length, length); // [B*T]
     batch.forEach((w, row) => {
       for (const [from, to] of w.keep) {
         for (let p = from; p < to; p++) surprisal[w.start + p] = nats[row * length + p]! / Math.LN2;
@@ -140,4 +146,16 @@ function keepWhere(window: ScoringWindow, wanted: (position: number) => boolean)
     }
   }
   return { ...window, keep };
+}
+
+/** Window nats on the model's own tfjs backend. */
+function tfjsNats(model: ByteModel): WindowNats {
+  return async (ids, batch, length) => {
+    const nats = tf.tidy(() => model.nats(idsTensor(ids, batch, length))); // [B, T]
+    try {
+      return (await nats.data()) as Float32Array;
+    } finally {
+      nats.dispose();
+    }
+  };
 }

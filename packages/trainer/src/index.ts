@@ -13,8 +13,9 @@ export {
   type EvaluationOptions,
   type EvaluationResult,
   evaluateStream,
+  type WindowNats,
 } from './evaluate.js';
-export { type OnnxRuntimeEngineOptions, onnxRuntimeEngine } from './onnxruntime-engine.js';
+export { type OnnxRuntimeEngineOptions, onnxRuntimeEngine, onnxRuntimeScorer } from './onnxruntime-engine.js';
 export * from './optim-index.js';
 export {
   type CheckpointReason,

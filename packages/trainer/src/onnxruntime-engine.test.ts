@@ -7,9 +7,11 @@ import { type ByteModel, createModel, type ModelConfig } from '@megabyte/core';
 import { microMegabyteConfig, microTransformerConfig, relativeError } from '@megabyte/core/testing';
 import { Corpus } from '@megabyte/patching';
 import * as ort from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EVALUATION_MODES, evaluateStream } from './evaluate.js';
 import { loadResumePoint, RunDirectory } from './node/run-directory.js';
-import { onnxRuntimeEngine } from './onnxruntime-engine.js';
+import { onnxRuntimeEngine, onnxRuntimeScorer } from './onnxruntime-engine.js';
 import { Trainer, type TrainerHooks, type TrainingOptions } from './trainer.js';
 
 const TEXT = 'the cat sat on the mat. a dog ate the old log. time and tide wait for no man. '.repeat(40);
@@ -52,6 +54,7 @@ const CONFIGS: Record<string, ModelConfig> = {
 const cleanup: Array<() => unknown> = [];
 beforeAll(async () => {
   await tf.setBackend('cpu');
+  ortWeb.env.wasm.numThreads = 1;
 });
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
@@ -150,5 +153,56 @@ describe('onnxruntime training engine', () => {
     expect(() => trainer(microMegabyteConfig({ dropout: 0.1 }), ONNXRUNTIME)).toThrow(
       /dropout.*--backend wasm/s,
     );
+  });
+
+  it('validates on its own weights as tfjs validates the same model', async () => {
+    const config = CONFIGS.megabyte!;
+    const onTfjs = trainer(config);
+    const onOrt = trainer(config, ONNXRUNTIME);
+    await losses(onTfjs, 3);
+    await losses(onOrt, 3);
+    const [tfjsBpb, ortBpb] = [await onTfjs.validate(), await onOrt.validate()];
+    expect(Math.abs(ortBpb! - tfjsBpb!) / tfjsBpb!).toBeLessThan(1e-5);
+  });
+
+  it('scores windows, sliding windows and strided inference as tfjs does', async () => {
+    const model = createModel(CONFIGS.megabyte!, { seed: 4 });
+    cleanup.push(() => model.dispose());
+    const ids = Int32Array.from(TEXT.slice(0, 150), (c) => c.charCodeAt(0));
+    const nats = await onnxRuntimeScorer(model, { ort, threads: 1 });
+    for (const mode of EVALUATION_MODES) {
+      const expected = await evaluateStream(model, ids, { mode, batchSize: 3 });
+      const actual = await evaluateStream(model, ids, { mode, batchSize: 3, nats });
+      expect(relativeError(actual.surprisal, expected.surprisal), mode).toBeLessThan(1e-5);
+    }
+  });
+
+  it('resumes on onnxruntime bit for bit', async () => {
+    const config = CONFIGS.megabyte!;
+    const straight = trainer(config, ONNXRUNTIME);
+    const straightLosses = await losses(straight, 4);
+    await straight.syncModel();
+    const first = trainer(config, ONNXRUNTIME);
+    const firstLosses = await losses(first, 2);
+    await first.syncModel();
+    const state = first.state();
+    const second = trainer(config, ONNXRUNTIME);
+    for (const [p, q] of second.model.parameters().map((p, i) => [p, first.model.parameters()[i]!] as const))
+      p.variable.assign(q.variable);
+    second.restore({ ...state, optimizer: state.optimizer });
+    tf.dispose([...state.optimizer.tensors.values()]);
+    const secondLosses = await losses(second, 2);
+    await second.syncModel();
+    expect([...firstLosses, ...secondLosses]).toEqual(straightLosses);
+    expect(weightError(second.model, straight.model)).toBe(0);
+  });
+
+  it('trains on onnxruntime-web (wasm) as on onnxruntime-node', async () => {
+    const config = CONFIGS.transformer!;
+    const onNode = trainer(config, ONNXRUNTIME);
+    const onWeb = trainer(config, { engine: onnxRuntimeEngine({ ort: ortWeb, executionProvider: 'wasm' }) });
+    const nodeLosses = await losses(onNode, 3);
+    const webLosses = await losses(onWeb, 3);
+    expect(relativeError(webLosses, nodeLosses)).toBeLessThan(1e-5);
   });
 });

@@ -277,9 +277,12 @@ export class Trainer {
   /** Bits per byte on the fixed validation windows, or undefined without validation data. */
   async validate(): Promise<number | undefined> {
     if (!this.validationIds) return undefined;
-    await this.syncModel();
+    // An engine that scores windows itself evaluates its own weights; otherwise tfjs scores the model's.
+    const nats = this.weightsInEngine ? this.engine.nats?.bind(this.engine) : undefined;
+    if (!nats) await this.syncModel();
     const result = await evaluateStream(this.model, this.validationIds, {
       batchSize: this.options.batchSize,
+      ...(nats && { nats }),
     });
     return result.bitsPerByte;
   }

@@ -2,6 +2,7 @@ import { Corpus, splitCorpus } from '@megabyte/patching';
 import { resolveDataSource } from '@megabyte/patching/node';
 import { EVALUATION_MODES, type EvaluationMode, evaluateStream } from '@megabyte/trainer';
 import { Command, Option } from 'commander';
+import { chooseEngineBackend, ENGINE_BACKEND_HELP, ENGINE_BACKENDS } from '../engine-backend.js';
 import {
   describeMedia,
   loadMediaData,
@@ -13,8 +14,6 @@ import {
   withMediaOptions,
 } from '../media.js';
 import {
-  BACKEND_HELP,
-  BACKENDS,
   collect,
   formatBytes,
   formatCount,
@@ -23,7 +22,6 @@ import {
   positiveNumber,
   userPath,
 } from '../options.js';
-import { startRuntime } from '../runtime.js';
 import { loadModelArgument } from './model-loading.js';
 
 interface EvalFlags extends MediaFlags {
@@ -39,6 +37,7 @@ interface EvalFlags extends MediaFlags {
   batch: number;
   maxBytes?: number;
   backend: string;
+  threads?: number;
   json: boolean;
 }
 
@@ -73,7 +72,8 @@ export function evalCommand(): Command {
     .option('--stride <n>', 'sliding mode: bytes each window moves (default: half the context)', integer(1))
     .option('--batch <n>', 'windows per forward pass', integer(1), 8)
     .option('--max-bytes <n>', 'score only the first n bytes', integer(1))
-    .addOption(new Option('--backend <name>', BACKEND_HELP).choices(BACKENDS).default('auto'))
+    .addOption(new Option('--backend <name>', ENGINE_BACKEND_HELP).choices(ENGINE_BACKENDS).default('auto'))
+    .option('--threads <n>', 'onnxruntime: intra-op threads (default: one per core)', integer(1))
     .option('--max-files <n>', 'images or audio: the seeded sample of n files given to train', integer(1))
     .option('--json', 'print the result as JSON on stdout', false)
     .addHelpText(
@@ -85,8 +85,10 @@ Examples:
   megabyte eval --model runs/images                        # held-out images of its own training data`,
     )
     .action(async (flags: EvalFlags, command: Command) => {
-      const runtime = await startRuntime(flags.backend);
+      const backend = await chooseEngineBackend(flags.backend, flags.threads);
       const { model, dir } = await loadModelArgument(flags.model);
+      const { nats, description } = await backend.natsFor(model);
+      process.stderr.write(`backend: ${description}\n`);
       const saved = await readSavedMedia(dir);
       const media = resolveMedia(flags, model.config, saved);
       const given = (name: string) => command.getOptionValueSource(name) === 'cli';
@@ -101,6 +103,7 @@ Examples:
         mode: flags.mode,
         stride: flags.stride,
         batchSize: flags.batch,
+        ...(nats && { nats }),
         onProgress: (done, total) => {
           if (process.stderr.isTTY) process.stderr.write(`\rscoring: ${done}/${total} windows`);
         },
@@ -119,14 +122,14 @@ Examples:
         seconds,
         // The process's peak resident memory, the wasm heap included (it never shrinks).
         peakMemoryBytes: process.resourceUsage().maxRSS * 1024,
-        backend: runtime.backend,
+        backend: nats ? 'onnxruntime' : backend.runtime.backend,
       };
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } else {
         process.stdout.write(
           `${result.bitsPerByte.toFixed(4)} bits per byte on ${formatCount(result.bytes)} bytes (${data}, ${flags.split}, ${result.mode} mode, cost ${result.costMultiple.toFixed(2)}x)\n` +
-            `compression ratio ${(8 / result.bitsPerByte).toFixed(2)}x (8 / bpb); ${formatDuration(seconds)} on ${runtime.backend}, peak memory ${formatBytes(report.peakMemoryBytes)}\n`,
+            `compression ratio ${(8 / result.bitsPerByte).toFixed(2)}x (8 / bpb); ${formatDuration(seconds)} on ${report.backend}, peak memory ${formatBytes(report.peakMemoryBytes)}\n`,
         );
       }
       model.dispose();

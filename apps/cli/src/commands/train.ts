@@ -21,6 +21,7 @@ import {
 import { loadResumePoint, RunDirectory } from '@megabyte/trainer/node';
 import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
+import { chooseEngineBackend, ENGINE_BACKEND_HELP, ENGINE_BACKENDS } from '../engine-backend.js';
 import {
   describeMedia,
   loadMediaData,
@@ -39,7 +40,6 @@ import {
   positiveNumber,
   userPath,
 } from '../options.js';
-import { chooseTrainingBackend, TRAIN_BACKEND_HELP, TRAIN_BACKENDS } from '../training-engine.js';
 import { loadModelArgument } from './model-loading.js';
 
 /** How the data was chosen, stored with each checkpoint so a resume reads the same bytes. */
@@ -127,7 +127,7 @@ export function trainCommand(): Command {
       'tiny',
     )
     .option('--max-files <n>', 'images or audio: train on a seeded sample of n files', integer(1))
-    .addOption(new Option('--backend <name>', TRAIN_BACKEND_HELP).choices(TRAIN_BACKENDS).default('auto'))
+    .addOption(new Option('--backend <name>', ENGINE_BACKEND_HELP).choices(ENGINE_BACKENDS).default('auto'))
     .option('--threads <n>', 'onnxruntime: intra-op threads (default: one per core)', integer(1))
     .option('--steps <n>', 'optimizer steps', integer(1), 600)
     .option('--batch <n>', 'windows per step', integer(1), 8)
@@ -178,7 +178,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
   checkStartFlags(flags, given);
   // The runtime comes first: every tensor, resumed weights included, must live on its backend.
-  const backend = await chooseTrainingBackend(flags.backend, flags.threads);
+  const backend = await chooseEngineBackend(flags.backend, flags.threads);
   const { runtime } = backend;
   const resume = flags.resume ? await loadResumePoint(userPath(flags.resume)) : undefined;
   const init = flags.init ? await loadModelArgument(flags.init) : undefined;

@@ -1,7 +1,13 @@
 import type { ModelConfig } from '@megabyte/core';
 import { PAD_ID } from '@megabyte/patching';
 import { scoringGraph } from '../graphs.js';
-import { encodeModel, type GraphDef, type NodeDef, type ValueInfoDef } from '../onnx-proto.js';
+import {
+  encodeModel,
+  type GraphDef,
+  type NodeDef,
+  type TensorDef,
+  type ValueInfoDef,
+} from '../onnx-proto.js';
 import { differentiate, NodeWriter, withNormStatistics } from './gradients.js';
 import { inferShapes } from './shapes.js';
 
@@ -35,8 +41,10 @@ export interface BatchShape {
 export const TRAINING_NAMES = {
   bytes: 'bytes',
   loss: 'loss',
+  nats: 'nats',
   norm: 'norm',
   grad: (name: string) => `grad.${name}`,
+  /** The scoring graph names each weight after its parameter. */
   param: (name: string) => name,
   m: (name: string) => `m.${name}`,
   v: (name: string) => `v.${name}`,
@@ -59,6 +67,69 @@ function floatInfo(name: string, shape: readonly number[], doc?: string): ValueI
   return { name, type: 'float32', shape, ...(doc && { doc }) };
 }
 
+/** The scoring graph of a batch shape with the parameters as inputs, ready for nodes to be added. */
+interface Forward {
+  readonly nodes: NodeDef[];
+  readonly inputs: ValueInfoDef[];
+  readonly initializers: TensorDef[];
+  readonly writer: NodeWriter;
+  /** -ln p(byte) of every position [B, T]. */
+  readonly nats: string;
+}
+
+function forwardGraph(
+  config: ModelConfig,
+  parameters: readonly TrainableParameter[],
+  shape: BatchShape,
+): Forward {
+  const byName = new Map(parameters.map((p) => [p.name, p]));
+  const scoring = scoringGraph(config, (name) => {
+    const parameter = byName.get(name);
+    if (!parameter)
+      throw new Error(`onnxruntime training: the scoring graph uses ${name}, which is not a parameter`);
+    return { values: new Float32Array(0), shape: parameter.shape };
+  });
+  const unused = parameters.filter((p) => !scoring.initializers.some((t) => t.name === p.name));
+  if (unused.length > 0)
+    throw new Error(
+      `onnxruntime training: the scoring graph does not use parameters ${unused.map((p) => p.name).join(', ')}`,
+    );
+  // Weights become inputs; LayerNormalization nodes keep their statistics for the backward pass.
+  const inputs = [
+    ...scoring.inputs,
+    ...parameters.map((p) => floatInfo(p.name, p.shape, 'a parameter of the model')),
+  ];
+  const initializers = scoring.initializers.filter((t) => !byName.has(t.name));
+  const nodes = scoring.nodes.map(withNormStatistics);
+  const infos = inferShapes(
+    { ...scoring, inputs, initializers, nodes },
+    { [TRAINING_NAMES.bytes]: [shape.batch, shape.length] },
+  );
+  const writer = new NodeWriter(infos, 'train/');
+  const nats = byteNats(writer, 'logits', TRAINING_NAMES.bytes, config.vocabSize);
+  return { nodes, inputs, initializers, writer, nats };
+}
+
+/** A graph from its forward part, the nodes added to it and Identity nodes naming its outputs. */
+function finish(
+  forward: Forward,
+  name: string,
+  doc: string,
+  outputs: readonly { value: string; info: ValueInfoDef }[],
+): GraphDef {
+  const nodes = [...forward.nodes, ...forward.writer.nodes];
+  for (const { value, info } of outputs)
+    nodes.push({ name: `output_${info.name}`, opType: 'Identity', inputs: [value], outputs: [info.name] });
+  return {
+    name,
+    doc,
+    nodes,
+    initializers: [...forward.initializers, ...forward.writer.initializers],
+    inputs: forward.inputs,
+    outputs: outputs.map((o) => o.info),
+  };
+}
+
 /** bytes [B, T] and parameters -> loss and one gradient per parameter. */
 export function gradientGraph(
   config: ModelConfig,
@@ -71,59 +142,51 @@ export function gradientGraph(
         'train this model with a tfjs backend (--backend wasm, webgpu, ...), or set dropout to 0',
     );
   }
-  const byName = new Map(parameters.map((p) => [p.name, p]));
-  const scoring = scoringGraph(config, (name) => {
-    const parameter = byName.get(name);
-    if (!parameter)
-      throw new Error(`onnxruntime training: the scoring graph uses ${name}, which is not a parameter`);
-    return { values: new Float32Array(0), shape: parameter.shape };
-  });
-  // Weights become inputs; LayerNormalization nodes keep their statistics for the backward pass.
-  const weightInputs = scoring.initializers.filter((t) => byName.has(t.name));
-  const inputs = [
-    ...scoring.inputs,
-    ...weightInputs.map((t) => floatInfo(t.name, t.dims, 'a parameter of the model')),
-  ];
-  const initializers = scoring.initializers.filter((t) => !byName.has(t.name));
-  const forward: NodeDef[] = scoring.nodes.map(withNormStatistics);
-  const infos = inferShapes(
-    { ...scoring, inputs, initializers, nodes: forward },
-    {
-      [TRAINING_NAMES.bytes]: [shape.batch, shape.length],
-    },
+  const forward = forwardGraph(config, parameters, shape);
+  const w = forward.writer;
+  const loss = maskedMean(w, forward.nats, TRAINING_NAMES.bytes);
+  const grads = differentiate(
+    [...forward.nodes, ...w.nodes],
+    w,
+    loss,
+    parameters.map((p) => p.name),
   );
-  const w = new NodeWriter(infos, 'train/');
-  const loss = maskedCrossEntropy(w, 'logits', TRAINING_NAMES.bytes, config.vocabSize);
-  const used = weightInputs.map((t) => t.name);
-  const unused = parameters.filter((p) => !used.includes(p.name)).map((p) => p.name);
-  if (unused.length > 0)
-    throw new Error(`onnxruntime training: the scoring graph does not use parameters ${unused.join(', ')}`);
-  const grads = differentiate([...forward, ...w.nodes], w, loss, used);
-  const nodes = [...forward, ...w.nodes];
-  const outputs: ValueInfoDef[] = [
-    floatInfo(TRAINING_NAMES.loss, [], 'mean nats per byte that is not padding'),
-  ];
-  nodes.push({ name: 'output_loss', opType: 'Identity', inputs: [loss], outputs: [TRAINING_NAMES.loss] });
-  for (const p of parameters) {
-    const out = TRAINING_NAMES.grad(p.name);
-    nodes.push({ name: `output_${out}`, opType: 'Identity', inputs: [grads.get(p.name)!], outputs: [out] });
-    outputs.push(floatInfo(out, p.shape));
-  }
-  return {
-    name: 'megabyte_gradients',
-    doc: `${config.kind} training: bytes [${shape.batch}, ${shape.length}] -> loss and gradients`,
-    nodes,
-    initializers: [...initializers, ...w.initializers],
-    inputs,
-    outputs,
-  };
+  return finish(
+    forward,
+    'megabyte_gradients',
+    `${config.kind} training: bytes [${shape.batch}, ${shape.length}] -> loss and gradients`,
+    [
+      { value: loss, info: floatInfo(TRAINING_NAMES.loss, [], 'mean nats per byte that is not padding') },
+      ...parameters.map((p) => ({
+        value: grads.get(p.name)!,
+        info: floatInfo(TRAINING_NAMES.grad(p.name), p.shape),
+      })),
+    ],
+  );
 }
 
-/**
- * Mean of -log p(byte) over the positions that are not padding, as @megabyte/core's
- * maskedCrossEntropy with its default mask. logits [B, T, V], bytes [B, T] -> scalar
- */
-function maskedCrossEntropy(w: NodeWriter, logits: string, bytes: string, vocabSize: number): string {
+/** bytes [B, T] and parameters -> -ln p(byte) of every position [B, T] (what evaluation reads). */
+export function natsGraph(
+  config: ModelConfig,
+  parameters: readonly TrainableParameter[],
+  shape: BatchShape,
+): GraphDef {
+  const forward = forwardGraph(config, parameters, shape);
+  return finish(
+    forward,
+    'megabyte_nats',
+    `${config.kind} per-byte nats of bytes [${shape.batch}, ${shape.length}]`,
+    [
+      {
+        value: forward.nats,
+        info: floatInfo(TRAINING_NAMES.nats, [shape.batch, shape.length], '-ln p(byte)'),
+      },
+    ],
+  );
+}
+
+/** -ln p(byte) at every position: logits [B, T, V], bytes [B, T] -> [B, T] */
+function byteNats(w: NodeWriter, logits: string, bytes: string, vocabSize: number): string {
   const [batch, length] = w.shape(bytes) as [number, number];
   const logProbs = w.op('LogSoftmax', [logits], { axis: { int: -1 } }); // [B, T, V]
   const vocabulary = w.constant(
@@ -134,12 +197,19 @@ function maskedCrossEntropy(w: NodeWriter, logits: string, bytes: string, vocabS
   const oneHot = w.op('Cast', [w.op('Equal', [w.reshape(bytes, [batch, length, 1]), vocabulary])], {
     to: { int: 1 },
   });
-  const picked = w.reduceSum(w.op('Mul', [logProbs, oneHot]), [2], false); // [B, T]: log p(byte)
+  return w.op('Neg', [w.reduceSum(w.op('Mul', [logProbs, oneHot]), [2], false)]);
+}
+
+/**
+ * Mean nats over the positions that are not padding, as @megabyte/core's maskedCrossEntropy with
+ * its default mask. nats [B, T], bytes [B, T] -> scalar
+ */
+function maskedMean(w: NodeWriter, nats: string, bytes: string): string {
   const padding = w.op('Equal', [bytes, w.constant('int32', [], Int32Array.of(PAD_ID))]);
   const mask = w.op('Cast', [w.op('Not', [padding])], { to: { int: 1 } }); // [B, T]
-  const total = w.reduceSum(w.op('Mul', [picked, mask]), [0, 1], false);
+  const total = w.reduceSum(w.op('Mul', [nats, mask]), [0, 1], false);
   const count = w.op('Max', [w.reduceSum(mask, [0, 1], false), w.float(1)]);
-  return w.op('Div', [w.op('Neg', [total]), count]);
+  return w.op('Div', [total, count]);
 }
 
 /**

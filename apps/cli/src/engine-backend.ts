@@ -1,20 +1,25 @@
 import { availableParallelism } from 'node:os';
-import type { ModelConfig, Runtime } from '@megabyte/core';
-import { onnxRuntimeEngine, type TrainingEngineFactory } from '@megabyte/trainer';
+import type { ByteModel, ModelConfig, Runtime } from '@megabyte/core';
+import {
+  onnxRuntimeEngine,
+  onnxRuntimeScorer,
+  type TrainingEngineFactory,
+  type WindowNats,
+} from '@megabyte/trainer';
 import { BACKENDS } from './options.js';
 import { startRuntime } from './runtime.js';
 
-/** What `train` and `bench train` can run their steps on: a tfjs backend, or onnxruntime-node. */
-export const TRAIN_BACKENDS = [...BACKENDS, 'onnxruntime'] as const;
+/** What `train` and `eval` can run on: a tfjs backend, or onnxruntime-node. */
+export const ENGINE_BACKENDS = [...BACKENDS, 'onnxruntime'] as const;
 
-export const TRAIN_BACKEND_HELP =
-  'what runs the training steps: onnxruntime (onnxruntime-node, native and multi-threaded) or a tfjs backend; ' +
-  'auto picks a GPU backend when one loads, else onnxruntime when it loads and the model has no dropout, else the fastest tfjs backend';
+export const ENGINE_BACKEND_HELP =
+  'onnxruntime (onnxruntime-node, native and multi-threaded) or a tfjs backend; auto picks a GPU backend ' +
+  'when one loads, else onnxruntime when it loads (training: and the model has no dropout), else the fastest tfjs backend';
 
 /** tfjs backends that run on a GPU: auto keeps them ahead of onnxruntime-node's CPU kernels. */
 const GPU_BACKENDS = new Set(['webgpu', 'tensorflow-gpu']);
 
-export interface TrainingBackend {
+export interface EngineBackend {
   /** The tfjs runtime that holds the model's weights (checkpoints, and the steps unless an engine runs them). */
   readonly runtime: Runtime;
   /**
@@ -22,6 +27,8 @@ export interface TrainingBackend {
    * Throws where `--backend onnxruntime` was asked for a model it cannot train.
    */
   engineFor(config: ModelConfig): { engine?: TrainingEngineFactory; description: string };
+  /** Where windows of this model are scored (evaluation), and one line for people saying what and why. */
+  natsFor(model: ByteModel): Promise<{ nats?: WindowNats; description: string }>;
 }
 
 /**
@@ -30,24 +37,30 @@ export interface TrainingBackend {
  * tfjs-wasm, which reads them back synchronously for checkpoints, and runs every step in
  * onnxruntime-node with `threads` intra-op threads (default: one per core).
  */
-export async function chooseTrainingBackend(
+export async function chooseEngineBackend(
   backend: string,
   threads: number | undefined,
-): Promise<TrainingBackend> {
+): Promise<EngineBackend> {
   const runtime = await startRuntime(backend === 'onnxruntime' ? 'wasm' : backend, false);
   const tfjs = (why?: string) => ({
     description: why ? `${runtime.description} (${why})` : runtime.description,
   });
-  if (backend !== 'auto' && backend !== 'onnxruntime') return { runtime, engineFor: () => tfjs() };
-  if (backend === 'auto' && GPU_BACKENDS.has(runtime.backend)) return { runtime, engineFor: () => tfjs() };
+  const tfjsOnly = { runtime, engineFor: () => tfjs(), natsFor: async () => tfjs() };
+  if (backend !== 'auto' && backend !== 'onnxruntime') return tfjsOnly;
+  if (backend === 'auto' && GPU_BACKENDS.has(runtime.backend)) return tfjsOnly;
   const ort = await loadOnnxRuntimeNode(backend === 'auto');
   const used = threads ?? availableParallelism();
   const why =
     backend === 'auto'
       ? `: no GPU backend loaded, and native multi-threaded kernels beat tfjs ${runtime.backend}`
       : '';
+  const onOrt = `onnxruntime-node (cpu, ${used} thread${used === 1 ? '' : 's'})${why}; weights of record on tfjs ${runtime.backend}`;
   return {
     runtime,
+    natsFor: async (model) =>
+      ort
+        ? { nats: await onnxRuntimeScorer(model, { ort, threads: used }), description: onOrt }
+        : tfjs('onnxruntime passed over: onnxruntime-node is not installed'),
     engineFor: (config) => {
       if (!ort) return tfjs('onnxruntime passed over: onnxruntime-node is not installed');
       if (config.dropout > 0) {
@@ -62,7 +75,7 @@ export async function chooseTrainingBackend(
       }
       return {
         engine: onnxRuntimeEngine({ ort, threads: used }),
-        description: `onnxruntime-node (cpu, ${used} thread${used === 1 ? '' : 's'})${why}; weights of record on tfjs ${runtime.backend}`,
+        description: onOrt,
       };
     },
   };

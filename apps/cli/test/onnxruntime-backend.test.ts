@@ -48,7 +48,7 @@ async function train(backend: string, out: string, extra: string[] = []) {
   return { stderr, losses: metrics.filter((m) => m.type === 'step').map((m) => m.loss!) };
 }
 
-describe('megabyte train --backend onnxruntime', () => {
+describe('megabyte train and eval --backend onnxruntime', () => {
   it('trains on onnxruntime-node, says so, and follows the loss curve of tfjs-wasm', async () => {
     const ort = await train('onnxruntime', 'ort', ['--threads', '1']);
     expect(ort.stderr).toMatch(/backend: onnxruntime-node \(cpu, 1 thread\); weights of record on tfjs wasm/);
@@ -69,5 +69,28 @@ describe('megabyte train --backend onnxruntime', () => {
     await expect(failed).rejects.toMatchObject({
       stderr: expect.stringMatching(/dropout 0.1.*--backend wasm/s),
     });
+  });
+
+  it('evaluates on onnxruntime-node with the bits per byte of tfjs-wasm, in every mode', async () => {
+    await train('onnxruntime', 'eval-model', ['--threads', '1']);
+    for (const mode of ['windows', 'strided']) {
+      const scores: Record<string, number> = {};
+      for (const backend of ['onnxruntime', 'wasm']) {
+        const args = [
+          'eval',
+          '--model',
+          join(dir, 'eval-model'),
+          '--data',
+          join(dir, 'data.txt'),
+          '--split',
+          'all',
+        ];
+        const { stdout } = await run('node', [CLI, ...args, '--mode', mode, '--backend', backend, '--json']);
+        const report = JSON.parse(stdout) as { bitsPerByte: number; backend: string };
+        expect(report.backend).toBe(backend);
+        scores[backend] = report.bitsPerByte;
+      }
+      expect(scores.onnxruntime).toBeCloseTo(scores.wasm!, 5);
+    }
   });
 });
