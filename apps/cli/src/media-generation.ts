@@ -4,13 +4,13 @@ import {
   fitImageToSquare,
   type ImageLayout,
   imageByteLength,
+  type MediaSpec,
   muLawBytesToWav,
   parseWav,
   serializeImage,
   wavToMuLawBytes,
 } from '@megabyte/patching';
 import { decodePng, writeFileAtomic, writePngFile } from '@megabyte/patching/node';
-import type { MediaSpec } from './media.js';
 import { readInputFile, userPath } from './options.js';
 
 /** generate's flags that images and audio read. */

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { ModelConfig } from '@megabyte/core';
 import {
   Corpus,
@@ -8,6 +8,12 @@ import {
   type ImageLayout,
   type ImageScan,
   imageByteLength,
+  MEDIA_FILE,
+  type MediaSpec,
+  MODALITIES,
+  type Modality,
+  parseSavedMedia,
+  type SavedMedia,
 } from '@megabyte/patching';
 import {
   DEFAULT_AUDIO_SAMPLE_RATE,
@@ -18,25 +24,9 @@ import {
   type MediaDataset,
   writeFileAtomic,
 } from '@megabyte/patching/node';
+import { runDirectoryOf } from '@megabyte/trainer';
 import { type Command, Option } from 'commander';
 import { integer, userPath } from './options.js';
-
-export const MODALITIES = ['text', 'image', 'audio'] as const;
-export type Modality = (typeof MODALITIES)[number];
-
-/** What a run's bytes are besides bytes: written by `train` as media.json in the run directory. */
-export type MediaSpec =
-  | { readonly modality: 'image'; readonly layout: ImageLayout }
-  | { readonly modality: 'audio'; readonly sampleRate: number };
-
-/** media.json: the spec plus the data it was trained on, so eval and generate need no repeated flags. */
-export type SavedMedia = MediaSpec & {
-  readonly data: string;
-  readonly maxFiles?: number | undefined;
-  readonly validationFraction: number;
-};
-
-export const MEDIA_FILE = 'media.json';
 
 /** The media flags of train, eval and generate (commander's camelCase names). */
 export interface MediaFlags {
@@ -75,24 +65,14 @@ export function withMediaOptions(command: Command): Command {
 }
 
 /**
- * The media.json of the run a checkpoint belongs to: in the checkpoint itself, its run directory
- * (for `best/`) or two levels up (for `checkpoints/step-N/`).
+ * The media.json of the run a checkpoint belongs to: in the checkpoint itself, else in its run
+ * directory (`runDirectoryOf`: above `best/` or `checkpoints/step-N/`).
  */
 export async function readSavedMedia(checkpointDir: string): Promise<SavedMedia | undefined> {
-  const parent = dirname(checkpointDir);
-  const candidates = [checkpointDir, parent];
-  if (basename(parent) === 'checkpoints') candidates.push(dirname(parent));
-  for (const dir of candidates) {
+  for (const dir of new Set([checkpointDir, runDirectoryOf(checkpointDir)])) {
     const path = join(dir, MEDIA_FILE);
     const text = await readFile(path, 'utf8').catch(() => undefined);
-    if (text === undefined) continue;
-    try {
-      return JSON.parse(text) as SavedMedia;
-    } catch (error) {
-      throw new Error(
-        `${path} is not valid JSON (${(error as Error).message}); delete it and pass --modality and its flags instead`,
-      );
-    }
+    if (text !== undefined) return parseSavedMedia(text, path);
   }
   return undefined;
 }

@@ -42,5 +42,11 @@ describe('pickCheckpoint', () => {
     expect(
       picked(...run, 'run/best/optimizer.safetensors', 'run/best/model.safetensors', 'run/best/config.json'),
     ).toEqual(['run/best/config.json', 'run/best/model.safetensors', 'run/media.json']);
+    // The run's contents dropped without its directory: the same checkpoint, the same media.json.
+    expect(picked(...run.map((name) => name.slice('run/'.length)))).toEqual([
+      'checkpoints/step-000200/config.json',
+      'checkpoints/step-000200/model.safetensors',
+      'media.json',
+    ]);
   });
 });

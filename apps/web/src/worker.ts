@@ -19,7 +19,7 @@ import {
   selectBackend,
 } from '@megabyte/core';
 import { type GraphRole, type OnnxManifest, OnnxModel, type OrtModule } from '@megabyte/onnx';
-import { Corpus, type ImageLayout, imageByteLength, splitCorpus } from '@megabyte/patching';
+import { Corpus, type ImageLayout, imageByteLength, MEDIA_FILE, splitCorpus } from '@megabyte/patching';
 import {
   createWebGpuRuntime,
   describeAdapter,
@@ -38,7 +38,7 @@ import ortMjs from 'onnxruntime-web/ort-wasm-simd-threaded.mjs?url';
 import ortWasmBinary from 'onnxruntime-web/ort-wasm-simd-threaded.wasm?url';
 import { pickCheckpoint } from './checkpoint-files.js';
 import { type Engine, onnxEngine, parameterCount, tfjsEngine } from './engines.js';
-import { assertModelShowsImages, layoutFromMedia, MEDIA_FILE } from './images.js';
+import { assertModelShowsImages, layoutFromMedia } from './images.js';
 import { cacheAhead, fetchCached } from './model-cache.js';
 import type {
   BackendChoice,

@@ -29,6 +29,14 @@ export {
   serializeImage,
 } from './image.js';
 export { checkImageSize, MAX_IMAGE_PIXELS, pngHeaderSize } from './image-header.js';
+export {
+  MEDIA_FILE,
+  type MediaSpec,
+  MODALITIES,
+  type Modality,
+  parseSavedMedia,
+  type SavedMedia,
+} from './media-spec.js';
 export { Rng, type RngState } from './rng.js';
 export { BOUNDARY_ID, BYTE_COUNT, PAD_ID, VOCAB_SIZE } from './special-ids.js';
 export { decodeText, encodeText, Utf8StreamDecoder } from './text.js';

@@ -18,6 +18,14 @@ export {
 export { type OnnxRuntimeEngineOptions, onnxRuntimeEngine, onnxRuntimeScorer } from './onnxruntime-engine.js';
 export * from './optim-index.js';
 export {
+  BEST_DIR,
+  CHECKPOINTS_DIR,
+  isStepDirectoryName,
+  pickRunCheckpoint,
+  runDirectoryOf,
+  stepDirectoryName,
+} from './run-layout.js';
+export {
   type CheckpointReason,
   type CheckpointSink,
   DEFAULT_TRAINING_OPTIONS,

@@ -1,4 +1,4 @@
-import { Corpus, splitCorpus } from '@megabyte/patching';
+import { Corpus, type MediaSpec, type SavedMedia, splitCorpus } from '@megabyte/patching';
 import { resolveDataSource } from '@megabyte/patching/node';
 import { EVALUATION_MODES, type EvaluationMode, evaluateStream } from '@megabyte/trainer';
 import { Command, Option } from 'commander';
@@ -7,10 +7,8 @@ import {
   describeMedia,
   loadMediaData,
   type MediaFlags,
-  type MediaSpec,
   readSavedMedia,
   resolveMedia,
-  type SavedMedia,
   withMediaOptions,
 } from '../media.js';
 import {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import {
   type AnyModel,
   createModel,
@@ -9,9 +9,10 @@ import {
   trainingMemoryProblems,
   validateConfig,
 } from '@megabyte/core';
-import { Corpus, imageByteLength, splitCorpus } from '@megabyte/patching';
+import { Corpus, imageByteLength, type MediaSpec, splitCorpus } from '@megabyte/patching';
 import { IMAGE_DATASETS, resolveDataSource, writeFileAtomic } from '@megabyte/patching/node';
 import {
+  runDirectoryOf,
   Trainer,
   type TrainerEvent,
   TrainingDivergedError,
@@ -26,7 +27,6 @@ import {
   describeMedia,
   loadMediaData,
   type MediaFlags,
-  type MediaSpec,
   resolveMedia,
   withMediaOptions,
   writeSavedMedia,
@@ -479,11 +479,6 @@ function resumedOptions(
     );
   }
   return { options: options as unknown as TrainingOptions, changes };
-}
-
-function runDirectoryOf(checkpoint: string): string {
-  if (basename(checkpoint) === 'best') return dirname(checkpoint);
-  return basename(dirname(checkpoint)) === 'checkpoints' ? dirname(dirname(checkpoint)) : checkpoint;
 }
 
 /** A live bar on a terminal; a line every tenth of the run (and on notes) otherwise. */

@@ -11,13 +11,12 @@ import {
 import { readCheckpointDirectory, removeCheckpointLeftovers, saveModel } from '@megabyte/core/node';
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamWState } from '../adamw.js';
+import { BEST_DIR, CHECKPOINTS_DIR, isStepDirectoryName, stepDirectoryName } from '../run-layout.js';
 import type { CheckpointReason, CheckpointSink, TrainerEvent, TrainingState } from '../trainer.js';
 
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 const TRAINER_FILE = 'trainer.json';
 const METRICS_FILE = 'metrics.jsonl';
-const CHECKPOINTS = 'checkpoints';
-const BEST = 'best';
 
 /** What trainer.json holds besides the optimizer tensors. */
 interface TrainerFile {
@@ -71,7 +70,9 @@ export class RunDirectory implements CheckpointSink {
       data: this.options.data,
     };
     const target =
-      reason === 'best' ? join(this.dir, BEST) : join(this.dir, CHECKPOINTS, stepName(state.step));
+      reason === 'best'
+        ? join(this.dir, BEST_DIR)
+        : join(this.dir, CHECKPOINTS_DIR, stepDirectoryName(state.step));
     await saveModel(model as AnyModel, target, {
       extraFiles: {
         [OPTIMIZER_FILE]: encodeSafetensors(optimizerTensors),
@@ -107,18 +108,18 @@ export class RunDirectory implements CheckpointSink {
   async removeLeftovers(): Promise<string[]> {
     return [
       ...(await removeCheckpointLeftovers(this.dir)),
-      ...(await removeCheckpointLeftovers(join(this.dir, CHECKPOINTS))),
+      ...(await removeCheckpointLeftovers(join(this.dir, CHECKPOINTS_DIR))),
     ];
   }
 
   /** Step checkpoints, oldest first. */
   async checkpoints(): Promise<string[]> {
     try {
-      const names = await readdir(join(this.dir, CHECKPOINTS));
+      const names = await readdir(join(this.dir, CHECKPOINTS_DIR));
       return names
-        .filter((n) => /^step-\d+$/.test(n))
+        .filter(isStepDirectoryName)
         .sort()
-        .map((n) => join(this.dir, CHECKPOINTS, n));
+        .map((n) => join(this.dir, CHECKPOINTS_DIR, n));
     } catch {
       return [];
     }
@@ -130,10 +131,6 @@ export class RunDirectory implements CheckpointSink {
     for (const old of all.slice(0, Math.max(0, all.length - keep)))
       await rm(old, { recursive: true, force: true });
   }
-}
-
-function stepName(step: number): string {
-  return `step-${String(step).padStart(7, '0')}`;
 }
 
 export interface ResumePoint {
@@ -255,7 +252,7 @@ async function newestCheckpoint(path: string): Promise<string> {
   if (all.length === 0) {
     throw new CheckpointError(
       `cannot resume from ${path}`,
-      `no ${CHECKPOINTS}/step-* directory with a ${TRAINER_FILE} in it`,
+      `no ${CHECKPOINTS_DIR}/step-* directory with a ${TRAINER_FILE} in it`,
       {
         hint: 'Pass the run directory that `megabyte train` wrote (runs/<timestamp>) or one of its checkpoints.',
       },
