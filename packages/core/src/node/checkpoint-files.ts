@@ -141,7 +141,7 @@ export async function writeCheckpointDirectory(dir: string, files: CheckpointFil
     }
   } catch (error) {
     await rm(temp, { recursive: true, force: true });
-    throw error;
+    throw diskFullError(error, target);
   }
 
   const backup = `${target}${BACKUP_MARK}${randomSuffix()}`;
@@ -160,6 +160,16 @@ export async function writeCheckpointDirectory(dir: string, files: CheckpointFil
   }
   await syncDirectory(parent);
   await rm(backup, { recursive: true, force: true });
+}
+
+/** A full disk or quota, as an error naming the checkpoint and what to do; other errors unchanged. */
+function diskFullError(error: unknown, target: string): unknown {
+  const code = errorCode(error);
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return error;
+  return new CheckpointError(`cannot write checkpoint to ${target}`, `no space left on the disk (${code})`, {
+    hint: 'Free some space, or write the run elsewhere (--out); the checkpoints written before are intact.',
+    cause: error,
+  });
 }
 
 /**

@@ -112,7 +112,7 @@ export async function readMediaDocuments(
   }
   if (documents.length === 0) {
     throw new Error(
-      `${caller}: none of the ${skipped.length} files could be read; first: ${skipped[0]?.reason}`,
+      `${caller}: none of the ${skipped.length} files could be read; first: ${join(directory, skipped[0]!.name)}: ${skipped[0]!.reason}`,
     );
   }
   return { skipped, ...splitMediaDocuments(documents, options.validationFraction ?? 0.05, caller) };
