@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { defaultClientConditions, defineConfig, type Plugin, runnerImport } from 'vite';
 
 /** The shipped model, read from the repository so the site never holds a second copy in git. */
-const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/default/', import.meta.url));
+const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../packages/model-default/', import.meta.url));
 /**
  * An image model offered on the Images tab when this directory holds its checkpoint and media.json
  * (none is shipped yet). MEGABYTE_WEB_IMAGE_MODEL=DIR builds the site with another one.
@@ -25,7 +25,7 @@ const CROSS_ORIGIN_ISOLATION = {
 
 /**
  * The files under `models/default/`: the checkpoint (for fine-tuning in the page) and its ONNX
- * export (what the page runs on onnxruntime-web), made here from models/default and never committed.
+ * export (what the page runs on onnxruntime-web), made here from packages/model-default and never committed.
  */
 async function defaultModelFiles(): Promise<Map<string, Uint8Array>> {
   const config = readFileSync(`${DEFAULT_MODEL_DIR}config.json`);

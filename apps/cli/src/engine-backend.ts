@@ -6,6 +6,7 @@ import {
   type TrainingEngineFactory,
   type WindowNats,
 } from '@megabyte/trainer';
+import { onnxruntimeNode, tryOnnxruntimeNode } from './onnxruntime.js';
 import { BACKENDS } from './options.js';
 import { startRuntime } from './runtime.js';
 
@@ -82,14 +83,6 @@ export async function chooseEngineBackend(
 }
 
 /** onnxruntime-node, or undefined where it is not installed and `optional`. */
-async function loadOnnxRuntimeNode(optional: boolean) {
-  try {
-    return await import('onnxruntime-node');
-  } catch (error) {
-    if (optional) return undefined;
-    throw new Error(
-      `--backend onnxruntime needs the onnxruntime-node package, which did not load (${(error as Error).message}): ` +
-        'install it (npm install onnxruntime-node) or pick a tfjs backend (--backend wasm)',
-    );
-  }
+function loadOnnxRuntimeNode(optional: boolean) {
+  return optional ? tryOnnxruntimeNode() : onnxruntimeNode('--backend onnxruntime');
 }

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
 import { setMemoryBudget } from '@megabyte/core';
 import { Command } from 'commander';
@@ -12,6 +13,9 @@ import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
+import { installExitHandlers, wasInterrupted } from './process-exit.js';
+
+installExitHandlers();
 
 // A reader that closes stdout early (`megabyte generate | head`) ends the command quietly, with the
 // status of a process killed by SIGPIPE as coreutils give, instead of an unhandled EPIPE trace.
@@ -23,8 +27,12 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 // Configs and batches are bounded by what this machine holds (MEGABYTE_MEMORY_BYTES overrides it).
 setMemoryBudget(Number(process.env.MEGABYTE_MEMORY_BYTES) || totalmem());
 
+// ../package.json from src/ (tests, tsx) and from dist/ (the bundle) alike.
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
 const program = new Command('megabyte')
   .description('MEGABYTE byte-level language models: train, evaluate, generate, inspect')
+  .version(version, '-V, --version', 'print the version')
   .showHelpAfterError('(run with --help for usage)')
   .addCommand(trainCommand())
   .addCommand(evalCommand())
@@ -38,6 +46,7 @@ const program = new Command('megabyte')
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
+  if (wasInterrupted()) process.exit();
   process.stderr.write(`megabyte: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;
 }

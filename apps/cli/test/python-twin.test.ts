@@ -74,7 +74,7 @@ describe.skipIf(!hasTorch && !process.env.CI)('the PyTorch twin', () => {
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   const checkpoints: [string, string][] = [
-    ['the shipped default model', join(REPO, 'models', 'default')],
+    ['the shipped default model', join(REPO, 'packages', 'model-default')],
     ...Object.keys(PYTHON_FIXTURES).map((name): [string, string] => [
       `fixture ${name}`,
       join(REPO, 'python', 'tests', 'fixtures', name),

@@ -9,7 +9,7 @@ import { build, preview } from 'vite';
 
 const APP = fileURLToPath(new URL('..', import.meta.url));
 const OUT = `${APP}out/`;
-const MODEL = fileURLToPath(new URL('../../../models/default/', import.meta.url));
+const MODEL = fileURLToPath(new URL('../../../packages/model-default/', import.meta.url));
 const generateBytes = Number(process.argv[2] ?? 400);
 const scoreBytes = Number(process.argv[3] ?? 32_768);
 

@@ -16,7 +16,7 @@ export async function exportCheckpoint(
   await tf.setBackend('cpu');
   const model = decodeModel(
     { config: JSON.parse(new TextDecoder().decode(config)), weights },
-    'models/default',
+    'packages/model-default',
   );
   try {
     // float16 halves the download and changes nothing: the shipped weights are float16 values already.

@@ -5,7 +5,7 @@ declare module 'virtual:default-model' {
   const info: {
     version: string;
     sizes: Record<string, number>;
-    /** Validation bits per byte from models/default/README.md, or null when it states none. */
+    /** Validation bits per byte from packages/model-default/README.md, or null when it states none. */
     bitsPerByte: number | null;
   };
   export default info;

@@ -116,7 +116,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium on wasm', () => {
       /^Inference: wasm was asked for \(\?backend=wasm\)\. /,
     );
     expect(await page.inputValue('#engine')).toBe('wasm');
-    // The honest line about the built-in model quotes its measured bits per byte (models/default/README.md).
+    // The honest line about the built-in model quotes its measured bits per byte (packages/model-default/README.md).
     expect(await page.textContent('#model-about')).toMatch(
       /^The built-in model is tiny: 1\.27 million parameters, .* It scores 2\.72 bits per byte on held-out Brown text/,
     );

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportModel, type OnnxExport } from './export.js';
 import { OnnxModel } from './onnx-model.js';
 
-const DEFAULT_MODEL = join(import.meta.dirname, '..', '..', '..', 'models', 'default');
+const DEFAULT_MODEL = join(import.meta.dirname, '..', '..', 'model-default');
 
 let model: AnyModel;
 let exported: OnnxExport;

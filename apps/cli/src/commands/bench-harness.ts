@@ -15,7 +15,7 @@ export async function benchRuntime(
 ): Promise<NodeRuntime | undefined> {
   try {
     // Models are built after the switch and disposed before the next one: no tensor crosses backends.
-    const runtime = await createRuntime({ backend, candidates: await commandCandidates() });
+    const runtime = await createRuntime({ backend, candidates: await commandCandidates(backend) });
     process.stderr.write(`backend: ${runtime.description}\n`);
     return runtime;
   } catch (error) {

@@ -2,6 +2,7 @@ import { cpus, loadavg } from 'node:os';
 import { type GenerationModel, generate } from '@megabyte/core';
 import { exportModel, type OnnxExport, OnnxModel } from '@megabyte/onnx';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { onnxruntimeNode } from '../onnxruntime.js';
 import { integer, userPath } from '../options.js';
 import { benchRuntime, list, publishReport, renderTable } from './bench-harness.js';
 import { defaultModelDirectory } from './generate.js';
@@ -41,7 +42,7 @@ export function onnxBenchCommand(): Command {
     .description(
       'generation speed (bytes/s, greedy, batch 1) of a model on onnxruntime-node, onnxruntime-web (wasm) and tfjs (cpu, wasm)',
     )
-    .option('--model <dir>', 'checkpoint or run directory (default: the shipped models/default)')
+    .option('--model <dir>', 'checkpoint or run directory (default: the shipped @megabyte/model-default)')
     .addOption(
       new Option('--runtimes <list>', `comma-separated: ${RUNTIMES.join(', ')}`)
         .argParser(runtimeList)
@@ -138,7 +139,9 @@ async function benchOnnx(flags: OnnxBenchFlags): Promise<void> {
     const sessionOptions = runtime === 'onnxruntime-node' ? { intraOpNumThreads: flags.ortThreads } : {};
     await record(runtime, provider, async () => {
       const ort =
-        runtime === 'onnxruntime-node' ? await import('onnxruntime-node') : await import('onnxruntime-web');
+        runtime === 'onnxruntime-node'
+          ? await onnxruntimeNode('bench onnx --runtimes onnxruntime-node')
+          : await import('onnxruntime-web');
       if (runtime === 'onnxruntime-web') (ort as typeof import('onnxruntime-web')).env.wasm.numThreads = 1;
       onnx = await OnnxModel.load(ort, graphs, { executionProvider: provider, sessionOptions });
       return onnx;

@@ -1,6 +1,7 @@
 import { cpus, loadavg } from 'node:os';
 import { exportModel, OnnxModel } from '@megabyte/onnx';
 import { Command } from 'commander';
+import { onnxruntimeNode } from '../onnxruntime.js';
 import { integer, userPath } from '../options.js';
 import { startRuntime } from '../runtime.js';
 import { type LoadTestResult, loadTest, referenceAnswers } from '../serve/load-test.js';
@@ -28,7 +29,7 @@ export function serveBenchCommand(): Command {
     .description(
       'load test of `megabyte serve` on 127.0.0.1: requests/s and p50/p99 latency per client count',
     )
-    .option('--model <dir>', 'checkpoint or run directory (default: the shipped models/default)')
+    .option('--model <dir>', 'checkpoint or run directory (default: the shipped @megabyte/model-default)')
     .option('--clients <list>', 'concurrent clients, comma-separated', clientList, [1, 8, 32])
     .option('--requests <n>', 'most requests per client count', integer(1), 64)
     .option('--seconds <n>', 'most seconds per client count (no request starts later)', integer(1), 60)
@@ -59,7 +60,7 @@ async function benchServe(flags: ServeBenchFlags): Promise<void> {
   const { model: tfModel } = await loadModelArgument(modelPath);
   const exported = exportModel(tfModel);
   tfModel.dispose();
-  const ort = await import('onnxruntime-node');
+  const ort = await onnxruntimeNode('megabyte bench serve');
   const model = await OnnxModel.load(ort, exported, {
     sessionOptions: { intraOpNumThreads: flags.ortThreads },
   });

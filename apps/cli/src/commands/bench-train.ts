@@ -19,6 +19,7 @@ import {
   type TrainingEngine,
 } from '@megabyte/trainer';
 import { Command, Option } from 'commander';
+import { onnxruntimeNode } from '../onnxruntime.js';
 import { formatCount, integer } from '../options.js';
 import { benchRuntime, list, publishReport, renderTable } from './bench-harness.js';
 
@@ -188,7 +189,7 @@ async function engineRate(
     await benchRuntime('wasm', (reason) => {
       throw new Error(reason);
     });
-    const ort = await import('onnxruntime-node');
+    const ort = await onnxruntimeNode('bench train --engines onnxruntime');
     return measure(
       config,
       flags,

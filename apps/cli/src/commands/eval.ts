@@ -79,7 +79,7 @@ export function evalCommand(): Command {
       `
 Examples:
   megabyte eval --model runs/2026-11-28T04-00-00            # Brown held-out split
-  megabyte eval --model models/default --data notes.txt --split all --mode strided
+  megabyte eval --model packages/model-default --data notes.txt --split all --mode strided
   megabyte eval --model runs/images                        # held-out images of its own training data`,
     )
     .action(async (flags: EvalFlags, command: Command) => {

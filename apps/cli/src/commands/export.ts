@@ -5,6 +5,7 @@ import { exportModel, type GraphRole, OnnxModel } from '@megabyte/onnx';
 import { encodeText } from '@megabyte/patching';
 import { writeFileAtomic } from '@megabyte/patching/node';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { tryOnnxruntimeNode } from '../onnxruntime.js';
 import { userPath } from '../options.js';
 import { startRuntime } from '../runtime.js';
 import { loadModelArgument } from './model-loading.js';
@@ -47,7 +48,7 @@ float16 halves the files; for a model whose weights are float16 values already (
 default model, or one written by \`megabyte convert --dtype float16\`) it changes no logit.
 
 Examples:
-  megabyte export --model models/default --out dist/tiny.onnx
+  megabyte export --model packages/model-default --out dist/tiny.onnx
   megabyte export --model runs/latest --out dist/mine.onnx --dtype float16`,
     )
     .action(async (flags: ExportFlags) => {
@@ -78,14 +79,20 @@ async function exportOnnx(flags: ExportFlags): Promise<void> {
   }
 }
 
-/** Loads every graph in onnxruntime-node and compares the scoring logits with the tfjs model's. */
+/**
+ * Loads every graph in onnxruntime-node (or onnxruntime-web's wasm where it is not installed) and
+ * compares the scoring logits with the tfjs model's.
+ */
 async function checkExport(
   model: AnyModel,
   exported: ReturnType<typeof exportModel>,
   dtype: ExportFlags['dtype'],
 ): Promise<void> {
-  const ort = await import('onnxruntime-node');
-  const onnx = await OnnxModel.load(ort, exported);
+  const native = await tryOnnxruntimeNode();
+  const runtime = native ? 'onnxruntime-node' : 'onnxruntime-web (wasm; onnxruntime-node is not installed)';
+  const onnx = native
+    ? await OnnxModel.load(native, exported)
+    : await OnnxModel.load(await import('onnxruntime-web'), exported, { executionProvider: 'wasm' });
   const ids = Array.from(encodeText(CHECK_TEXT)).slice(0, model.config.contextLength);
   const expected = idsTensor(ids, 1, ids.length);
   const logits = model.forward(expected);
@@ -104,7 +111,7 @@ async function checkExport(
     );
   }
   process.stderr.write(
-    `check: every graph loads in onnxruntime-node; scoring logits match tfjs (relative error ${error.toExponential(2)})\n`,
+    `check: every graph loads in ${runtime}; scoring logits match tfjs (relative error ${error.toExponential(2)})\n`,
   );
 }
 

@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { type GenerateOptions, generate } from '@megabyte/core';
 import { encodeText, Utf8StreamDecoder } from '@megabyte/patching';
 import { Command, Option } from 'commander';
@@ -15,6 +14,7 @@ import {
   positiveNumber,
   readInputFile,
 } from '../options.js';
+import { markInterrupted } from '../process-exit.js';
 import { startRuntime } from '../runtime.js';
 import { loadModelArgument } from './model-loading.js';
 
@@ -24,14 +24,9 @@ interface GenerateFlags extends MediaFlags, MediaOutputFlags {
   backend: string;
 }
 
-/** The model that ships with the project (models/default at the repository root), used when --model is not given. */
+/** The model that ships with the CLI (the package @megabyte/model-default), used when --model is not given. */
 export function defaultModelDirectory(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'models', 'default');
-    if (existsSync(join(candidate, 'config.json')) || dirname(dir) === dir) return candidate;
-    dir = dirname(dir);
-  }
+  return dirname(createRequire(import.meta.url).resolve('@megabyte/model-default/package.json'));
 }
 
 export function generateCommand(): Command {
@@ -39,7 +34,7 @@ export function generateCommand(): Command {
     .description(
       'generate bytes from a model, streamed to stdout as they come, or an image (PNG) or audio clip (WAV) with --out',
     )
-    .option('--model <dir>', 'checkpoint or run directory (default: the model shipped in models/default)')
+    .option('--model <dir>', 'checkpoint or run directory (default: the model of @megabyte/model-default)')
     .option('--prompt <text>', 'text to continue', '')
     .option('--prompt-file <path>', 'continue the bytes of this file instead')
     .option(
@@ -89,7 +84,10 @@ Examples:
         ? await readInputFile('--prompt-file', flags.promptFile)
         : encodeText(flags.prompt ?? '');
       const abort = new AbortController();
-      process.once('SIGINT', () => abort.abort());
+      process.once('SIGINT', () => {
+        markInterrupted();
+        abort.abort();
+      });
       const options: GenerateOptions = {
         prompt,
         maxBytes: flags.maxBytes,

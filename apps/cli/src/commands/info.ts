@@ -12,7 +12,7 @@ export function infoCommand(): Command {
     .description("a model's config, parameter counts, FLOPs per byte and training history")
     .requiredOption('--model <dir>', 'checkpoint or run directory')
     .option('--json', 'print as JSON', false)
-    .addHelpText('after', '\nExample:\n  megabyte info --model models/default')
+    .addHelpText('after', '\nExample:\n  megabyte info --model packages/model-default')
     .action(async (flags: { model: string; json: boolean }) => {
       const dir = await resolveModelDirectory(userPath(flags.model));
       // The checkpoint is loaded, so every check of a load (config bounds, tensor names and shapes

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { exportModel, type GraphRole, type OnnxManifest, OnnxModel } from '@megabyte/onnx';
 import { Command } from 'commander';
+import { onnxruntimeNode } from '../onnxruntime.js';
 import { integer, userPath } from '../options.js';
+import { markInterrupted } from '../process-exit.js';
 import { startRuntime } from '../runtime.js';
 import { DEFAULT_SERVE_OPTIONS, MegabyteServer } from '../serve/server.js';
 import { defaultModelDirectory } from './generate.js';
@@ -25,7 +27,7 @@ export function serveCommand(): Command {
     .description('serve a model over HTTP on onnxruntime-node: streaming generation and scoring, batched')
     .option(
       '--model <dir>',
-      'checkpoint or run directory, exported to ONNX in memory (default: models/default)',
+      'checkpoint or run directory, exported to ONNX in memory (default: @megabyte/model-default)',
     )
     .option('--onnx <file.json>', 'an export of `megabyte export` (its manifest; the graphs lie next to it)')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
@@ -74,7 +76,7 @@ Example:
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
-  const ort = await import('onnxruntime-node');
+  const ort = await onnxruntimeNode('megabyte serve');
   const sessionOptions = { intraOpNumThreads: flags.ortThreads };
   const model = flags.onnx
     ? await OnnxModel.load(ort, await readExport(userPath(flags.onnx)), { sessionOptions })
@@ -91,6 +93,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   process.stderr.write(`serving on ${url} (POST /v1/generate, POST /v1/score, GET /health); Ctrl-C stops\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
+      if (signal === 'SIGINT') markInterrupted();
       process.stderr.write(
         `${signal}: finishing ${server.scheduler.waiting} waiting request(s), refusing new ones\n`,
       );

@@ -40,6 +40,7 @@ import {
   positiveNumber,
   userPath,
 } from '../options.js';
+import { EXIT_INTERRUPTED, markInterrupted } from '../process-exit.js';
 import { loadModelArgument } from './model-loading.js';
 
 /** How the data was chosen, stored with each checkpoint so a resume reads the same bytes. */
@@ -165,7 +166,7 @@ Examples:
   megabyte train --preset transformer-tiny        # the baseline, for comparison
   megabyte train --resume runs/2026-11-28T04-00-00               # continue exactly as it was
   megabyte train --resume runs/2026-11-28T04-00-00 --steps 1200   # prints "changed: steps 600 -> 1200"
-  megabyte train --init models/default --data ./notes --steps 200 --lr 5e-4
+  megabyte train --init packages/model-default --data ./notes --steps 200 --lr 5e-4
   megabyte train --modality image --data openclipart --max-files 1000 --steps 300   # 32 x 32 patch scan
   megabyte train --modality audio --data /tmp/speech --steps 300                    # 8 kHz mu-law`,
     )
@@ -302,7 +303,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   );
   const abort = new AbortController();
   const onSignal = () => {
-    if (abort.signal.aborted) process.exit(130);
+    if (abort.signal.aborted) process.exit(EXIT_INTERRUPTED);
     progress.note('interrupted: writing a checkpoint (Ctrl-C again to quit without it)');
     abort.abort();
   };
@@ -326,7 +327,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       process.stderr.write(
         `stopped at step ${result.step}; resume with:\n  megabyte train --resume ${runDir}\n`,
       );
-      process.exitCode = 130;
+      markInterrupted();
       return;
     }
     const bpb = summary.validationBitsPerByte;
