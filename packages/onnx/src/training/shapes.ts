@@ -272,7 +272,8 @@ export function inferNode(node: NodeDef, info: (name: string) => ValueInfo): Val
       return [{ type: x.type, shape: [count], ...(count <= KNOWN_VALUE_LIMIT && { value }) }];
     }
     case 'ReduceMean':
-    case 'ReduceSum': {
+    case 'ReduceSum':
+    case 'ReduceSumSquare': {
       const axes = reduceAxes(node, x, inputs[1]);
       const keep = intAttribute(node, 'keepdims', 1) === 1;
       const shape = keep

@@ -243,28 +243,22 @@ export function updateGraph(parameters: readonly TrainableParameter[]): GraphDef
     n.maxNorm,
   ].map((name) => input(name, []));
   const w = new NodeWriter(infos, 'update/');
-  const grads = parameters.map((p) => w.op('Mul', [input(n.grad(p.name), p.shape), gradScale]));
-  // The norm of the per-tensor norms, as torch.nn.utils.clip_grad_norm_ (and our clip.ts) reduce them.
-  const norms = grads.map((g) =>
-    w.reshape(
-      w.op('Sqrt', [
-        w.reduceSum(
-          w.op('Mul', [g, g]),
-          w.shape(g).map((_, i) => i),
-          false,
-        ),
-      ]),
-      [1],
-    ),
-  );
-  const stacked = norms.length === 1 ? norms[0]! : w.op('Concat', norms, { axis: { int: 0 } });
-  const norm = w.op('Sqrt', [w.reduceSum(w.op('Mul', [stacked, stacked]), [0], false)]);
+  const grads = parameters.map((p) => input(n.grad(p.name), p.shape));
+  // The global norm of the mean gradient (as clipByGlobalNorm measures it): one read of each gradient.
+  const squares = grads.map((g) => w.op('ReduceSumSquare', [g], { keepdims: { int: 0 } }));
+  const sumOfSquares = squares.length === 1 ? squares[0]! : w.op('Sum', squares);
+  const norm = w.op('Mul', [w.op('Sqrt', [sumOfSquares]), gradScale]);
   // As clipByGlobalNorm: scale by max_norm / (norm + 1e-6) where that is below 1 and the norm finite.
   const shrink = w.op('Div', [maxNorm!, w.op('Add', [norm, w.float(1e-6)])]);
   const finite = w.op('Equal', [w.op('Sub', [norm, norm]), w.float(0)]);
   const applies = w.op('And', [finite, w.op('Less', [shrink, w.float(1)])]);
-  const scale = w.op('Where', [applies, shrink, w.float(1)]);
-  const clipped = grads.map((g) => w.op('Mul', [g, scale]));
+  const factor = w.op('Mul', [gradScale, w.op('Where', [applies, shrink, w.float(1)])]); // summed -> clipped mean
+  // AdamW.step's update with the scalars folded together, so that each moment and parameter is
+  // read and written in few passes (the update is memory-bound): m' = b1 m + (1 - b1) g,
+  // v' = b2 v + (1 - b2) g^2, p' = p decay - m' / (sqrt(v') / sqrt(1 - b2^t) + eps) * stepSize.
+  const mScale = w.op('Mul', [factor, oneMinusBeta1!]);
+  const vScale = w.op('Mul', [w.op('Mul', [factor, factor]), oneMinusBeta2!]);
+  const rootScale = w.op('Reciprocal', [sqrtCorrection2]);
   const nodes = w.nodes;
   const outputs: ValueInfoDef[] = [];
   const expose = (value: string, name: string, shape: readonly number[]) => {
@@ -273,16 +267,15 @@ export function updateGraph(parameters: readonly TrainableParameter[]): GraphDef
   };
   expose(norm, n.norm, []);
   parameters.forEach((p, i) => {
-    const g = clipped[i]!;
+    const g = grads[i]!;
     const param = input(n.param(p.name), p.shape);
     const m = input(n.m(p.name), p.shape);
     const v = input(n.v(p.name), p.shape);
-    // The same operations in the same order as AdamW.step in @megabyte/trainer.
+    const mNext = w.op('Add', [w.op('Mul', [m, beta1!]), w.op('Mul', [g, mScale])]);
+    const vNext = w.op('Add', [w.op('Mul', [v, beta2!]), w.op('Mul', [w.op('Mul', [g, g]), vScale])]);
+    const denom = w.op('Add', [w.op('Mul', [w.op('Sqrt', [vNext]), rootScale]), eps!]);
     const decayed = p.decay ? w.op('Mul', [param, decayFactor]) : param;
-    const mNext = w.op('Add', [w.op('Mul', [m, beta1!]), w.op('Mul', [g, oneMinusBeta1!])]);
-    const vNext = w.op('Add', [w.op('Mul', [v, beta2!]), w.op('Mul', [w.op('Mul', [g, g]), oneMinusBeta2!])]);
-    const denom = w.op('Add', [w.op('Div', [w.op('Sqrt', [vNext]), sqrtCorrection2]), eps!]);
-    const next = w.op('Sub', [decayed, w.op('Mul', [w.op('Div', [mNext, denom]), stepSize])]);
+    const next = w.op('Sub', [decayed, w.op('Div', [w.op('Mul', [mNext, stepSize]), denom])]);
     expose(next, n.newParam(p.name), p.shape);
     expose(mNext, n.newM(p.name), p.shape);
     expose(vNext, n.newV(p.name), p.shape);
