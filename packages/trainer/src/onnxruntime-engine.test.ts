@@ -149,6 +149,14 @@ describe('onnxruntime training engine', () => {
     }
   });
 
+  it('names a missing execution provider before any step', async () => {
+    const t = trainer(CONFIGS.transformer!, {
+      engine: onnxRuntimeEngine({ ort, executionProvider: 'webgpu' }),
+    });
+    await expect(t.trainStep()).rejects.toThrow(/"webgpu" execution provider.*onnxruntime-web/s);
+    expect(t.step).toBe(0);
+  });
+
   it('refuses a config with dropout before any step, naming the fix', () => {
     expect(() => trainer(microMegabyteConfig({ dropout: 0.1 }), ONNXRUNTIME)).toThrow(
       /dropout.*--backend wasm/s,

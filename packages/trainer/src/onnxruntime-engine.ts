@@ -137,6 +137,12 @@ class OnnxRuntimeSessions {
         executionProviders: [executionProvider],
         graphOptimizationLevel: 'all',
         ...(threads !== undefined && { intraOpNumThreads: threads }),
+      }).catch((error: Error) => {
+        this.sessions.delete(key);
+        throw new Error(
+          `onnxruntime: could not create the ${key} session on the "${executionProvider}" execution provider ` +
+            `(${error.message.split('\n')[0]}); onnxruntime-node runs "cpu", onnxruntime-web "wasm" and "webgpu"`,
+        );
       });
       this.sessions.set(key, session);
     }
@@ -221,6 +227,8 @@ class OnnxRuntimeEngine implements TrainingEngine {
   }
 
   async pullWeights(): Promise<void> {
+    // The optimizer's session first: a missing execution provider fails here, before any step.
+    await this.sessions.update();
     this.weights = await readWeights(this.model);
   }
 

@@ -12,6 +12,8 @@ import {
 import { PAD_ID } from '@megabyte/patching';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { differentiate, NodeWriter } from './gradients.js';
+import { inferShapes } from './shapes.js';
 import { encodeGraph, gradientGraph, TRAINING_NAMES } from './training-graphs.js';
 
 beforeAll(async () => {
@@ -90,4 +92,35 @@ describe('gradient graph', () => {
       model.dispose();
     });
   }
+});
+
+describe('differentiation', () => {
+  it('names an operator without a gradient rule and where to add one', () => {
+    const graph = {
+      name: 'erf',
+      nodes: [
+        { name: 'e', opType: 'Erf', inputs: ['x'], outputs: ['y'] },
+        {
+          name: 's',
+          opType: 'ReduceSum',
+          inputs: ['y'],
+          outputs: ['loss'],
+          attributes: { keepdims: { int: 0 } },
+        },
+      ],
+      initializers: [],
+      inputs: [{ name: 'x', type: 'float32' as const, shape: [2] }],
+      outputs: [],
+    };
+    expect(() => inferShapes(graph, {})).toThrow(/Erf.*no shape rule.*shapes\.ts/);
+    const infos = new Map([
+      ['x', { type: 'float32' as const, shape: [2] }],
+      ['y', { type: 'float32' as const, shape: [2] }],
+      ['loss', { type: 'float32' as const, shape: [] }],
+    ]);
+    const writer = new NodeWriter(infos, 'grad/');
+    expect(() => differentiate(graph.nodes, writer, 'loss', ['x'])).toThrow(
+      /Erf.*no gradient rule.*gradients\.ts/,
+    );
+  });
 });
