@@ -12,9 +12,9 @@ import {
 import { PAD_ID } from '@megabyte/patching';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { differentiate, NodeWriter } from './gradients.js';
+import { differentiate, findTanhGelus, NodeWriter } from './gradients.js';
 import { inferShapes } from './shapes.js';
-import { encodeGraph, gradientGraph, TRAINING_NAMES } from './training-graphs.js';
+import { encodeGraph, gradientGraph, natsGraph, TRAINING_NAMES } from './training-graphs.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -95,6 +95,20 @@ describe('gradient graph', () => {
 });
 
 describe('differentiation', () => {
+  it('takes every GELU of the model graphs as one composite (the gradient tests above check its rule)', () => {
+    const config = CONFIGS['conv encoder']!;
+    const model = createModel(config, { seed: 1 });
+    const parameters = model
+      .parameters()
+      .map((p) => ({ name: p.name, shape: p.variable.shape, decay: p.decay }));
+    const graph = natsGraph(config, parameters, { batch: 1, length: config.contextLength });
+    const tanhs = graph.nodes.filter((n) => n.opType === 'Tanh').length;
+    const infos = inferShapes(graph, { bytes: [1, config.contextLength] });
+    expect(tanhs).toBeGreaterThan(2); // the MLPs and the conv encoder
+    expect(findTanhGelus(graph.nodes, new NodeWriter(infos, 'x/')).size).toBe(tanhs);
+    model.dispose();
+  });
+
   it('names an operator without a gradient rule and where to add one', () => {
     const graph = {
       name: 'erf',
