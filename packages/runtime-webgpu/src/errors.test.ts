@@ -1,4 +1,6 @@
 // Error paths and reporting with stand-in WebGPU objects: no GPU, driver or Dawn needed.
+
+import { RuntimeUnavailableError } from '@megabyte/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeAdapter, formatAdapter, formatBytes } from './adapter-info.js';
 import { noAdapterMessage, noWebGpuMessage } from './environment.js';
@@ -64,6 +66,9 @@ describe('createWebGpuRuntime errors', () => {
     const error = await rejection(createWebGpuRuntime());
     expect(error.reason).toBe('no-webgpu');
     expect(error.backend).toBe('webgpu');
+    // Whoever catches the runtime contract's error (core's, re-exported by runtime-node) catches it.
+    expect(error).toBeInstanceOf(RuntimeUnavailableError);
+    expect(error.name).toBe('WebGpuUnavailableError');
     expect(error.message).toMatch(/navigator\.gpu is undefined/);
     expect(error.message).toMatch(/pnpm add webgpu/);
     expect(error.message).toMatch(/'@megabyte\/runtime-webgpu\/node'/);

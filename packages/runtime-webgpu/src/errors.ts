@@ -1,3 +1,5 @@
+import { RuntimeUnavailableError } from '@megabyte/core';
+
 /** Why WebGPU cannot run here. */
 export type WebGpuUnavailableReason =
   /** `navigator.gpu` is missing: the browser has no WebGPU, or Node has no `webgpu` package. */
@@ -10,19 +12,18 @@ export type WebGpuUnavailableReason =
   | 'backend-failed';
 
 /**
- * WebGPU cannot run in this process. `backend` and the message follow @megabyte/core's
- * `RuntimeUnavailableError`; `reason` says which step failed.
+ * WebGPU cannot run in this process: a `RuntimeUnavailableError` (from @megabyte/core) for the
+ * `webgpu` backend, so callers that catch that catch this too; `reason` says which step failed.
  */
-export class WebGpuUnavailableError extends Error {
-  override readonly name = 'WebGpuUnavailableError';
-  readonly backend = 'webgpu';
+export class WebGpuUnavailableError extends RuntimeUnavailableError {
+  override readonly name: string = 'WebGpuUnavailableError';
 
   constructor(
     readonly reason: WebGpuUnavailableReason,
     message: string,
     options?: ErrorOptions,
   ) {
-    super(message, options);
+    super('webgpu', message, options);
   }
 }
 

@@ -1,6 +1,5 @@
 import { writeFileAtomic } from '@megabyte/patching/node';
 import { createRuntime, type NodeRuntime, RuntimeUnavailableError } from '@megabyte/runtime-node';
-import { WebGpuUnavailableError } from '@megabyte/runtime-webgpu';
 import { InvalidArgumentError } from 'commander';
 import { BACKENDS, userPath } from '../options.js';
 import { commandCandidates } from '../runtime.js';
@@ -19,7 +18,8 @@ export async function benchRuntime(
     process.stderr.write(`backend: ${runtime.description}\n`);
     return runtime;
   } catch (error) {
-    if (!(error instanceof RuntimeUnavailableError || error instanceof WebGpuUnavailableError)) throw error;
+    // WebGPU's WebGpuUnavailableError is one too.
+    if (!(error instanceof RuntimeUnavailableError)) throw error;
     skip(error.message);
     return undefined;
   }

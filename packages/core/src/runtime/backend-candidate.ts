@@ -66,7 +66,7 @@ export interface BackendCandidate<Loaded extends LoadedBackendInfo = LoadedBacke
 
 /** A backend that cannot run in this process: not installed, failed to load, or failed to start. */
 export class RuntimeUnavailableError extends Error {
-  override readonly name = 'RuntimeUnavailableError';
+  override readonly name: string = 'RuntimeUnavailableError';
 
   constructor(
     /** The backend name that was asked for, e.g. `tensorflow-gpu`. */
