@@ -572,6 +572,34 @@ describe('faults', () => {
       if (now !== undefined) expect(now).toBe(hash);
     }
 
+    // Flags given with --resume change the run, and say so; --init starts a fresh run from its weights.
+    const extended = await megabyte(['train', '--resume', run, '--steps', '34', '--lr', '0.001']);
+    expect(extended.stderr).toContain('changed: steps 30 -> 34\nchanged: lr 0.002 -> 0.001\n');
+    expect(extended.stderr).toMatch(/done: 34 steps/);
+    expect(extended.code).toBe(0);
+    const tuned = join(root, 'fine-tuned');
+    const init = await megabyte([
+      'train',
+      '--init',
+      run,
+      '--data',
+      text,
+      '--steps',
+      '2',
+      '--batch',
+      '2',
+      '--eval-windows',
+      '1',
+      '--out',
+      tuned,
+    ]);
+    expect(init.stderr).toMatch(/fine-tuning .*killed\/best/);
+    expect(init.code).toBe(0);
+    const fresh = JSON.parse(
+      await readFile(join(tuned, 'checkpoints', 'step-0000002', 'trainer.json'), 'utf8'),
+    ) as { step: number; optimizerStep: number; options: { steps: number } };
+    expect([fresh.step, fresh.optimizerStep, fresh.options.steps]).toEqual([2, 2, 2]);
+
     // A trainer.json whose step lies past the run is refused by name.
     const lying = join(root, 'lying');
     await cp(run, lying, { recursive: true });

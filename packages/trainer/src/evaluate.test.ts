@@ -4,7 +4,7 @@ import { type ByteModel, createModel, idsTensor } from '@megabyte/core';
 import { microMegabyteConfig, microTransformerConfig } from '@megabyte/core/testing';
 import { encodeText } from '@megabyte/patching';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateStream } from './evaluate.js';
+import { EVALUATION_MODES, evaluateStream } from './evaluate.js';
 
 // A large init std makes the predictions depend clearly on the context, so scoring a byte from the
 // wrong window or position shows up as a different number.
@@ -129,28 +129,45 @@ describe('evaluateStream', () => {
     expectClose(byDefault.surprisal, half.surprisal);
   });
 
-  it('strided: each byte comes from the pass in which it sits in the second half of its patch', async () => {
-    const half = P / 2;
-    const result = await evaluateStream(model, IDS, { mode: 'strided', batchSize: 3 });
-    expect(result.mode).toBe('strided');
-    expect(result.surprisal.some(Number.isNaN)).toBe(false);
-    // Pass 1: windows at 0, T, 2T, ...; pass 2: windows at P/2, P/2 + T, ... The first P/2 bytes
-    // exist only in pass 1.
-    const source = (x: number) => {
-      const firstPass = Math.floor(x / T) * T;
-      if (x < half || (x - firstPass) % P >= half) return firstPass;
-      const secondPass = half + Math.floor((x - half) / T) * T;
-      expect((x - secondPass) % P).toBeGreaterThanOrEqual(half);
-      return secondPass;
-    };
-    expectClose(result.surprisal, direct(model, IDS, source));
-    expect(result.bitsPerByte).toBeCloseTo(mean(result.surprisal), 5);
-    // Two passes over the stream, each window computed once.
-    expect(result.costMultiple).toBeGreaterThan(1.8);
-    expect(result.costMultiple).toBeLessThanOrEqual(2);
-    // And the result differs from plain windows: half the bytes come from the shifted pass.
-    const windows = await evaluateStream(model, IDS);
-    expect(Math.abs(windows.bitsPerByte - result.bitsPerByte)).toBeGreaterThan(1e-4);
+  // Pass 1: windows at 0, T, 2T, ...; pass 2: windows at P/2, P/2 + T, ... The first P/2 bytes
+  // exist only in pass 1.
+  const firstPassOf = (x: number) => Math.floor(x / T) * T;
+  const secondPassOf = (x: number) => P / 2 + Math.floor((x - P / 2) / T) * T;
+
+  it.each([
+    ['strided', 'the first half', (x: number) => x % P < P / 2],
+    ['strided-late', 'the second half', (x: number) => x % P >= P / 2 || x < P / 2],
+  ] as const)(
+    '%s: each byte comes from the pass in which it sits in %s of its patch',
+    async (mode, _, inFirstPass) => {
+      const half = P / 2;
+      const result = await evaluateStream(model, IDS, { mode, batchSize: 3 });
+      expect(result.mode).toBe(mode);
+      expect(result.surprisal.some(Number.isNaN)).toBe(false);
+      const source = (x: number) => {
+        if (inFirstPass(x)) return firstPassOf(x);
+        const second = secondPassOf(x);
+        // Where it sits in its patch of the pass it is taken from.
+        const position = (x - second) % P;
+        expect(mode === 'strided' ? position < half : position >= half).toBe(true);
+        return second;
+      };
+      expectClose(result.surprisal, direct(model, IDS, source));
+      expect(result.bitsPerByte).toBeCloseTo(mean(result.surprisal), 5);
+      // Two passes over the stream, each window computed once.
+      expect(result.costMultiple).toBeGreaterThan(1.8);
+      expect(result.costMultiple).toBeLessThanOrEqual(2);
+      // And the result differs from plain windows: half the bytes come from the shifted pass.
+      const windows = await evaluateStream(model, IDS);
+      expect(Math.abs(windows.bitsPerByte - result.bitsPerByte)).toBeGreaterThan(1e-4);
+    },
+  );
+
+  it("strided takes the first P/2 bytes of each patch of the first pass, as the paper's rule says", async () => {
+    const result = await evaluateStream(model, IDS, { mode: 'strided' });
+    const firstPassOnly = direct(model, IDS, firstPassOf);
+    for (let x = 0; x < IDS.length; x++)
+      if (x % P < P / 2) expect(result.surprisal[x]).toBeCloseTo(firstPassOnly[x]!, 5);
   });
 
   it('works on the baseline transformer in windows and sliding modes', async () => {
@@ -171,7 +188,7 @@ describe('evaluateStream', () => {
   it('does not leak tensors', async () => {
     await evaluateStream(model, IDS, { mode: 'strided' });
     const before = tf.memory().numTensors;
-    for (const mode of ['windows', 'sliding', 'strided'] as const) await evaluateStream(model, IDS, { mode });
+    for (const mode of EVALUATION_MODES) await evaluateStream(model, IDS, { mode });
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -62,7 +62,7 @@ export function evalCommand(): Command {
     .addOption(
       new Option(
         '--mode <mode>',
-        "windows, sliding (see --stride) or strided (the paper's P/2-shifted second pass)",
+        "windows, sliding (see --stride), strided (the paper's P/2-shifted second pass, each byte from the pass where it is in the first half of its patch) or strided-late (from the pass where it is in the second half)",
       )
         .choices(EVALUATION_MODES)
         .default('windows'),
