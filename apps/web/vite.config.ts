@@ -8,8 +8,8 @@ import { defaultClientConditions, defineConfig, type Plugin, runnerImport } from
 /** The shipped model, read from the repository so the site never holds a second copy in git. */
 const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../packages/model-default/', import.meta.url));
 /**
- * An image model offered on the Images tab when this directory holds its checkpoint and media.json
- * (none is shipped yet). MEGABYTE_WEB_IMAGE_MODEL=DIR builds the site with another one.
+ * The image model offered on the Images tab when this directory holds its checkpoint and media.json
+ * (models/image-tiny ships one). MEGABYTE_WEB_IMAGE_MODEL=DIR builds the site with another one.
  */
 const IMAGE_MODEL_DIR = process.env.MEGABYTE_WEB_IMAGE_MODEL
   ? `${process.env.MEGABYTE_WEB_IMAGE_MODEL.replace(/\/$/, '')}/`

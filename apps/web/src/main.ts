@@ -454,7 +454,8 @@ function showImageModel(info: ModelInfo): void {
           ' and drop its run directory (config.json, model.safetensors, media.json) on the Model tab.',
         ]),
   );
-  $('image-builtin-row').hidden = imageModel === null || image !== undefined;
+  // Offered while another model (text or image) is loaded.
+  $('image-builtin-row').hidden = imageModel === null || info.source.startsWith('built-in image model');
   document.body.dataset.imageModel = image ? describeLayout(image) : 'none';
   if (image && !sameLayout(picture.layout, image)) resetPicture(image, 0);
   // A chosen image is fitted again to the new model's layout.

@@ -18,6 +18,8 @@ import { SWIFTSHADER_ICD, swiftShaderMissing } from '../../../packages/runtime-w
 const APP = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOTS = join(APP, 'out/screenshots');
 const CHROMIUM = '/usr/bin/chromium';
+/** The site is built with a built-in image model when models/image-tiny has one. */
+const IMAGE_MODEL_SHIPPED = existsSync(join(APP, '../../models/image-tiny/media.json'));
 
 const PARAGRAPH =
   'The jury further said in term-end presentments that the City Executive Committee, which had over-all ' +
@@ -33,6 +35,37 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Presses Tab from the focused tab until focus leaves the tab's panel: the panel's enabled, shown
+ * controls (`wanted`) and those that got focus (`reached`), by id (or name, or tag).
+ */
+async function tabThroughPanel(
+  page: Page,
+  name: string,
+): Promise<{ wanted: string[]; reached: Set<string> }> {
+  const wanted = await page.$$eval(
+    `#view-${name} :is(button, input, textarea, select, [tabindex="0"])`,
+    (all) =>
+      all
+        .filter(
+          (element) => !(element as HTMLButtonElement).disabled && (element as HTMLElement).offsetParent,
+        )
+        .map((element) => element.id || element.getAttribute('name') || element.tagName),
+  );
+  const reached = new Set<string>();
+  for (let presses = 0; presses < 40; presses++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const element = document.activeElement as HTMLElement | null;
+      const inPanel = element?.closest('[role="tabpanel"]');
+      return inPanel ? element!.id || element!.getAttribute('name') || element!.tagName : null;
+    });
+    if (focused === null) break;
+    reached.add(focused);
+  }
+  return { wanted, reached };
 }
 
 /** Waits for the model to be loaded; on a timeout the error says what the page shows instead. */
@@ -261,7 +294,9 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium on wasm', () => {
   });
 
   it('goes through every tab and its controls by keyboard, with the focus ring inside the tab strip', async () => {
-    for (const [index, name] of ['generate', 'score', 'train', 'model'].entries()) {
+    // The Images tab is in the strip when the site has a built-in image model.
+    const views = ['generate', 'score', ...(IMAGE_MODEL_SHIPPED ? ['images'] : []), 'train', 'model'];
+    for (const [index, name] of views.entries()) {
       // Into the tab strip by keyboard: Home, then ArrowRight to this tab.
       await page.focus('#tab-generate');
       await page.keyboard.press('Home');
@@ -280,26 +315,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium on wasm', () => {
       });
       expect(ring).toEqual({ visible: true, inside: true });
       // Tab from the tab into the panel reaches every enabled control in it.
-      const wanted = await page.$$eval(
-        `#view-${name} :is(button, input, textarea, select, [tabindex="0"])`,
-        (all) =>
-          all
-            .filter(
-              (element) => !(element as HTMLButtonElement).disabled && (element as HTMLElement).offsetParent,
-            )
-            .map((element) => element.id || element.getAttribute('name') || element.tagName),
-      );
-      const reached = new Set<string>();
-      for (let presses = 0; presses < 40; presses++) {
-        await page.keyboard.press('Tab');
-        const focused = await page.evaluate(() => {
-          const element = document.activeElement as HTMLElement | null;
-          const inPanel = element?.closest('[role="tabpanel"]');
-          return inPanel ? element!.id || element!.getAttribute('name') || element!.tagName : null;
-        });
-        if (focused === null) break;
-        reached.add(focused);
-      }
+      const { wanted, reached } = await tabThroughPanel(page, name);
       for (const id of wanted) expect(reached, `${id} in ${name}`).toContain(id);
     }
   });
@@ -481,6 +497,17 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium on wasm', () => {
     await expect.poll(() => downloads.sort()).toEqual(['config.json', 'model.safetensors']);
   });
 
+  it('the engine picker reloads the page with the engine chosen', async () => {
+    await Promise.all([page.waitForURL(site.url), page.selectOption('#engine', 'auto')]);
+    await waitForModel(page);
+    expect(await page.inputValue('#engine')).toBe('auto');
+    // No GPU here (--disable-gpu): auto says why it took wasm.
+    expect(await page.textContent('#backend-why')).toMatch(/^Inference: no WebGPU: /);
+    await Promise.all([page.waitForURL(`${site.url}?backend=wasm`), page.selectOption('#engine', 'wasm')]);
+    await waitForModel(page);
+    expect(await page.textContent('#backend-info')).toMatch(/^onnxruntime-web 1\.30\.0, wasm, /);
+  });
+
   it('reads the default model from the browser cache on the next visit, and fits a phone', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.reload();
@@ -596,6 +623,12 @@ describe.skipIf(!existsSync(CHROMIUM))('first visit, then offline, in Chromium o
     expect(binary.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     // Less than a third of the 14.2 MB goes over the network.
     expect(Number(binary.headers.get('content-length'))).toBeLessThan(14.2e6 / 3);
+    // The service worker got the build's list of app files and its version.
+    const worker = await (await fetch(new URL('sw.js', page.url()))).text();
+    expect(worker).not.toMatch(/__SHELL__|__VERSION__/);
+    expect(worker).toMatch(/"[0-9a-f]{16}"/);
+    expect(worker).toContain('"./"');
+    expect(worker).toMatch(/"\.\/assets\/worker-[\w-]+\.js"/);
   });
 
   it('reloads with the server gone, then generates, scores and trains', async () => {
@@ -739,7 +772,7 @@ describe.skipIf(!existsSync(CHROMIUM))('Images view in Chromium on wasm', () => 
 
   it('shows the Images tab only when it can draw: with an image model loaded or built in', async () => {
     // A built-in image model is offered exactly when the site was built with models/image-tiny.
-    const shipped = existsSync(join(APP, '../../models/image-tiny/media.json'));
+    const shipped = IMAGE_MODEL_SHIPPED;
     expect(await page.isVisible('#tab-images')).toBe(shipped);
     // The Model tab says how an image model opens it (as markup, no literal backticks).
     expect(await page.textContent('#view-model')).toMatch(
@@ -780,6 +813,14 @@ describe.skipIf(!existsSync(CHROMIUM))('Images view in Chromium on wasm', () => 
     expect(await page.textContent('#image-model')).toMatch(
       /^Image model: config\.json \(from disk\), 8 x 8 RGB, patch scan \(2 x 2 blocks\), 192 bytes per image\./,
     );
+    // The tab is in the keyboard path now, and so is every control of its view.
+    await page.focus('#tab-images');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowRight');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('tab-images');
+    const { wanted, reached } = await tabThroughPanel(page, 'images');
+    expect(wanted).toContain('image-generate');
+    for (const id of wanted) expect(reached, id).toContain(id);
     const placeholder = await canvasPixels(page, '#image-output');
     expect(placeholder).toHaveLength(8 * 8 * 4);
     expect(new Set(placeholder.filter((_, i) => i % 4 !== 3))).toEqual(new Set([205, 225]));
@@ -885,6 +926,33 @@ describe.skipIf(!existsSync(CHROMIUM))('Images view in Chromium on wasm', () => 
     expect(checker.length).toBeGreaterThanOrEqual((24 * 24 - Math.floor(known / 3)) * 3);
     expect(await page.isEnabled('#image-generate')).toBe(true);
   });
+
+  it.skipIf(!IMAGE_MODEL_SHIPPED)(
+    'the built-in image model loads from the Images tab and draws',
+    async () => {
+      await page.click('#tab-images');
+      await page.click('#image-builtin');
+      await page.waitForSelector('body[data-image-model^="32 x 32"]', { state: 'attached', timeout: 90_000 });
+      expect(await page.textContent('#model-info')).toMatch(
+        /^built-in image model, downloaded: MEGABYTE, patches of 48 bytes, [\d,]+ parameters, context 3072 bytes, on tfjs \(wasm\)$/,
+      );
+      expect(await page.textContent('#download-list')).toMatch(/built-in image model: \d\.\d MB, downloaded/);
+      await page.click('#image-generate');
+      // Two patches (two 4 x 4 blocks) are enough to see it draw; Stop ends it.
+      await page.waitForFunction(
+        () =>
+          Number(
+            /^(\d+) \/ 3072 bytes/.exec(document.querySelector('#image-stats')?.textContent ?? '')?.[1],
+          ) >= 96,
+        undefined,
+        { timeout: 120_000 },
+      );
+      await page.click('#image-stop');
+      await page.waitForSelector('body[data-image-bytes]', { state: 'attached', timeout: 60_000 });
+      expect(Number(await page.getAttribute('body', 'data-image-bytes'))).toBeGreaterThanOrEqual(96);
+      await page.screenshot({ path: join(SCREENSHOTS, 'images-builtin.png'), fullPage: true });
+    },
+  );
 
   it('fits a phone', async () => {
     await page.setInputFiles('#image-file', {
