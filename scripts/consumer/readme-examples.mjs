@@ -55,20 +55,51 @@ export function extractExamples(file) {
   return examples;
 }
 
-/** The earlier example then the later one, imports first (ES imports must be at the top level). */
+/** The earlier example then the later one, imports first and each imported name once. */
 function mergeExamples(first, second) {
-  const isImport = (line) => /^import\s/.test(line);
-  const split = (code) => {
-    const lines = code.split('\n');
-    let last = -1;
-    lines.forEach((line, index) => {
-      if (isImport(line)) last = index;
-    });
-    return { imports: lines.slice(0, last + 1), body: lines.slice(last + 1) };
-  };
-  const a = split(first);
-  const b = split(second);
-  return [...a.imports, ...b.imports, ...a.body, ...b.body].join('\n');
+  const a = splitImports(first);
+  const b = splitImports(second);
+  const seen = new Set(a.imports.flatMap(importedNames));
+  const kept = b.imports.flatMap((statement) => {
+    const names = importedNames(statement);
+    const fresh = names.filter((name) => !seen.has(name));
+    for (const name of fresh) seen.add(name);
+    if (fresh.length === names.length) return [statement];
+    if (fresh.length === 0) return [];
+    const from = /from\s+'[^']+';/.exec(statement)[0];
+    return [`import { ${fresh.join(', ')} } ${from}`];
+  });
+  return [...a.imports, ...kept, a.body, b.body].join('\n');
+}
+
+const IMPORT = /^import\s[^;]*;\n?/;
+
+/** The leading import statements (each possibly over several lines) and the rest. */
+function splitImports(code) {
+  const imports = [];
+  let rest = code;
+  for (;;) {
+    rest = rest.replace(/^(\s*\/\/[^\n]*\n|\s*\n)+/, (comments) => (comments.trim() === '' ? '' : comments));
+    const match = IMPORT.exec(rest);
+    if (!match) break;
+    imports.push(match[0].trim());
+    rest = rest.slice(match[0].length);
+  }
+  return { imports, body: rest };
+}
+
+/** What an import statement binds: named imports, a namespace or default, or the module itself. */
+function importedNames(statement) {
+  const named = /\{([^}]*)\}/.exec(statement);
+  if (named) {
+    return named[1]
+      .split(',')
+      .map((part) => part.trim().replace(/^type\s+/, ''))
+      .filter(Boolean)
+      .map((part) => part.split(/\s+as\s+/).pop());
+  }
+  const binding = /^import\s+(?:\*\s+as\s+)?(\w+)\s+from/.exec(statement);
+  return [binding ? binding[1] : statement];
 }
 
 function run(command, args, options) {
