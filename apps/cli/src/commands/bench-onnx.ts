@@ -1,19 +1,28 @@
 import { cpus, loadavg } from 'node:os';
-import { type GenerationModel, generate } from '@megabyte/core';
+import { createModel, type GenerationModel, generate, presetConfig } from '@megabyte/core';
 import { exportModel, type OnnxExport, OnnxModel } from '@megabyte/onnx';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { onnxruntimeNode } from '../onnxruntime.js';
 import { integer, userPath } from '../options.js';
-import { benchRuntime, list, publishReport, renderTable } from './bench-harness.js';
+import {
+  benchRuntime,
+  EngineMissing,
+  list,
+  publishReport,
+  pytorchBench,
+  renderTable,
+} from './bench-harness.js';
 import { defaultModelDirectory } from './generate.js';
 import { loadModelArgument } from './model-loading.js';
 
 /** Each way to run the model, in table order. */
-const RUNTIMES = ['onnxruntime-node', 'onnxruntime-web', 'tfjs-cpu', 'tfjs-wasm'] as const;
+const RUNTIMES = ['onnxruntime-node', 'onnxruntime-web', 'tfjs-cpu', 'tfjs-wasm', 'pytorch'] as const;
 type RuntimeName = (typeof RUNTIMES)[number];
 
 interface OnnxBenchFlags {
   model?: string;
+  preset?: string;
+  python: string;
   runtimes: RuntimeName[];
   bytes: number;
   warmupBytes: number;
@@ -43,6 +52,8 @@ export function onnxBenchCommand(): Command {
       'generation speed (bytes/s, greedy, batch 1) of a model on onnxruntime-node, onnxruntime-web (wasm) and tfjs (cpu, wasm)',
     )
     .option('--model <dir>', 'checkpoint or run directory (default: the shipped @megabyte/model-default)')
+    .option('--preset <name>', 'instead of --model: an untrained model of this preset (seed 0), e.g. small')
+    .option('--python <path>', 'the Python with torch for the pytorch runtime', '/usr/bin/python3')
     .addOption(
       new Option('--runtimes <list>', `comma-separated: ${RUNTIMES.join(', ')}`)
         .argParser(runtimeList)
@@ -66,11 +77,15 @@ The model is exported to ONNX in memory (megabyte export's graphs) and generates
 @megabyte/core's generate on each runtime, with the KV caches (the context slides by half when
 full). onnxruntime-web runs its wasm execution provider in Node with one thread, onnxruntime-node
 its cpu execution provider with --ort-threads threads (default 1, like the others). "same bytes"
-compares each greedy output with the first runtime's.
+compares each greedy output with the first runtime's. pytorch is the PyTorch twin
+(python/megabyte_torch) generating the same number of bytes with its KV caches, batch 1, with
+--ort-threads threads, on a model of the same config (its own random weights: a speed figure only;
+at most one context of bytes).
 
 Examples:
   megabyte bench onnx
-  megabyte bench onnx --bytes 512 --runtimes onnxruntime-node,tfjs-wasm`,
+  megabyte bench onnx --bytes 512 --runtimes onnxruntime-node,tfjs-wasm
+  megabyte bench onnx --preset small --runtimes onnxruntime-node,pytorch`,
     )
     .action(async (flags: OnnxBenchFlags) => {
       await benchOnnx(flags);
@@ -78,7 +93,14 @@ Examples:
 }
 
 async function benchOnnx(flags: OnnxBenchFlags): Promise<void> {
+  if (flags.model !== undefined && flags.preset !== undefined)
+    throw new InvalidArgumentError('give --model or --preset, not both');
   const modelPath = flags.model ?? defaultModelDirectory();
+  // A preset's untrained model (seed 0), or the checkpoint, on the active tfjs backend.
+  const loadModel = async () =>
+    flags.preset === undefined
+      ? (await loadModelArgument(modelPath)).model
+      : createModel(presetConfig(flags.preset), { seed: 0 });
   const rows: OnnxBenchRow[] = [];
   const skipped: { runtime: string; reason: string }[] = [];
   const progress = (line: string) => process.stderr.write(`${line}\n`);
@@ -114,22 +136,52 @@ async function benchOnnx(flags: OnnxBenchFlags): Promise<void> {
   };
 
   for (const runtime of flags.runtimes) {
+    if (runtime === 'pytorch') {
+      await benchRuntime('cpu', () => {});
+      const model = await loadModel();
+      const config = model.config;
+      model.dispose();
+      try {
+        const length = Math.min(flags.bytes, config.contextLength);
+        const python = {
+          batch: 1,
+          length,
+          steps: 1,
+          warmup: 0,
+          threads: flags.ortThreads,
+          python: flags.python,
+        };
+        const result = await pytorchBench({ config, mode: 'generate', ...python });
+        rows.push({
+          runtime,
+          engine: result.note,
+          bytes: length,
+          seconds: length / result.bytesPerSecond,
+          bytesPerSecond: result.bytesPerSecond,
+          mismatchAt: null,
+        });
+      } catch (error) {
+        if (!(error instanceof EngineMissing)) throw error;
+        skipped.push({ runtime, reason: error.message });
+      }
+      continue;
+    }
     if (runtime.startsWith('tfjs-')) {
       const backend = runtime.slice('tfjs-'.length);
       const tfRuntime = await benchRuntime(backend, (reason) => skipped.push({ runtime, reason }));
       if (!tfRuntime) continue;
-      let loaded: Awaited<ReturnType<typeof loadModelArgument>> | undefined;
+      let loaded: Awaited<ReturnType<typeof loadModel>> | undefined;
       await record(runtime, backend, async () => {
-        loaded = await loadModelArgument(modelPath);
-        return loaded.model;
+        loaded = await loadModel();
+        return loaded;
       });
-      loaded?.model.dispose();
+      loaded?.dispose();
       continue;
     }
     if (!exported) {
       // The weights are read with dataSync: the plain cpu backend always allows it.
       await benchRuntime('cpu', () => {});
-      const { model } = await loadModelArgument(modelPath);
+      const model = await loadModel();
       exported = exportModel(model);
       model.dispose();
     }
@@ -156,7 +208,7 @@ async function benchOnnx(flags: OnnxBenchFlags): Promise<void> {
     cpu: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
     loadAverage: loadavg(),
     options: {
-      model: userPath(modelPath),
+      model: flags.preset === undefined ? userPath(modelPath) : `preset ${flags.preset} (untrained, seed 0)`,
       runtimes: flags.runtimes,
       bytes: flags.bytes,
       warmupBytes: flags.warmupBytes,
@@ -183,10 +235,21 @@ async function benchOnnx(flags: OnnxBenchFlags): Promise<void> {
 
 export function onnxBenchTable(rows: readonly OnnxBenchRow[]): string {
   const n = (value: number) => (value < 100 ? value.toFixed(1) : Math.round(value).toLocaleString('en-US'));
-  const header = ['runtime', 'engine', 'bytes', 'seconds', 'bytes/s', '2nd half B/s', 'same bytes'];
+  // PyTorch generates with weights of its own: its bytes are not compared, its speed is the anchor.
+  const pytorch = rows.find((row) => row.runtime === 'pytorch' && !row.error)?.bytesPerSecond;
+  const header = [
+    'runtime',
+    'engine',
+    'bytes',
+    'seconds',
+    'bytes/s',
+    '2nd half B/s',
+    'same bytes',
+    'x PyTorch',
+  ];
   const cells = rows.map((row) =>
     row.error
-      ? [row.runtime, row.engine, '-', '-', 'failed', '-', '-']
+      ? [row.runtime, row.engine, '-', '-', 'failed', '-', '-', '-']
       : [
           row.runtime,
           row.engine,
@@ -194,7 +257,8 @@ export function onnxBenchTable(rows: readonly OnnxBenchRow[]): string {
           row.seconds.toFixed(2),
           n(row.bytesPerSecond),
           row.secondHalfBytesPerSecond === undefined ? '-' : n(row.secondHalfBytesPerSecond),
-          row.mismatchAt === null ? 'yes' : `from ${row.mismatchAt}`,
+          row.runtime === 'pytorch' ? '-' : row.mismatchAt === null ? 'yes' : `from ${row.mismatchAt}`,
+          pytorch === undefined ? '-' : (row.bytesPerSecond / pytorch).toFixed(2),
         ],
   );
   return renderTable(header, cells);

@@ -1,9 +1,4 @@
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { availableParallelism } from 'node:os';
 import {
   type ByteModel,
   createModel,
@@ -21,9 +16,14 @@ import {
 import { Command, Option } from 'commander';
 import { onnxruntimeNode } from '../onnxruntime.js';
 import { formatCount, integer } from '../options.js';
-import { benchRuntime, list, publishReport, renderTable } from './bench-harness.js';
-
-const run = promisify(execFile);
+import {
+  benchRuntime,
+  EngineMissing,
+  list,
+  publishReport,
+  pytorchBench,
+  renderTable,
+} from './bench-harness.js';
 
 /**
  * `megabyte bench train`: optimizer steps per second of each engine on the same model and the
@@ -62,9 +62,6 @@ export interface TrainBenchRow {
   readonly skipped?: string;
   readonly error?: string;
 }
-
-/** An engine that is not installed here: its row says so and the benchmark still succeeds. */
-class EngineMissing extends Error {}
 
 /** The settings of our trainer (the paper's recipe); the PyTorch bench uses the same. */
 const OPTIMIZER: OptimizerSettings = { lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1 };
@@ -230,45 +227,22 @@ async function measure(
   }
 }
 
-/** The PyTorch twin's figure for the same config, from python/megabyte_torch's bench. */
 async function pytorchRate(
   config: ModelConfig,
   threads: number,
   flags: TrainBenchFlags,
 ): Promise<{ msPerStep: number; note: string }> {
-  const python = pythonPackageDir();
-  const dir = await mkdtemp(join(tmpdir(), 'megabyte-bench-train-'));
-  try {
-    await writeFile(join(dir, 'config.json'), JSON.stringify(config));
-    const args = ['-m', 'megabyte_torch.bench', '--config', join(dir, 'config.json'), '--mode', 'train'];
-    const sizes = ['--batch', flags.batch, '--length', config.contextLength, '--steps', flags.steps];
-    const rest = ['--warmup', flags.warmup, '--threads', threads, '--json', join(dir, 'result.json')];
-    await run(flags.python, [...args, ...[...sizes, ...rest].map(String)], {
-      env: { ...process.env, PYTHONPATH: python },
-      maxBuffer: 1 << 24,
-    }).catch((error: { code?: number | string; stderr?: string; message: string }) => {
-      const message = `PyTorch (${flags.python}): ${(error.stderr || error.message).trim().split('\n').at(-1)}`;
-      // ENOENT: no such Python; 3: it has no torch (see python/megabyte_torch/bench.py).
-      throw error.code === 'ENOENT' || error.code === 3 ? new EngineMissing(message) : new Error(message);
-    });
-    const result = JSON.parse(await readFile(join(dir, 'result.json'), 'utf8'));
-    return {
-      msPerStep: result.msPerStep,
-      note: `torch ${result.torch}${result.compiled ? ', compiled' : result.compileNote ? `, eager: ${result.compileNote}` : ''}`,
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** python/ of this repository (MEGABYTE_TORCH_PATH overrides it). */
-function pythonPackageDir(): string {
-  const dir = process.env.MEGABYTE_TORCH_PATH ?? resolve(import.meta.dirname, '..', '..', '..', 'python');
-  if (!existsSync(join(dir, 'megabyte_torch')))
-    throw new EngineMissing(
-      `no megabyte_torch package under ${dir}: set MEGABYTE_TORCH_PATH to the repository's python/ folder`,
-    );
-  return dir;
+  const result = await pytorchBench({
+    config,
+    mode: 'train',
+    batch: flags.batch,
+    length: config.contextLength,
+    steps: flags.steps,
+    warmup: flags.warmup,
+    threads,
+    python: flags.python,
+  });
+  return { msPerStep: result.msPerStep, note: result.note };
 }
 
 /** Deterministic byte ids 0..255 (a linear congruential sequence: no dependency on Math.random). */
