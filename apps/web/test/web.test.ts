@@ -1,9 +1,18 @@
 // The built site in headless Chromium (Debian's /usr/bin/chromium, no GPU), driven by playwright-core.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 // tfjs-core and its backend before any @megabyte/* import, so they share one tfjs instance.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -475,6 +484,8 @@ describe.skipIf(!existsSync(CHROMIUM))('web demo in Chromium on wasm', () => {
       },
     );
     expect(await page.$$('#train-chart polyline')).toHaveLength(1);
+    // The training engine's description is on the page now: still no double full stops.
+    expect(await page.textContent('body')).not.toMatch(/[^.]\.\.(?!\.)/);
     // On a phone the chart's labels keep a readable size (the drawing follows the chart's width).
     await page.setViewportSize({ width: 390, height: 844 });
     await expect
@@ -631,6 +642,28 @@ describe.skipIf(!existsSync(CHROMIUM))('first visit, then offline, in Chromium o
     expect(worker).toMatch(/"\.\/assets\/worker-[\w-]+\.js"/);
   });
 
+  it('a new deploy replaces the app: new page at once, new service worker, old cache deleted', async () => {
+    const appCaches = () =>
+      page.evaluate(async () => (await caches.keys()).filter((name) => name.startsWith('megabyte-app-')));
+    const [before] = await appCaches();
+    expect(before).toMatch(/^megabyte-app-[0-9a-f]{16}$/);
+    // A new version of the site: another page and another service worker (its version hash).
+    const rewrite = (name: string, edit: (text: string) => string) => {
+      const path = join(site.outDir, name);
+      const text = edit(readFileSync(path, 'utf8'));
+      writeFileSync(path, text);
+      writeFileSync(`${path}.gz`, gzipSync(text));
+    };
+    const version = before!.slice('megabyte-app-'.length);
+    rewrite('index.html', (html) => html.replace('</body>', '<p id="new-version">v2</p></body>'));
+    rewrite('sw.js', (code) => code.replace(version, '0123456789abcdef'));
+    await page.reload();
+    await waitForModel(page);
+    expect(await page.isVisible('#new-version')).toBe(true);
+    await expect.poll(appCaches, { timeout: 60_000 }).toEqual(['megabyte-app-0123456789abcdef']);
+    await page.waitForSelector('body[data-offline="ready"]', { state: 'attached', timeout: 90_000 });
+  });
+
   it('reloads with the server gone, then generates, scores and trains', async () => {
     await new Promise<void>((resolve) => server.httpServer.close(() => resolve()));
     await page.reload();
@@ -696,6 +729,8 @@ describe.skipIf(!existsSync(CHROMIUM) || swiftShaderMissing !== undefined)(
         /^Inference: no WebGPU: google swiftshader is a software adapter, slower than wasm on the same CPU \(\?backend=webgpu uses it anyway\)/,
       );
       expect(await page.inputValue('#engine')).toBe('auto');
+      // Messages from libraries bring their own full stops: never two in a row on the page.
+      expect(await page.textContent('body')).not.toMatch(/[^.]\.\.(?!\.)/);
       await page.close();
     });
 
