@@ -39,6 +39,7 @@ interface TrainBenchFlags {
   batch: number;
   steps: number;
   warmup: number;
+  rounds: number;
   python: string;
   out: string;
   json: boolean;
@@ -93,6 +94,12 @@ export function trainBenchCommand(): Command {
     .option('--batch <n>', 'windows of the full context per step', integer(1), 2)
     .option('--steps <n>', 'timed optimizer steps (the median is reported)', integer(1), 3)
     .option('--warmup <n>', 'untimed steps first (graph building, allocation)', integer(0), 1)
+    .option(
+      '--rounds <n>',
+      'times every engine is measured, in turn; the fastest round is kept',
+      integer(1),
+      2,
+    )
     .option('--python <path>', 'the Python with torch for the PyTorch rows', '/usr/bin/python3')
     .option('--out <file.json>', 'where to write the results', 'bench-results/train.json')
     .option('--json', 'print the results as JSON on stdout instead of the table', false)
@@ -102,7 +109,8 @@ export function trainBenchCommand(): Command {
 Every engine trains the same seeded model on the same random bytes with AdamW and clipping, as
 @megabyte/trainer does (PyTorch: python/megabyte_torch, the same architecture; fused attention
 and torch.compile where that torch has them). ratio: bytes/s over the fastest PyTorch row of the
-same preset in this run. These machines are noisy: compare rows of one run only.
+same preset in this run. The engines are measured in turn --rounds times and each keeps its
+fastest round, so that load on a shared machine weighs on all alike; compare rows of one run only.
 
 Examples:
   megabyte bench train                                   # small and transformer-small
@@ -117,42 +125,27 @@ async function benchTraining(flags: TrainBenchFlags): Promise<void> {
   const presets = flags.presets.map((name) => ({ name, config: presetConfig(name) }));
   const rows: TrainBenchRow[] = [];
   for (const { name, config } of presets) {
-    const rowsOfPreset: TrainBenchRow[] = [];
-    for (const engine of flags.engines) {
-      const threadCounts = engine === 'onnxruntime' || engine === 'pytorch' ? flags.threads : [1];
-      for (const threads of threadCounts) {
-        const base = {
-          preset: name,
-          engine,
-          threads,
-          batch: flags.batch,
-          contextLength: config.contextLength,
-          parameters: parameterBreakdown(config).total,
-        };
-        process.stderr.write(
-          `${name}: ${engine}${threadCounts.length > 1 ? `, ${threads} threads` : ''}...\n`,
-        );
-        try {
-          const measured =
-            engine === 'pytorch'
-              ? await pytorchRate(config, threads, flags)
-              : await engineRate(engine, config, threads, flags);
-          const bytesPerSecond = (flags.batch * config.contextLength) / (measured.msPerStep / 1000);
-          rowsOfPreset.push({
-            ...base,
-            ...measured,
-            bytesPerSecond,
-            gflops: (3 * flopsPerByte(config) * bytesPerSecond) / 1e9,
-          });
-        } catch (error) {
-          const message = (error as Error).message.split('\n')[0]!;
-          rowsOfPreset.push({
-            ...base,
-            ...(error instanceof EngineMissing ? { skipped: message } : { error: message }),
-          });
-        }
+    const plan = flags.engines.flatMap((engine) =>
+      (engine === 'onnxruntime' || engine === 'pytorch' ? flags.threads : [1]).map((threads) => ({
+        engine,
+        threads,
+      })),
+    );
+    // Rounds take the engines in turn, so that a burst of load on a shared machine hits them all
+    // alike; each row keeps its fastest round.
+    const best = new Map<string, TrainBenchRow>();
+    for (let round = 1; round <= flags.rounds; round++) {
+      for (const { engine, threads } of plan) {
+        const key = `${engine} ${threads}`;
+        if (best.get(key)?.error || best.get(key)?.skipped) continue;
+        process.stderr.write(`${name}, round ${round}/${flags.rounds}: ${engine}, ${threads} thread(s)...\n`);
+        const row = await measureRow(name, config, engine, threads, flags);
+        const kept = best.get(key);
+        if (!kept?.msPerStep || (row.msPerStep !== undefined && row.msPerStep < kept.msPerStep) || row.error)
+          best.set(key, row);
       }
     }
+    const rowsOfPreset = [...best.values()];
     const pytorch = Math.max(
       0,
       ...rowsOfPreset.filter((r) => r.engine === 'pytorch' && r.bytesPerSecond).map((r) => r.bytesPerSecond!),
@@ -171,6 +164,40 @@ async function benchTraining(flags: TrainBenchFlags): Promise<void> {
     rows,
   };
   await publishReport(flags, report, rows, () => trainTable(rows));
+}
+
+/** One engine's row: its median step, or why it did not run. */
+async function measureRow(
+  preset: string,
+  config: ModelConfig,
+  engine: string,
+  threads: number,
+  flags: TrainBenchFlags,
+): Promise<TrainBenchRow> {
+  const base = {
+    preset,
+    engine,
+    threads,
+    batch: flags.batch,
+    contextLength: config.contextLength,
+    parameters: parameterBreakdown(config).total,
+  };
+  try {
+    const measured =
+      engine === 'pytorch'
+        ? await pytorchRate(config, threads, flags)
+        : await engineRate(engine, config, threads, flags);
+    const bytesPerSecond = (flags.batch * config.contextLength) / (measured.msPerStep / 1000);
+    return {
+      ...base,
+      ...measured,
+      bytesPerSecond,
+      gflops: (3 * flopsPerByte(config) * bytesPerSecond) / 1e9,
+    };
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0]!;
+    return { ...base, ...(error instanceof EngineMissing ? { skipped: message } : { error: message }) };
+  }
 }
 
 /** Median milliseconds per optimizer step of one of our engines. */
