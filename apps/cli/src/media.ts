@@ -2,8 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelConfig } from '@megabyte/core';
 import {
-  Corpus,
-  type CorpusDocument,
   IMAGE_SCANS,
   type ImageLayout,
   type ImageScan,
@@ -19,9 +17,6 @@ import {
   DEFAULT_AUDIO_SAMPLE_RATE,
   DEFAULT_IMAGE_LAYOUT,
   IMAGE_DATASETS,
-  loadAudioDataset,
-  loadImageDataset,
-  type MediaDataset,
   writeFileAtomic,
 } from '@megabyte/patching/node';
 import { runDirectoryOf } from '@megabyte/trainer';
@@ -162,73 +157,9 @@ export function assertModelFitsImages(config: ModelConfig, layout: ImageLayout):
   }
 }
 
-export interface MediaDataOptions {
-  readonly validationFraction: number;
-  readonly maxFiles?: number | undefined;
-  readonly include?: string[] | undefined;
-  readonly exclude?: string[] | undefined;
-}
-
-export interface MediaData {
-  readonly train: Corpus;
-  readonly validation: Corpus | undefined;
-  readonly dataset: MediaDataset;
-}
-
-/**
- * The corpora of an image or audio data set. Images are laid end to end without boundary ids:
- * each is exactly one image long, so windows of a whole number of images that start at 0 (the
- * validation windows, `eval`'s windows) hold whole images. Audio clips are joined like text
- * documents, with a boundary id between clips.
- */
-export async function loadMediaData(
-  spec: MediaSpec,
-  source: string,
-  options: MediaDataOptions,
-): Promise<MediaData> {
-  const path = Object.hasOwn(IMAGE_DATASETS, source) ? source : userPath(source);
-  const common = {
-    validationFraction: options.validationFraction,
-    limit: options.maxFiles,
-    include: options.include,
-    exclude: options.exclude,
-  };
-  const dataset =
-    spec.modality === 'image'
-      ? await loadImageDataset(path, { ...spec.layout, ...common })
-      : await loadAudioDataset(path, { sampleRate: spec.sampleRate, ...common });
-  const corpus = (documents: CorpusDocument[]) =>
-    documents.length === 0
-      ? undefined
-      : spec.modality === 'image'
-        ? Corpus.fromBytes(concatenate(documents))
-        : Corpus.fromDocuments(documents);
-  return { train: corpus(dataset.train)!, validation: corpus(dataset.validation), dataset };
-}
-
-function concatenate(documents: CorpusDocument[]): Uint8Array {
-  const bytes = new Uint8Array(documents.reduce((sum, d) => sum + d.bytes.length, 0));
-  let offset = 0;
-  for (const { bytes: part } of documents) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
-}
-
-/** One line on what a media data set holds, for stderr. */
-export function describeMedia(spec: MediaSpec, data: MediaData): string {
-  const { dataset } = data;
-  const files = dataset.train.length + dataset.validation.length;
-  const format =
-    spec.modality === 'image'
-      ? `${spec.layout.size} x ${spec.layout.size} RGB, ${spec.layout.scan} scan${spec.layout.scan === 'patch' ? ` (${spec.layout.patch} x ${spec.layout.patch} blocks)` : ''}`
-      : `${spec.sampleRate} Hz mono mu-law, ${((data.train.byteLength + (data.validation?.byteLength ?? 0)) / spec.sampleRate).toFixed(1)} s`;
-  const skipped =
-    dataset.skipped.length > 0
-      ? `; skipped ${dataset.skipped.length} (first: ${dataset.skipped[0]!.name}: ${dataset.skipped[0]!.reason})`
-      : '';
-  return `${spec.modality}: ${files} file(s) from ${dataset.directory} as ${format}: ${dataset.train.length} train, ${dataset.validation.length} validation${skipped}`;
+/** Media data as given on the command line: an image set's name as it is, else a path from the user's directory. */
+export function mediaDataPath(data: string): string {
+  return Object.hasOwn(IMAGE_DATASETS, data) ? data : userPath(data);
 }
 
 function kebab(name: string): string {

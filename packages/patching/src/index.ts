@@ -30,6 +30,7 @@ export {
 } from './image.js';
 export { checkImageSize, MAX_IMAGE_PIXELS, pngHeaderSize } from './image-header.js';
 export {
+  describeImageLayout,
   MEDIA_FILE,
   type MediaSpec,
   MODALITIES,

@@ -23,6 +23,13 @@ export type SavedMedia = MediaSpec & {
   readonly validationFraction?: number | undefined;
 };
 
+/** One line on a layout, e.g. `32 x 32 RGB, patch scan (4 x 4 blocks)` or `32 x 32 RGB, raster scan`. */
+export function describeImageLayout(layout: ImageLayout): string {
+  const scan =
+    layout.scan === 'patch' ? `patch scan (${layout.patch} x ${layout.patch} blocks)` : 'raster scan';
+  return `${layout.size} x ${layout.size} RGB, ${scan}`;
+}
+
 /** Reads a media.json; `name` (its path) is named in every error, with what the file should hold. */
 export function parseSavedMedia(text: string, name: string): SavedMedia {
   let media: Record<string, unknown>;

@@ -1,16 +1,9 @@
 import { Corpus, type MediaSpec, type SavedMedia, splitCorpus } from '@megabyte/patching';
-import { resolveDataSource } from '@megabyte/patching/node';
+import { describeMediaCorpora, loadMediaCorpora, resolveDataSource } from '@megabyte/patching/node';
 import { EVALUATION_MODES, type EvaluationMode, evaluateStream } from '@megabyte/trainer';
 import { Command, Option } from 'commander';
 import { chooseEngineBackend, ENGINE_BACKEND_HELP, ENGINE_BACKENDS } from '../engine-backend.js';
-import {
-  describeMedia,
-  loadMediaData,
-  type MediaFlags,
-  readSavedMedia,
-  resolveMedia,
-  withMediaOptions,
-} from '../media.js';
+import { type MediaFlags, mediaDataPath, readSavedMedia, resolveMedia, withMediaOptions } from '../media.js';
 import {
   collect,
   formatBytes,
@@ -161,13 +154,13 @@ async function mediaCorpus(
   const validationFraction = given('validation')
     ? flags.validation
     : (saved?.validationFraction ?? flags.validation);
-  const loaded = await loadMediaData(media, data, {
+  const loaded = await loadMediaCorpora(media, mediaDataPath(data), {
     validationFraction: flags.split === 'validation' ? validationFraction : 0,
     maxFiles: flags.maxFiles ?? saved?.maxFiles,
     include: flags.include,
     exclude: flags.exclude,
   });
-  process.stderr.write(`data: ${describeMedia(media, loaded)}\n`);
+  process.stderr.write(`data: ${describeMediaCorpora(media, loaded)}\n`);
   if (flags.split === 'all') return { corpus: loaded.train, data };
   if (!loaded.validation) {
     throw new Error(`data "${data}" has too few files to hold any out: use --split all`);

@@ -10,7 +10,12 @@ import {
   validateConfig,
 } from '@megabyte/core';
 import { Corpus, imageByteLength, type MediaSpec, splitCorpus } from '@megabyte/patching';
-import { IMAGE_DATASETS, resolveDataSource, writeFileAtomic } from '@megabyte/patching/node';
+import {
+  describeMediaCorpora,
+  loadMediaCorpora,
+  resolveDataSource,
+  writeFileAtomic,
+} from '@megabyte/patching/node';
 import {
   runDirectoryOf,
   Trainer,
@@ -23,14 +28,7 @@ import { loadResumePoint, RunDirectory } from '@megabyte/trainer/node';
 import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import { chooseEngineBackend, ENGINE_BACKEND_HELP, ENGINE_BACKENDS } from '../engine-backend.js';
-import {
-  describeMedia,
-  loadMediaData,
-  type MediaFlags,
-  resolveMedia,
-  withMediaOptions,
-  writeSavedMedia,
-} from '../media.js';
+import { type MediaFlags, mediaDataPath, resolveMedia, withMediaOptions, writeSavedMedia } from '../media.js';
 import {
   collect,
   formatCount,
@@ -384,8 +382,8 @@ async function mediaSplit(
   dataSpec: DataSpec,
   media: MediaSpec,
 ): Promise<{ train: Corpus; validation: Corpus | undefined }> {
-  const data = await loadMediaData(media, dataSpec.source, dataSpec);
-  process.stderr.write(`data: ${describeMedia(media, data)}\n`);
+  const data = await loadMediaCorpora(media, dataSpec.source, dataSpec);
+  process.stderr.write(`data: ${describeMediaCorpora(media, data)}\n`);
   return { train: data.train, validation: data.validation };
 }
 
@@ -396,7 +394,7 @@ async function mediaSplit(
 function mediaSource(modality: string, data: string | undefined): string | undefined {
   if (modality === 'text') return undefined;
   if (data === undefined) return modality === 'image' ? 'openclipart' : undefined;
-  return Object.hasOwn(IMAGE_DATASETS, data) ? data : userPath(data);
+  return mediaDataPath(data);
 }
 
 function nextCommands(runDir: string, dataSpec: DataSpec): string {

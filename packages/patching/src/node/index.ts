@@ -31,4 +31,10 @@ export {
   loadImageDataset,
 } from './image-dataset.js';
 export { decodePng, encodePng, type ReadImageOptions, readImageFile, writePngFile } from './image-file.js';
+export {
+  describeMediaCorpora,
+  loadMediaCorpora,
+  type MediaCorpora,
+  type MediaCorporaOptions,
+} from './media-corpora.js';
 export type { MediaDataset, MediaSplitOptions, SkippedFile } from './media-split.js';

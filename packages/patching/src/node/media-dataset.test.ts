@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deserializeImage, imageToRasterBytes } from '../image.js';
+import { deserializeImage, imageByteLength, imageToRasterBytes } from '../image.js';
+import { BOUNDARY_ID } from '../special-ids.js';
 import { encodeWav, muLawDecode } from '../wav.js';
 import { loadAudioDataset } from './audio-dataset.js';
 import { loadImageDataset } from './image-dataset.js';
 import { encodePng } from './image-file.js';
+import { describeMediaCorpora, loadMediaCorpora } from './media-corpora.js';
 
 let root: string;
 let images: string;
@@ -135,6 +137,35 @@ describe('loadAudioDataset', () => {
     await expect(loadAudioDataset(images)).rejects.toThrow(/no WAV files under/);
     await expect(loadAudioDataset(audio, { sampleRate: 0 })).rejects.toThrow(
       /sampleRate must be a positive integer/,
+    );
+  });
+});
+
+describe('loadMediaCorpora', () => {
+  it('lays images end to end, so windows of whole images from 0 hold whole images', async () => {
+    const layout = { size: 4, scan: 'patch', patch: 2 } as const;
+    const spec = { modality: 'image', layout } as const;
+    const data = await loadMediaCorpora(spec, images, { validationFraction: 0.2 });
+    const { train, validation } = data.dataset;
+    expect(data.train.length).toBe(train.length * imageByteLength(layout));
+    expect(data.train.readIds(imageByteLength(layout), imageByteLength(layout))).toEqual(
+      Int32Array.from(train[1]!.bytes),
+    );
+    expect(data.validation?.length).toBe(validation.length * imageByteLength(layout));
+    expect(describeMediaCorpora(spec, data)).toMatch(
+      /^image: 11 file\(s\) from .* as 4 x 4 RGB, patch scan \(2 x 2 blocks\): 9 train, 2 validation; skipped 1 \(first: broken\.png/,
+    );
+  });
+
+  it('joins audio clips like documents, a boundary id between clips, and none held out on 0', async () => {
+    const spec = { modality: 'audio', sampleRate: 8000 } as const;
+    const data = await loadMediaCorpora(spec, audio, { validationFraction: 0 });
+    const lengths = data.dataset.train.map((clip) => clip.bytes.length);
+    expect(data.validation).toBeUndefined();
+    expect(data.train.length).toBe(lengths.reduce((a, b) => a + b) + lengths.length - 1);
+    expect(data.train.readIds(lengths[0]!, 1)).toEqual(Int32Array.from([BOUNDARY_ID]));
+    expect(describeMediaCorpora(spec, data)).toMatch(
+      /^audio: 3 file\(s\) from .* as 8000 Hz mono mu-law, [\d.]+ s: 3 train, 0 validation; skipped 1/,
     );
   });
 });
