@@ -17,13 +17,6 @@ import { installExitHandlers, wasInterrupted } from './process-exit.js';
 
 installExitHandlers();
 
-// A reader that closes stdout early (`megabyte generate | head`) ends the command quietly, with the
-// status of a process killed by SIGPIPE as coreutils give, instead of an unhandled EPIPE trace.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE') throw error;
-  process.exit(141);
-});
-
 // Configs and batches are bounded by what this machine holds (MEGABYTE_MEMORY_BYTES overrides it).
 setMemoryBudget(Number(process.env.MEGABYTE_MEMORY_BYTES) || totalmem());
 

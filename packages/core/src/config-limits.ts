@@ -203,3 +203,21 @@ export function trainingMemoryProblems(
     `a training step over ${microBatch} windows needs about ${formatGib(weights + activations)} (${formatGib(weights)} of weights, gradients and optimizer moments, ${formatGib(activations)} of activations), more than the memory budget of ${formatGib(budget)}: ${fix}`,
   ];
 }
+
+/**
+ * Whether scoring `batch` windows at once fits: the parameters plus the activations of a forward
+ * pass (estimated as for training, an upper bound). An empty list, or one line naming a fitting batch.
+ */
+export function inferenceMemoryProblems(
+  config: ModelConfig,
+  batch: number,
+  budget = memoryBudget(),
+): string[] {
+  const weights = parameterBytes(config);
+  const activations = activationBytes(config, batch);
+  if (weights + activations <= budget) return [];
+  const fitting = Math.floor((budget - weights) / activationBytes(config, 1));
+  return [
+    `scoring ${batch} windows at once needs about ${formatGib(weights + activations)}, more than the memory budget of ${formatGib(budget)}: ${fitting >= 1 ? `use --batch ${fitting} or less` : 'use a smaller model'}`,
+  ];
+}

@@ -21,6 +21,7 @@ export {
 export {
   activationBytes,
   CONFIG_LIMITS,
+  inferenceMemoryProblems,
   memoryBudget,
   parameterBytes,
   setMemoryBudget,

@@ -1,3 +1,4 @@
+import { inferenceMemoryProblems } from '@megabyte/core';
 import { Corpus, type MediaSpec, type SavedMedia, splitCorpus } from '@megabyte/patching';
 import { describeMediaCorpora, loadMediaCorpora, resolveDataSource } from '@megabyte/patching/node';
 import { EVALUATION_MODES, type EvaluationMode, evaluateStream } from '@megabyte/trainer';
@@ -78,6 +79,11 @@ Examples:
     .action(async (flags: EvalFlags, command: Command) => {
       const backend = await chooseEngineBackend(flags.backend, flags.threads);
       const { model, dir } = await loadModelArgument(flags.model);
+      const memory = inferenceMemoryProblems(model.config, flags.batch);
+      if (memory.length > 0) {
+        model.dispose();
+        throw new Error(`--batch ${flags.batch}: ${memory[0]}`);
+      }
       const { nats, description } = await backend.natsFor(model);
       process.stderr.write(`backend: ${description}\n`);
       const saved = await readSavedMedia(dir);
