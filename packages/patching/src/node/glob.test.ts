@@ -40,14 +40,21 @@ describe('globToRegExp', () => {
   });
 
   it('treats regular-expression characters and escapes literally', () => {
-    expect(globToRegExp('a+(b).txt').test('a+(b).txt')).toBe(true);
-    expect(globToRegExp('a+(b).txt').test('aa(b)xtxt')).toBe(false);
+    expect(globToRegExp('a+b.txt').test('a+b.txt')).toBe(true);
+    expect(globToRegExp('a+b.txt').test('aab.txt')).toBe(false);
+    expect(globToRegExp('a.txt').test('abtxt')).toBe(false);
+    expect(globToRegExp('a\\(b\\).txt').test('a(b).txt')).toBe(true);
     expect(globToRegExp('\\*.txt').test('*.txt')).toBe(true);
     expect(globToRegExp('\\*.txt').test('a.txt')).toBe(false);
   });
 
-  it('reports unbalanced braces and absolute patterns', () => {
-    expect(() => globToRegExp('{a,b')).toThrow(/"\{" at position 0 is never closed/);
+  it('[abc] is a character class, not the literal text', () => {
+    expect(matches('a[1b].txt', paths)).toEqual(['a1.txt', 'ab.txt']);
+    expect(matches('[^a]*', paths)).toEqual(['b.md', 'x.txt.bak']);
+    expect(globToRegExp('*.md').test('.hidden.md')).toBe(true);
+  });
+
+  it('reports absolute patterns', () => {
     expect(() => globToRegExp('/etc/*')).toThrow(/relative to the directory/);
   });
 });
