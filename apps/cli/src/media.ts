@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelConfig } from '@megabyte/core';
+import { type ModelConfig, modelGeometry } from '@megabyte/core';
 import {
   IMAGE_SCANS,
   type ImageLayout,
@@ -130,9 +130,10 @@ export function resolveMedia(
 
 /** p such that the model's patch size is p * p * 3 (one p x p RGB block), else the default. */
 function blockSideOf(config: ModelConfig): number {
-  if (config.kind !== 'megabyte') return DEFAULT_IMAGE_LAYOUT.patch;
-  const side = Math.round(Math.sqrt(config.patchSize / 3));
-  return side * side * 3 === config.patchSize ? side : DEFAULT_IMAGE_LAYOUT.patch;
+  const patchSize = modelGeometry(config).stepBytes;
+  if (patchSize === 1) return DEFAULT_IMAGE_LAYOUT.patch;
+  const side = Math.round(Math.sqrt(patchSize / 3));
+  return side * side * 3 === patchSize ? side : DEFAULT_IMAGE_LAYOUT.patch;
 }
 
 /**
@@ -149,9 +150,10 @@ export function assertModelFitsImages(config: ModelConfig, layout: ImageLayout):
         `use --preset image-tiny (32 x 32, context 3072), a config with contextLength ${bytes}, or --image-size to match`,
     );
   }
-  if (scan === 'patch' && config.kind === 'megabyte' && config.patchSize !== patch * patch * 3) {
+  const patchSize = modelGeometry(config).stepBytes; // the outermost patch; 1 for the baseline, which has none
+  if (scan === 'patch' && patchSize > 1 && patchSize !== patch * patch * 3) {
     throw new Error(
-      `patch scan with ${patch} x ${patch} blocks needs the model's patch size P = ${patch} * ${patch} * 3 = ${patch * patch * 3} (one block per patch), but the model has P = ${config.patchSize}: ` +
+      `patch scan with ${patch} x ${patch} blocks needs the model's patch size P = ${patch} * ${patch} * 3 = ${patch * patch * 3} (one block per patch), but the model has P = ${patchSize}: ` +
         `use --preset image-tiny (P = 48, 4 x 4 blocks), a config with patchSize ${patch * patch * 3}, or --scan raster`,
     );
   }

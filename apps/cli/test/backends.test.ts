@@ -11,7 +11,7 @@ import {
   encodeModel,
   generate,
   idsTensor,
-  type ModelConfig,
+  type ModelConfigInput,
 } from '@megabyte/core';
 import {
   microMegabyteConfig,
@@ -36,7 +36,7 @@ type Backend = (typeof BACKENDS)[number];
 
 // initStd 0.5 so the next-byte distributions are far from uniform: sampling then depends on the
 // logits, and a wrong backend would change the bytes.
-const MODELS: Record<string, ModelConfig> = {
+const MODELS: Record<string, ModelConfigInput> = {
   megabyte: microMegabyteConfig({ initStd: 0.5 }),
   transformer: microTransformerConfig({ initStd: 0.5 }),
 };

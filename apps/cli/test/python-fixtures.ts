@@ -5,7 +5,7 @@
  * A large init std makes the logits far from uniform, so that a wrong detail shows. Written by
  * make-python-fixtures.ts.
  */
-import type { ModelConfig } from '@megabyte/core';
+import type { ModelConfigInput } from '@megabyte/core';
 
 const COMMON = {
   vocabSize: 258,
@@ -18,7 +18,7 @@ const COMMON = {
   tieHead: false,
 } as const;
 
-export const PYTHON_FIXTURES: Record<string, ModelConfig> = {
+export const PYTHON_FIXTURES: Record<string, ModelConfigInput> = {
   'three-levels': {
     ...COMMON,
     kind: 'megabyte',

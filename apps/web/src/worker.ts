@@ -14,6 +14,7 @@ import {
   type LoadedBackendInfo,
   MEGABYTE_PRESETS,
   type ModelConfig,
+  modelGeometry,
   probeBackend,
   RuntimeUnavailableError,
   selectBackend,
@@ -59,8 +60,10 @@ declare const self: DedicatedWorkerGlobalScope;
 const SCRATCH_CONFIG: ModelConfig = {
   ...MEGABYTE_PRESETS.tiny,
   contextLength: 64,
-  global: { byteDim: 16, layers: 2, heads: 2 },
-  local: { dim: 64, layers: 1, heads: 2 },
+  levels: [
+    { patchSize: 4, byteDim: 16, layers: 2, heads: 2 },
+    { dim: 64, layers: 1, heads: 2 },
+  ],
 };
 
 /** Context windows scored per chunk: the worker reports progress and checks for Stop between chunks. */
@@ -508,7 +511,7 @@ async function loadFiles(files: NamedFile[]): Promise<void> {
   const backend = await startTfjs();
   const model = decodeModel({ config: parsed, weights: weights.bytes }, folder);
   try {
-    if (image) assertModelShowsImages(model.config, image, folder);
+    if (image) assertModelShowsImages(imageGeometry(model), image, folder);
   } catch (error) {
     model.dispose();
     throw error;
@@ -534,7 +537,7 @@ async function loadImageDefault(): Promise<void> {
   const image = layoutFromMedia(new TextDecoder().decode(media), `${name}'s ${MEDIA_FILE}`);
   const backend = await startTfjs();
   const model = decodeModel({ config: JSON.parse(new TextDecoder().decode(config)), weights }, name);
-  assertModelShowsImages(model.config, image, name);
+  assertModelShowsImages(imageGeometry(model), image, name);
   setModel(
     tfjsEngine(model, backend),
     model,
@@ -598,6 +601,15 @@ function setModel(
   post({ type: 'model', info: modelInfo() });
 }
 
+/** What `assertModelShowsImages` checks of a model: its context and outermost patch. */
+function imageGeometry(model: AnyModel): { kind: string; contextLength: number; patchSize: number } {
+  return {
+    kind: model.config.kind,
+    contextLength: model.config.contextLength,
+    patchSize: model.geometry.stepBytes,
+  };
+}
+
 function modelInfo(): ModelInfo {
   const { config, name } = requireEngine();
   return {
@@ -605,7 +617,7 @@ function modelInfo(): ModelInfo {
     kind: config.kind,
     parameters: parameterCount(config),
     contextLength: config.contextLength,
-    patchSize: config.kind === 'megabyte' ? config.patchSize : 1,
+    patchSize: modelGeometry(config).stepBytes,
     engine: name,
     image: layout,
   };

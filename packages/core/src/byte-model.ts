@@ -2,6 +2,7 @@ import { Dropout, type NamedParameter, NO_DROPOUT, softmaxCrossEntropy } from '@
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
+import { ModelGeometry } from './geometry.js';
 import { type ByteScores, type ScoreOptions, scoreBytes, type WindowScorer } from './scoring.js';
 
 export interface ForwardOptions {
@@ -32,10 +33,15 @@ export interface LossOptions extends ForwardOptions {
  * lives inside the model, so loss needs no separate targets.
  */
 export abstract class ByteModel<C extends ModelConfig = ModelConfig> implements WindowScorer {
+  /** Patch sizes, step unit, padding and widths of the levels: what callers ask of the model's shape. */
+  readonly geometry: ModelGeometry;
+
   protected constructor(
     readonly config: C,
     private readonly params: NamedParameter[],
-  ) {}
+  ) {
+    this.geometry = new ModelGeometry(config);
+  }
 
   parameters(): NamedParameter[] {
     return [...this.params];
@@ -113,8 +119,10 @@ export abstract class ByteModel<C extends ModelConfig = ModelConfig> implements 
   }
 
   /** Pads ids on the right so their length suits the model (a whole number of patches). */
-  protected padInput(ids: tf.Tensor2D): tf.Tensor2D {
-    return ids;
+  private padInput(ids: tf.Tensor2D): tf.Tensor2D {
+    const [batch, length] = ids.shape;
+    const extra = this.geometry.paddedLength(length) - length;
+    return extra === 0 ? ids : tf.concat([ids, tf.fill([batch, extra], PAD_ID, 'int32')], 1);
   }
 
   /** ids [B, T'] (already padded) -> logits [B, T', V] */

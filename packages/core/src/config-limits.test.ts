@@ -30,7 +30,14 @@ function problemsOf(input: unknown): string[] {
   return [];
 }
 
-const tiny = MEGABYTE_PRESETS.tiny;
+// The tiny preset in the legacy form (patchSize, global, local), whose fields these cases override.
+const { levels: _levels, ...tinyCommon } = MEGABYTE_PRESETS.tiny;
+const tiny = {
+  ...tinyCommon,
+  patchSize: 4,
+  global: { byteDim: 32, layers: 4, heads: 4 },
+  local: { dim: 128, layers: 2, heads: 4 },
+};
 
 describe('config upper bounds', () => {
   it('accept every preset and each field at its limit where the config is otherwise small', () => {

@@ -1,41 +1,60 @@
 import { GlobalModel } from '@megabyte/global';
 import { LocalModel } from '@megabyte/local';
 import { type Dropout, type NamedParameter, NO_DROPOUT, ParameterStore } from '@megabyte/nn';
-import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { ByteModel, sequenceNats } from './byte-model.js';
-import { localPatchSize, type MegabyteConfig, validateConfig } from './config.js';
+import {
+  byteLevel,
+  type LegacyMegabyteConfig,
+  levelScope,
+  type MegabyteConfig,
+  patchLevels,
+  validateConfig,
+} from './config.js';
 import { createDecoder } from './generation/decoder.js';
 import type { DecoderOptions, IncrementalDecoder } from './generation/incremental-decoder.js';
 
 /**
- * MEGABYTE (Yu et al. 2023): a global transformer over patches of P bytes and a local transformer
- * that predicts the bytes inside each patch. Deeper hierarchies put middle levels between them:
- * each is a global model run inside every patch of the level above, over smaller patches.
+ * MEGABYTE (Yu et al. 2023) as a list of levels, outermost first: the global transformer over
+ * patches of P bytes, any middle levels (each a global model run inside every patch of the level
+ * above, over smaller patches), and the local transformer that predicts the bytes of each patch.
  */
 export class MegabyteModel extends ByteModel<MegabyteConfig> {
-  readonly global: GlobalModel;
-  /** The levels between global and local, outermost first; empty for the paper's two levels. */
-  readonly middle: readonly GlobalModel[];
+  /** Every level above the byte level, outermost (the global model) first. */
+  readonly patchLevels: readonly GlobalModel[];
   readonly local: LocalModel;
 
   private constructor(
     config: MegabyteConfig,
-    levels: { global: GlobalModel; middle: GlobalModel[]; local: LocalModel },
+    patchLevels: GlobalModel[],
+    local: LocalModel,
     params: NamedParameter[],
   ) {
     super(config, params);
-    this.global = levels.global;
-    this.middle = levels.middle;
-    this.local = levels.local;
+    this.patchLevels = patchLevels;
+    this.local = local;
   }
 
-  static create(config: MegabyteConfig, options: { seed?: number } = {}): MegabyteModel {
+  /** The outermost level, over patches of the whole context. */
+  get global(): GlobalModel {
+    return this.patchLevels[0]!;
+  }
+
+  /** The levels between global and local, outermost first; empty for the paper's two levels. */
+  get middle(): readonly GlobalModel[] {
+    return this.patchLevels.slice(1);
+  }
+
+  /** Builds the levels a config lists, outermost first; `config` may be in either form (see `validateConfig`). */
+  static create(
+    config: MegabyteConfig | LegacyMegabyteConfig,
+    options: { seed?: number } = {},
+  ): MegabyteModel {
     const checked = validateConfig(config);
     if (checked.kind !== 'megabyte')
       throw new Error('MegabyteModel.create needs a config of kind "megabyte"');
     const store = ParameterStore.create(options.seed ?? 0);
-    const { vocabSize, patchSize, contextLength, global, local } = checked;
+    const { vocabSize, contextLength, levels } = checked;
     const shared = {
       mlpRatio: checked.mlpRatio,
       activation: checked.activation,
@@ -43,42 +62,33 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
       bias: checked.bias,
       initStd: checked.initStd,
     };
-    const globalModel = new GlobalModel(store.scope('global'), {
-      vocabSize,
-      patchSize,
-      byteDim: global.byteDim,
-      contextLength,
-      transformer: { ...shared, layers: global.layers, heads: global.heads },
-      ...(global.convKernels && { convKernels: global.convKernels }),
-    });
-    let above = { patchSize, byteDim: global.byteDim };
-    const middle = (checked.middle ?? []).map((level, i) => {
-      const model = new GlobalModel(store.scope('middle').scope(String(i)), {
+    const scope = (i: number) => store.scope(levelScope(i, levels.length));
+    // Each patch level runs inside one patch of the level above (the outermost: the context) and,
+    // below the outermost, is conditioned on that level's output, as the byte level is.
+    let above: { patchSize: number; byteDim: number } | undefined;
+    const patchModels = patchLevels(checked).map((level, i) => {
+      const model = new GlobalModel(scope(i), {
         vocabSize,
         patchSize: level.patchSize,
         byteDim: level.byteDim,
-        contextLength: above.patchSize,
+        contextLength: above?.patchSize ?? contextLength,
         transformer: { ...shared, layers: level.layers, heads: level.heads },
-        parentByteDim: above.byteDim,
+        ...(above && { parentByteDim: above.byteDim }),
+        ...(level.convKernels && { convKernels: level.convKernels }),
       });
       above = level;
       return model;
     });
-    const localModel = new LocalModel(store.scope('local'), {
+    const bytes = byteLevel(checked);
+    const localModel = new LocalModel(scope(levels.length - 1), {
       vocabSize,
-      patchSize: localPatchSize(checked),
-      globalByteDim: above.byteDim,
-      transformer: { ...shared, dim: local.dim, layers: local.layers, heads: local.heads },
+      patchSize: above!.patchSize,
+      globalByteDim: above!.byteDim,
+      transformer: { ...shared, dim: bytes.dim, layers: bytes.layers, heads: bytes.heads },
       tieHead: checked.tieHead,
-      crossPatch: local.crossPatch ?? 0,
+      crossPatch: bytes.crossPatch ?? 0,
     });
-    return new MegabyteModel(checked, { global: globalModel, middle, local: localModel }, store.parameters());
-  }
-
-  protected override padInput(ids: tf.Tensor2D): tf.Tensor2D {
-    const [batch, length] = ids.shape;
-    const extra = (this.config.patchSize - (length % this.config.patchSize)) % this.config.patchSize;
-    return extra === 0 ? ids : tf.concat([ids, tf.fill([batch, extra], PAD_ID, 'int32')], 1);
+    return new MegabyteModel(checked, patchModels, localModel, store.parameters());
   }
 
   protected logits(ids: tf.Tensor2D, dropout: Dropout): tf.Tensor3D {
@@ -125,17 +135,18 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
    * them, one row per local patch [R, P_L], and the output that conditions each [R, 1, P_L*D].
    */
   private levelsAboveLocal(ids: tf.Tensor2D, dropout: Dropout): { rows: tf.Tensor2D; out: tf.Tensor3D } {
-    let out = this.global.apply(ids, dropout); // [B, K, P*D_G]
-    let rows = ids;
-    for (const level of this.middle) {
-      rows = tf.reshape(rows, [-1, level.options.contextLength]); // [B*K, P]
-      out = level.apply(rows, dropout, out); // [B*K, P/P', P'*D']
-    }
+    let rows = ids; // [B, T]: the outermost level's sequences
+    let out: tf.Tensor3D | undefined;
+    this.patchLevels.forEach((level, i) => {
+      // Below the outermost level, one sequence per patch of the level above: [B*K, P]
+      if (i > 0) rows = tf.reshape(rows, [-1, level.options.contextLength]);
+      out = level.apply(rows, dropout, out); // [rows, patches, P'*D']
+    });
     // One row per local patch, with the slice of the level above that conditions it.
-    const [, , width] = out.shape;
+    const [, , width] = out!.shape;
     return {
       rows: tf.reshape(rows, [-1, this.local.options.patchSize]),
-      out: tf.reshape(out, [-1, 1, width]),
+      out: tf.reshape(out!, [-1, 1, width]),
     };
   }
 

@@ -8,13 +8,12 @@ import {
   createModel,
   idsTensor,
   MEGABYTE_PRESETS,
-  type MegabyteConfig,
   type MegabyteModel,
+  type ModelConfigInput,
   parameterBreakdown,
   presetConfig,
   sequenceNats,
   TRANSFORMER_PRESETS,
-  type TransformerConfig,
   validateConfig,
 } from './index.js';
 import { microMegabyteConfig, microTransformerConfig } from './testing/index.js';
@@ -124,7 +123,7 @@ describe('config', () => {
   });
 
   it('counts parameters exactly as built, for every variant', () => {
-    const variants: Array<MegabyteConfig | TransformerConfig> = [
+    const variants: ModelConfigInput[] = [
       microMegabyte,
       { ...microMegabyte, bias: true, tieHead: true, norm: 'rmsnorm' },
       microTransformer,

@@ -1,4 +1,12 @@
-import { localPatchSize, type MegabyteConfig, type ModelConfig } from './config.js';
+import {
+  byteLevel,
+  localPatchSize,
+  type MegabyteConfig,
+  type ModelConfig,
+  type ModelConfigInput,
+  patchLevels,
+  validateConfig,
+} from './config.js';
 
 /** Parameters by part, computed from the config alone (tests check it against built models). */
 export interface ParameterBreakdown {
@@ -22,7 +30,9 @@ function transformerParameters(dim: number, layers: number, config: ModelConfig)
   return layers * (attention + mlp + 2 * norm) + norm;
 }
 
-export function parameterBreakdown(config: ModelConfig): ParameterBreakdown {
+/** Parameters of a model by part, from its config in any form. */
+export function parameterBreakdown(input: ModelConfigInput): ParameterBreakdown {
+  const config = levelsForm(input);
   const { vocabSize: V, contextLength: T } = config;
   if (config.kind === 'transformer') {
     const { dim } = config;
@@ -34,29 +44,41 @@ export function parameterBreakdown(config: ModelConfig): ParameterBreakdown {
 }
 
 function megabyteBreakdown(config: MegabyteConfig): ParameterBreakdown {
-  const { vocabSize: V, contextLength: T, patchSize: P } = config;
-  const { byteDim } = config.global;
-  const localDim = config.local.dim;
-  const projection = (from: number, to: number) => from * to + (config.bias ? to : 0);
-  // Byte embeddings, positions over what the level sees, and the pad patch.
-  let embeddings = V * byteDim + T * byteDim + P * byteDim;
-  const convolutions = (config.global.convKernels ?? []).reduce((sum, k) => sum + k * byteDim * byteDim, 0);
-  const global = convolutions + transformerParameters(P * byteDim, config.global.layers, config);
-  let middle = 0;
-  let above = { patchSize: P, byteDim };
-  for (const level of config.middle ?? []) {
-    embeddings += V * level.byteDim + above.patchSize * level.byteDim + level.patchSize * level.byteDim;
-    middle +=
-      projection(above.byteDim, level.byteDim) +
-      transformerParameters(level.patchSize * level.byteDim, level.layers, config);
-    above = level;
-  }
-  embeddings += V * localDim + localDim + localPatchSize(config) * localDim;
+  const { vocabSize: V, contextLength: T } = config;
+  let embeddings = 0;
+  const perLevel = patchLevels(config).map((level, i, levels) => {
+    const { patchSize: P, byteDim: D } = level;
+    const span = i === 0 ? T : levels[i - 1]!.patchSize;
+    // Byte embeddings, positions over what the level sees, and the pad patch.
+    embeddings += V * D + span * D + P * D;
+    return patchLevelParameters(config, i) + transformerParameters(P * D, level.layers, config);
+  });
+  const [global = 0, ...middle] = perLevel;
+  const { dim, layers } = byteLevel(config);
+  embeddings += V * dim + dim + localPatchSize(config) * dim;
   const local =
-    projection(above.byteDim, localDim) +
-    transformerParameters(localDim, config.local.layers, config) +
-    (config.tieHead ? 0 : localDim * V);
-  return { embeddings, global, middle, local, total: embeddings + global + middle + local };
+    projection(config, patchLevels(config).at(-1)!.byteDim, dim) +
+    transformerParameters(dim, layers, config) +
+    (config.tieHead ? 0 : dim * V);
+  const middleTotal = middle.reduce((sum, n) => sum + n, 0);
+  return { embeddings, global, middle: middleTotal, local, total: embeddings + global + middleTotal + local };
+}
+
+/** A linear map's weights (and bias). */
+function projection(config: ModelConfig, from: number, to: number): number {
+  return from * to + (config.bias ? to : 0);
+}
+
+/**
+ * What patch level i has besides its transformer and embeddings, all of it run once per byte:
+ * the patch encoder's convolutions, or below the outermost level the projection of the parent's
+ * per-byte slices.
+ */
+function patchLevelParameters(config: MegabyteConfig, i: number): number {
+  const levels = patchLevels(config);
+  const { byteDim: D, convKernels = [] } = levels[i]!;
+  const convolutions = convKernels.reduce((sum, k) => sum + k * D * D, 0);
+  return convolutions + (i > 0 ? projection(config, levels[i - 1]!.byteDim, D) : 0);
 }
 
 /**
@@ -64,21 +86,25 @@ function megabyteBreakdown(config: MegabyteConfig): ParameterBreakdown {
  * (the paper's estimate; attention's T-dependent term is left out). Each middle level adds its
  * own parameters over its own patch size.
  */
-export function flopsPerByte(config: ModelConfig): number {
+export function flopsPerByte(input: ModelConfigInput): number {
+  const config = levelsForm(input);
   const parts = parameterBreakdown(config);
   if (config.kind === 'transformer') return 2 * parts.local;
-  // The convolutions of the patch encoder run once per byte, the global transformer once per patch.
-  const convolutions = (config.global.convKernels ?? []).reduce(
-    (sum, k) => sum + k * config.global.byteDim ** 2,
+  // Convolutions and projections run once per byte, each level's transformer once per patch.
+  const perByte = patchLevels(config).reduce(
+    (sum, level, i) =>
+      sum +
+      patchLevelParameters(config, i) +
+      transformerParameters(level.patchSize * level.byteDim, level.layers, config) / level.patchSize,
     0,
   );
-  let perByte = convolutions + (parts.global - convolutions) / config.patchSize + parts.local;
-  let above = { patchSize: config.patchSize, byteDim: config.global.byteDim };
-  for (const level of config.middle ?? []) {
-    // The projection runs once per byte; the transformer once per patch of the level.
-    perByte += above.byteDim * level.byteDim + (config.bias ? level.byteDim : 0);
-    perByte += transformerParameters(level.patchSize * level.byteDim, level.layers, config) / level.patchSize;
-    above = level;
-  }
-  return 2 * perByte;
+  return 2 * (perByte + parts.local);
+}
+
+/**
+ * A config in the form the counts read: as given when it is already one (validation itself counts
+ * the parameters of the config it builds), else read from the legacy form by `validateConfig`.
+ */
+function levelsForm(input: ModelConfigInput): ModelConfig {
+  return input.kind === 'transformer' || 'levels' in input ? input : validateConfig(input);
 }

@@ -3,15 +3,22 @@
 // so an ONNX user never loads (or installs) tfjs.
 export * from './checkpoint/index.js';
 export {
+  type ByteLevelConfig,
+  byteLevel,
   ConfigError,
+  type LegacyMegabyteConfig,
+  type LevelConfig,
   levelPatchSizes,
+  levelScope,
   localPatchSize,
   MEGABYTE_PRESETS,
   type MegabyteConfig,
-  type MiddleStageConfig,
   type ModelConfig,
+  type ModelConfigInput,
+  type PatchLevelConfig,
   PRESET_NAMES,
   type PresetName,
+  patchLevels,
   presetConfig,
   type StageConfig,
   TRANSFORMER_PRESETS,
@@ -46,6 +53,7 @@ export {
   validateSamplingOptions,
 } from './generation/sampling.js';
 export { SlidingWindowDecoder } from './generation/sliding-window-decoder.js';
+export { type LevelGeometry, ModelGeometry, modelGeometry } from './geometry.js';
 export { type CacheOption, DEFAULT_CACHE_NAME } from './loading/fetch-file.js';
 export {
   type CheckpointModelFiles,

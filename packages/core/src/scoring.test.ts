@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ModelConfig } from './config.js';
+import { type ModelConfigInput, validateConfig } from './config.js';
 import { createModel, idsTensor } from './index.js';
 import { scoreBytes, scoreText, type WindowScorer } from './scoring.js';
 import { microMegabyteConfig } from './testing/index.js';
@@ -11,10 +11,10 @@ beforeAll(async () => {
 });
 
 /** A scorer whose surprisal of byte t is the number of bytes before it in its window. */
-function contextCounter(config: ModelConfig): WindowScorer & { windows: number[][] } {
+function contextCounter(config: ModelConfigInput): WindowScorer & { windows: number[][] } {
   const windows: number[][] = [];
   return {
-    config,
+    config: validateConfig(config),
     windows,
     windowSurprisal: async (window) => {
       windows.push(Array.from(window));

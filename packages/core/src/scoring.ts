@@ -1,5 +1,6 @@
 import { encodeText } from '@megabyte/patching';
 import type { ModelConfig } from './config.js';
+import { ModelGeometry } from './geometry.js';
 
 export interface ScoreOptions {
   /**
@@ -31,8 +32,7 @@ export interface WindowScorer {
 
 /** The default stride: half the context, rounded down to whole patches (at least one patch). */
 export function defaultStride(config: ModelConfig): number {
-  const patchSize = patchSizeOf(config);
-  return Math.max(patchSize, Math.floor(config.contextLength / 2 / patchSize) * patchSize);
+  return new ModelGeometry(config).slideBytes();
 }
 
 /**
@@ -46,7 +46,7 @@ export async function scoreBytes(
   options: ScoreOptions = {},
 ): Promise<ByteScores> {
   const { contextLength } = scorer.config;
-  const patchSize = patchSizeOf(scorer.config);
+  const patchSize = new ModelGeometry(scorer.config).stepBytes;
   const stride = options.stride ?? defaultStride(scorer.config);
   if (!Number.isInteger(stride) || stride < 1 || stride > contextLength || stride % patchSize !== 0) {
     throw new RangeError(
@@ -76,8 +76,4 @@ export function scoreText(
   options: ScoreOptions = {},
 ): Promise<ByteScores> {
   return scoreBytes(scorer, typeof text === 'string' ? encodeText(text) : text, options);
-}
-
-function patchSizeOf(config: ModelConfig): number {
-  return config.kind === 'megabyte' ? config.patchSize : 1;
 }

@@ -1,5 +1,5 @@
 import type { NamedParameter } from '@megabyte/nn';
-import type { MegabyteConfig, TransformerConfig } from '../src/config.js';
+import type { LegacyMegabyteConfig, TransformerConfig } from '../src/config.js';
 
 /**
  * A plain-JavaScript forward pass written straight from the paper's equations (loops over
@@ -9,7 +9,7 @@ import type { MegabyteConfig, TransformerConfig } from '../src/config.js';
 type Matrix = number[][];
 
 export function referenceLogits(
-  config: MegabyteConfig | TransformerConfig,
+  config: LegacyMegabyteConfig | TransformerConfig,
   parameters: NamedParameter[],
   ids: number[],
 ): Matrix {
@@ -32,7 +32,7 @@ export function referenceLogits(
 type Getter = (name: string) => Matrix;
 type VectorGetter = (name: string) => number[];
 
-function megabyte(config: MegabyteConfig, get: Getter, vector: VectorGetter, ids: number[]): Matrix {
+function megabyte(config: LegacyMegabyteConfig, get: Getter, vector: VectorGetter, ids: number[]): Matrix {
   const P = config.patchSize;
   const K = Math.ceil(ids.length / P);
   const padded = [...ids, ...Array(K * P - ids.length).fill(256)];
@@ -121,14 +121,19 @@ function transformer(config: TransformerConfig, get: Getter, vector: VectorGette
   return head(config, get, '', out);
 }
 
-function head(config: MegabyteConfig | TransformerConfig, get: Getter, prefix: string, h: Matrix): Matrix {
+function head(
+  config: LegacyMegabyteConfig | TransformerConfig,
+  get: Getter,
+  prefix: string,
+  h: Matrix,
+): Matrix {
   const name = (n: string) => (prefix ? `${prefix}.${n}` : n);
   if (config.tieHead) return matmul(h, transpose(get(name('embed.bytes.weight'))));
   return matmul(h, get(name('head.weight')));
 }
 
 function stack(
-  config: MegabyteConfig | TransformerConfig,
+  config: LegacyMegabyteConfig | TransformerConfig,
   get: Getter,
   vector: VectorGetter,
   prefix: string,

@@ -115,9 +115,10 @@ it('names what it cannot export: middle levels', () => {
 it('names what it cannot export: stage options the graphs do not implement', () => {
   const model = createModel(microMegabyteConfig());
   const config = model.config as MegabyteConfig;
+  const [global, local] = config.levels;
   const patched = {
     parameters: () => model.parameters(),
-    config: { ...config, local: { ...config.local, crossPatch: 2 } },
+    config: { ...config, levels: [global, { ...local, crossPatch: 2 }] },
   };
   expect(() => exportModel(patched as unknown as AnyModel)).toThrow(/local\.crossPatch \(2\) is not covered/);
   model.dispose();

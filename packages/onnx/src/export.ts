@@ -1,5 +1,5 @@
 import type { AnyModel } from '@megabyte/core';
-import type { MegabyteConfig, ModelConfig } from '@megabyte/core/portable';
+import { levelScope, type MegabyteConfig, type ModelConfig } from '@megabyte/core/portable';
 import type { WeightSource, WeightType } from './graph-builder.js';
 import {
   baselineStage,
@@ -70,9 +70,9 @@ export function graphFileName(base: string, role: GraphRole): string {
 export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxExport {
   const { base = 'model', weightType = 'float32' } = options;
   const config = model.config;
-  if (config.kind === 'megabyte' && (config.middle?.length ?? 0) > 0) {
+  if (config.kind === 'megabyte' && config.levels.length > 2) {
     throw new Error(
-      `export: this MEGABYTE model has ${2 + config.middle!.length} levels; ONNX export covers the two-level model ` +
+      `export: this MEGABYTE model has ${config.levels.length} levels; ONNX export covers the two-level model ` +
         '(global + local) only: export a model without "middle" levels, or score it with tfjs',
     );
   }
@@ -126,19 +126,20 @@ export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxE
   };
 }
 
-/** The options of the global and local stages that the graphs implement; off values are fine. */
-const EXPORTED_STAGE_OPTIONS: Record<'global' | 'local', readonly string[]> = {
-  global: ['byteDim', 'layers', 'heads', 'convKernels'],
+/** The options of the global and local levels that the graphs implement; off values are fine. */
+const EXPORTED_STAGE_OPTIONS: Record<string, readonly string[]> = {
+  global: ['patchSize', 'byteDim', 'layers', 'heads', 'convKernels'],
   local: ['dim', 'layers', 'heads'],
 };
 
-/** Stage options the graphs would silently leave out (e.g. added to the model after the exporter). */
+/** Level options the graphs would silently leave out (e.g. added to the model after the exporter). */
 function unsupportedStageOptions(config: MegabyteConfig): string[] {
-  return (['global', 'local'] as const).flatMap((stage) =>
-    Object.entries(config[stage])
-      .filter(([name, value]) => !EXPORTED_STAGE_OPTIONS[stage].includes(name) && isOn(value))
-      .map(([name, value]) => `${stage}.${name} (${JSON.stringify(value)})`),
-  );
+  return config.levels.flatMap((level, i) => {
+    const stage = levelScope(i, config.levels.length);
+    return Object.entries(level)
+      .filter(([name, value]) => !EXPORTED_STAGE_OPTIONS[stage]?.includes(name) && isOn(value))
+      .map(([name, value]) => `${stage}.${name} (${JSON.stringify(value)})`);
+  });
 }
 
 function isOn(value: unknown): boolean {

@@ -36,7 +36,9 @@ async function loadError(files: Parameters<typeof OnnxModel.load>[1]): Promise<E
 }
 
 function withConfig(changes: Record<string, unknown>): OnnxManifest {
-  return { ...manifest, config: { ...manifest.config, ...changes } as OnnxManifest['config'] };
+  // The manifest's config in the legacy form (which manifests may hold), overridden field by field.
+  const { levels: _levels, ...common } = manifest.config as unknown as Record<string, unknown>;
+  return { ...manifest, config: { ...common, ...config, ...changes } as unknown as OnnxManifest['config'] };
 }
 
 describe('OnnxModel.load checks every graph against the manifest and its config', () => {

@@ -4,7 +4,7 @@
  * another model, or listed by a manifest that disagrees with it is an error naming the file and the
  * mismatch at load, never a raw onnxruntime error or wrong scores later.
  */
-import type { ModelConfig } from '@megabyte/core/portable';
+import { type ModelConfig, ModelGeometry } from '@megabyte/core/portable';
 import { cacheLayout, type GraphManifest, type GraphRole } from './export.js';
 import { convHistory } from './graphs.js';
 import type { ValueInfoDef } from './onnx-proto.js';
@@ -43,10 +43,12 @@ export function expectedGraphIo(
       outputs: [logits, ...caches('present')],
     };
   }
+  // The global step's output for the next patch: one row per byte of it, at the byte level's width.
+  const geometry = new ModelGeometry(config);
   const conditioning: Expected = {
     name: 'conditioning',
     type: 'float32',
-    shape: ['batch', config.patchSize, config.local.dim],
+    shape: ['batch', geometry.stepBytes, geometry.widths.at(-1)!],
   };
   if (role === 'global') {
     const history: Expected[] =
@@ -158,7 +160,9 @@ export function graphIoProblems(
   ];
   if (problems.length > 0) {
     const looksLike = lookalikeRole(session.inputNames);
-    const kind = config.kind === 'megabyte' ? `MEGABYTE (patch ${config.patchSize})` : 'baseline transformer';
+    const { patchSizes } = new ModelGeometry(config);
+    const kind =
+      patchSizes.length > 0 ? `MEGABYTE (patch ${patchSizes.join(' > ')})` : 'baseline transformer';
     problems.push(
       `it looks like ${looksLike}, not the ${role} graph of the manifest's ${kind} config (or the config's layer count, heads, widths or vocabulary differ from the graph's)`,
     );

@@ -1,4 +1,12 @@
-import type { MegabyteConfig, ModelConfig, TransformerConfig } from '@megabyte/core/portable';
+import {
+  byteLevel,
+  type MegabyteConfig,
+  type ModelConfig,
+  type ModelConfigInput,
+  patchLevels,
+  type TransformerConfig,
+  validateConfig,
+} from '@megabyte/core/portable';
 import { GraphBuilder, type WeightSource, type WeightType } from './graph-builder.js';
 import type { GraphDef, ValueInfoDef } from './onnx-proto.js';
 
@@ -29,7 +37,7 @@ interface Cache {
 }
 
 export function globalStage(config: MegabyteConfig): Stage {
-  const { patchSize, global } = config;
+  const { patchSize, ...global } = patchLevels(config)[0]!;
   return {
     prefix: 'global.',
     dim: patchSize * global.byteDim,
@@ -40,7 +48,7 @@ export function globalStage(config: MegabyteConfig): Stage {
 }
 
 export function localStage(config: MegabyteConfig): Stage {
-  const { local } = config;
+  const local = byteLevel(config);
   return { prefix: 'local.', dim: local.dim, heads: local.heads, layers: local.layers, config };
 }
 
@@ -64,12 +72,16 @@ export function cacheInfos(stage: Stage, kind: 'past' | 'present'): ValueInfoDef
   ).flat();
 }
 
-/** bytes [B, T] -> logits [B, T, V]; T a multiple of the patch size (MEGABYTE), at most the context. */
+/**
+ * bytes [B, T] -> logits [B, T, V]; T a multiple of the patch size (MEGABYTE), at most the context.
+ * `input` may be in either MEGABYTE config form (see @megabyte/core's `validateConfig`).
+ */
 export function scoringGraph(
-  config: ModelConfig,
+  input: ModelConfigInput,
   weights: WeightSource,
   weightType: WeightType = 'float32',
 ): GraphDef {
+  const config = validateConfig(input);
   const g = new GraphBuilder(weights, weightType);
   const bytes = g.input({
     name: 'bytes',
@@ -91,7 +103,8 @@ export function scoringGraph(
 
 /** The MEGABYTE forward pass: bytes [B, T] -> logits [B*K, P, V]. */
 function megabyteLogits(g: GraphBuilder, config: MegabyteConfig, bytes: string): string {
-  const { patchSize: P, global, local } = config;
+  const { patchSize: P, ...global } = patchLevels(config)[0]!;
+  const local = byteLevel(config);
   const width = P * global.byteDim;
   const patches = g.reshape(embedGlobal(g, config, bytes, g.ints([0])), [0, -1, width]); // [B, K, W]
   // Step 2: the pad patch first, the last patch dropped.
@@ -131,7 +144,8 @@ export function globalStepGraph(
   weightType: WeightType = 'float32',
 ): GraphDef {
   const g = new GraphBuilder(weights, weightType);
-  const { patchSize: P, global, local } = config;
+  const { patchSize: P, ...global } = patchLevels(config)[0]!;
+  const local = byteLevel(config);
   const width = P * global.byteDim;
   const stage = globalStage(config);
   const bytes = g.input({
@@ -184,7 +198,8 @@ export function localStepGraph(
   weightType: WeightType = 'float32',
 ): GraphDef {
   const g = new GraphBuilder(weights, weightType);
-  const { patchSize: P, local } = config;
+  const P = patchLevels(config)[0]!.patchSize;
+  const local = byteLevel(config);
   const stage = localStage(config);
   const byte = g.input({
     name: 'byte',
@@ -257,7 +272,7 @@ function embedGlobal(g: GraphBuilder, config: MegabyteConfig, ids: string, start
   const length = g.shape(ids, 1, 2);
   const positions = g.slice(g.weight('global.embed.positions'), 0, start, g.add(start, length)); // [T, D_G]
   let x = g.add(g.gather(g.weight('global.embed.bytes.weight'), ids), positions);
-  (config.global.convKernels ?? []).forEach((kernel, i) => {
+  (patchLevels(config)[0]!.convKernels ?? []).forEach((kernel, i) => {
     x = g.add(x, gelu(g, causalConv(g, `global.embed.conv.${i}.weight`, kernel, x, length)));
   });
   return x;
@@ -265,7 +280,7 @@ function embedGlobal(g: GraphBuilder, config: MegabyteConfig, ids: string, start
 
 /** Bytes before a patch that the convolutional patch encoder reads. */
 export function convHistory(config: MegabyteConfig): number {
-  return (config.global.convKernels ?? []).reduce((sum, k) => sum + k - 1, 0);
+  return (patchLevels(config)[0]!.convKernels ?? []).reduce((sum, k) => sum + k - 1, 0);
 }
 
 /**

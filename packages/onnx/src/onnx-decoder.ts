@@ -3,6 +3,7 @@ import {
   type IncrementalDecoder,
   type MegabyteConfig,
   type ModelConfig,
+  type ModelGeometry,
   SlidingWindowDecoder,
 } from '@megabyte/core/portable';
 import { PAD_ID } from '@megabyte/patching';
@@ -14,6 +15,7 @@ import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
 export interface DecoderContext {
   readonly ort: OrtModule;
   readonly config: ModelConfig;
+  readonly geometry: ModelGeometry;
   /** The session of a graph; throws if it was not loaded. */
   session(role: 'scoring' | 'global' | 'local' | 'step'): InferenceSession;
 }
@@ -141,7 +143,7 @@ class MegabyteDecoder extends WindowedDecoder {
   private readonly history = convHistory(this.config as MegabyteConfig);
 
   private get patchSize(): number {
-    return (this.config as MegabyteConfig).patchSize;
+    return this.context.geometry.stepBytes;
   }
 
   protected async encode(): Promise<Tensor> {
@@ -246,8 +248,7 @@ class UncachedDecoder extends WindowedDecoder {
 
   protected async extend(): Promise<Tensor> {
     const length = this.window[0]!.length;
-    const patchSize = this.config.kind === 'megabyte' ? this.config.patchSize : 1;
-    const padded = Math.ceil((length + 1) / patchSize) * patchSize;
+    const padded = this.context.geometry.paddedLength(length + 1);
     const ids = Int32Array.from(
       this.window.flatMap((bytes) => [...bytes, ...new Array<number>(padded - length).fill(PAD_ID)]),
     );

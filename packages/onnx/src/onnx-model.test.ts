@@ -11,7 +11,7 @@ import {
   generate,
   generateBatch,
   idsTensor,
-  type ModelConfig,
+  type ModelConfigInput,
 } from '@megabyte/core';
 import {
   microMegabyteConfig,
@@ -39,7 +39,7 @@ const RUNTIMES: readonly { name: string; ort: OrtModule; provider: ExecutionProv
 const TOLERANCE = 1e-4;
 
 /** Random tiny models covering every option that changes the graph. */
-const CONFIGS: Record<string, ModelConfig> = {
+const CONFIGS: Record<string, ModelConfigInput> = {
   megabyte: microMegabyteConfig({
     initStd: 0.2,
     global: { byteDim: 4, layers: 2, heads: 2 },

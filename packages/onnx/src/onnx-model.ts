@@ -4,6 +4,7 @@ import {
   type DecoderSource,
   type IncrementalDecoder,
   type ModelConfig,
+  ModelGeometry,
   type ScoreOptions,
   scoreBytes,
   validateConfig,
@@ -49,13 +50,18 @@ export class OnnxModelError extends Error {
  * `generateBatch` in place of a tfjs model: it makes the same incremental decoders.
  */
 export class OnnxModel implements DecoderSource, WindowScorer {
+  /** Patch sizes, step unit and padding of the model, as the tfjs model's `geometry`. */
+  readonly geometry: ModelGeometry;
+
   private constructor(
     readonly ort: OrtModule,
     readonly manifest: OnnxManifest,
     readonly config: ModelConfig,
     readonly executionProvider: ExecutionProvider,
     private readonly sessions: Partial<Record<GraphRole, InferenceSession>>,
-  ) {}
+  ) {
+    this.geometry = new ModelGeometry(config);
+  }
 
   /** Creates a session for each graph given, from bytes (no file system needed). */
   static async load(
@@ -116,7 +122,7 @@ export class OnnxModel implements DecoderSource, WindowScorer {
           : ['step'];
     for (const role of needed) this.session(role);
     return createOnnxDecoder(
-      { ort: this.ort, config: this.config, session: (role) => this.session(role) },
+      { ort: this.ort, config: this.config, geometry: this.geometry, session: (role) => this.session(role) },
       options,
     );
   }
@@ -136,7 +142,7 @@ export class OnnxModel implements DecoderSource, WindowScorer {
       );
     }
     const vocab = this.config.vocabSize;
-    const padded = this.paddedLength(length);
+    const padded = this.geometry.paddedLength(length);
     const input = new Int32Array(batch * padded).fill(PAD_ID);
     for (let row = 0; row < batch; row++) {
       for (let t = 0; t < length; t++) {
@@ -191,11 +197,6 @@ export class OnnxModel implements DecoderSource, WindowScorer {
       );
     }
     return session;
-  }
-
-  private paddedLength(length: number): number {
-    const patchSize = this.config.kind === 'megabyte' ? this.config.patchSize : 1;
-    return Math.ceil(length / patchSize) * patchSize;
   }
 }
 

@@ -3,7 +3,7 @@
 // disagreeing about the Tensor class (x.cast() then fails with "opHandler is null").
 import * as tf from '@tensorflow/tfjs-core';
 import '@megabyte/nn/gradients';
-import type { ModelConfig } from '@megabyte/core';
+import type { ModelConfigInput } from '@megabyte/core';
 import {
   type BackendRun,
   microMegabyteConfig,
@@ -22,12 +22,12 @@ const GENERATED_BYTES = GREEDY.bytes;
 // initStd 0.5 (not the micro configs' 0.02) so that logits and gradients are far from zero and the
 // comparison measures the kernels, not rounding noise around zero; it also keeps the greedy
 // argmax away from near-ties between bytes.
-const MODELS: Record<string, ModelConfig> = {
+const MODELS: Record<string, ModelConfigInput> = {
   megabyte: microMegabyteConfig({ initStd: 0.5 }),
   transformer: microTransformerConfig({ initStd: 0.5 }),
 };
 
-const measure = (config: ModelConfig) => runOnActiveBackend(config, { steps: STEPS, greedy: GREEDY });
+const measure = (config: ModelConfigInput) => runOnActiveBackend(config, { steps: STEPS, greedy: GREEDY });
 
 describe('the wasm backend computes what the cpu backend computes', () => {
   const onCpu = new Map<string, BackendRun>();

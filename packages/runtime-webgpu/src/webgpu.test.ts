@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@megabyte/nn/gradients';
-import { createModel, idsTensor, type ModelConfig } from '@megabyte/core';
+import { createModel, idsTensor, type ModelConfigInput } from '@megabyte/core';
 import {
   type BackendRun,
   microMegabyteConfig,
@@ -33,15 +33,15 @@ const TOLERANCE = 1e-4;
 
 // initStd 0.5 (not 0.02) so that logits and gradients are far from zero and the comparison
 // measures the kernels, not rounding noise around zero.
-const MODELS: Record<string, ModelConfig> = {
+const MODELS: Record<string, ModelConfigInput> = {
   megabyte: microMegabyteConfig({ initStd: 0.5 }),
   transformer: microTransformerConfig({ initStd: 0.5 }),
 };
 
-const measure = (config: ModelConfig) => runOnActiveBackend(config, { steps: STEPS });
+const measure = (config: ModelConfigInput) => runOnActiveBackend(config, { steps: STEPS });
 
 /** Names of the kernels one loss-and-gradients step of a fresh model runs. */
-async function kernelsOfStep(config: ModelConfig): Promise<Set<string>> {
+async function kernelsOfStep(config: ModelConfigInput): Promise<Set<string>> {
   const model = createModel(config, { seed: 7 });
   const ids = idsTensor(sampleIds(2, 16, 3), 2, 16);
   const profile = await tf.profile(() => {

@@ -1,4 +1,4 @@
-import { type ByteModel, idsTensor, localPatchSize } from '@megabyte/core';
+import { type ByteModel, idsTensor } from '@megabyte/core';
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -62,7 +62,7 @@ export async function evaluateStream(
   const mode = options.mode ?? 'windows';
   const context = model.config.contextLength;
   if (ids.length === 0) throw new RangeError('evaluate: the data to score is empty');
-  const windows = scoringWindows(mode, ids.length, context, options.stride, patchSizeOf(model));
+  const windows = scoringWindows(mode, ids.length, context, options.stride, model.geometry.innermostPatch);
   const surprisal = new Float32Array(ids.length).fill(Number.NaN);
   const batchSize = options.batchSize ?? 8;
   let computed = 0;
@@ -89,11 +89,6 @@ export async function evaluateStream(
     costMultiple: computed / ids.length,
     surprisal,
   };
-}
-
-/** The patch the local model predicts inside: the one strided inference shifts by half. */
-function patchSizeOf(model: ByteModel): number {
-  return model.config.kind === 'megabyte' ? localPatchSize(model.config) : 1;
 }
 
 function scoringWindows(

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { type ByteModel, createModel, type ModelConfig } from '@megabyte/core';
+import { type ByteModel, createModel, type ModelConfigInput } from '@megabyte/core';
 import { microMegabyteConfig, microTransformerConfig, relativeError } from '@megabyte/core/testing';
 import { Corpus } from '@megabyte/patching';
 import * as ort from 'onnxruntime-node';
@@ -35,7 +35,7 @@ const OPTIONS: Partial<TrainingOptions> = {
 
 const ONNXRUNTIME: TrainerHooks = { engine: onnxRuntimeEngine({ ort, threads: 1 }) };
 
-const CONFIGS: Record<string, ModelConfig> = {
+const CONFIGS: Record<string, ModelConfigInput> = {
   megabyte: microMegabyteConfig({
     global: { byteDim: 4, layers: 2, heads: 2 },
     local: { dim: 8, layers: 2, heads: 2 },
@@ -61,7 +61,7 @@ afterEach(async () => {
 });
 
 function trainer(
-  config: ModelConfig,
+  config: ModelConfigInput,
   hooks: TrainerHooks = {},
   options: Partial<TrainingOptions> = {},
 ): Trainer {

@@ -9,7 +9,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createModel, type ModelConfig } from '@megabyte/core';
+import { createModel, type LegacyMegabyteConfig } from '@megabyte/core';
 import { Corpus } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -23,7 +23,7 @@ await tf.setBackend('cpu');
 for (const [name, config] of Object.entries(LEGACY_RUNS)) {
   const dir = join(out, name);
   await rm(dir, { recursive: true, force: true });
-  const model = createModel(config as ModelConfig, { seed: 3 });
+  const model = createModel(config as LegacyMegabyteConfig, { seed: 3 });
   const trainer = new Trainer(model, { train: Corpus.fromDocuments([LEGACY_TEXT]) }, LEGACY_TRAINING);
   const run = new RunDirectory(dir, { data: 'legacy-runs.ts LEGACY_TEXT', keepLast: 2 });
   for (let step = 1; step <= 4; step++) {

@@ -6,6 +6,7 @@ import {
   flopsPerByte,
   generate,
   type ModelConfig,
+  modelGeometry,
   type ParameterBreakdown,
   parameterBreakdown,
   presetConfig,
@@ -286,7 +287,7 @@ async function benchOne(
     }
     const config = model.config;
     const parts = parameterBreakdown(config);
-    const patchSize = config.kind === 'megabyte' ? config.patchSize : 1;
+    const patchSize = model.geometry.stepBytes;
     const promptLength = new TextEncoder().encode(flags.prompt).length;
 
     if (flags.warmupBytes > 0) {
@@ -347,7 +348,7 @@ async function benchOne(
     ...(checkpoint !== undefined && { checkpoint }),
     backend: runtime.name,
     contextLength: config?.contextLength ?? 0,
-    patchSize: config?.kind === 'megabyte' ? config.patchSize : 1,
+    patchSize: config ? modelGeometry(config).stepBytes : 1,
     parameters: config
       ? parameterBreakdown(config)
       : { embeddings: 0, global: 0, middle: 0, local: 0, total: 0 },
@@ -452,12 +453,7 @@ function meanForward(config: ModelConfig, promptLength: number, generated: numbe
 }
 
 function windowOf(config: ModelConfig): { slideBytes: number; contextLength: number } {
-  const patchSize = config.kind === 'megabyte' ? config.patchSize : 1;
-  const patches = config.contextLength / patchSize;
-  return {
-    slideBytes: Math.max(1, Math.floor(patches / 2)) * patchSize,
-    contextLength: config.contextLength,
-  };
+  return { slideBytes: modelGeometry(config).slideBytes(), contextLength: config.contextLength };
 }
 
 /** Peak FLOP/s (a square matmul) and memory bandwidth on the runtime's backend; best rounds. */

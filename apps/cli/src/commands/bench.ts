@@ -4,6 +4,7 @@ import {
   createModel,
   flopsPerByte,
   type ModelConfig,
+  modelGeometry,
   type ParameterBreakdown,
   parameterBreakdown,
   presetConfig,
@@ -334,16 +335,14 @@ async function benchOne(
 /** Bytes of one float32 attention map [batch, heads, L, L]: the largest, and summed over layers. */
 function attentionMapBytes(config: ModelConfig, batch: number): { largest: number; total: number } {
   const map = (rows: number, heads: number, length: number) => rows * heads * length * length * 4;
-  if (config.kind === 'transformer') {
-    const one = map(batch, config.heads, config.contextLength);
-    return { largest: one, total: one * config.layers };
-  }
-  const patches = config.contextLength / config.patchSize;
-  const global = map(batch, config.global.heads, patches);
-  const local = map(batch * patches, config.local.heads, config.patchSize);
+  // Each level runs its sequences side by side: as many per window as its span fits in the context.
+  const levels = modelGeometry(config).levels.map((level) => {
+    const sequences = config.contextLength / (level.positions * level.bytesPerPosition);
+    return { one: map(batch * sequences, level.heads, level.positions), layers: level.layers };
+  });
   return {
-    largest: Math.max(global, local),
-    total: global * config.global.layers + local * config.local.layers,
+    largest: Math.max(...levels.map((level) => level.one)),
+    total: levels.reduce((sum, level) => sum + level.one * level.layers, 0),
   };
 }
 

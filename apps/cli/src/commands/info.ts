@@ -1,6 +1,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { flopsPerByte, type ModelConfig, parameterBreakdown } from '@megabyte/core';
+import {
+  flopsPerByte,
+  levelScope,
+  type ModelConfig,
+  modelGeometry,
+  parameterBreakdown,
+} from '@megabyte/core';
 import { loadModel } from '@megabyte/core/node';
 import { resolveModelDirectory } from '@megabyte/trainer/node';
 import { Command } from 'commander';
@@ -51,14 +57,20 @@ function describe(
 ): string {
   const lines = [`checkpoint: ${dir} (weights ${formatBytes(fileBytes)})`];
   if (config.kind === 'megabyte') {
+    const geometry = modelGeometry(config);
+    const P = geometry.stepBytes;
     lines.push(
-      `model: MEGABYTE, patch ${config.patchSize} bytes, context ${config.contextLength} bytes (${config.contextLength / config.patchSize} patches)`,
-      `  global: ${config.global.layers} layers x width ${config.patchSize * config.global.byteDim} (${config.patchSize} x D_G ${config.global.byteDim}), ${config.global.heads} heads`,
-      ...(config.middle ?? []).map(
-        (level, i) =>
-          `  middle ${i}: patches of ${level.patchSize} bytes, ${level.layers} layers x width ${level.patchSize * level.byteDim} (${level.patchSize} x ${level.byteDim}), ${level.heads} heads`,
-      ),
-      `  local:  ${config.local.layers} layers x width ${config.local.dim}, ${config.local.heads} heads`,
+      `model: MEGABYTE, patch ${P} bytes, context ${config.contextLength} bytes (${config.contextLength / P} patches)`,
+      ...geometry.levels.map((level, i) => {
+        const name = levelScope(i, geometry.levels.length).replace('.', ' ');
+        const width =
+          level.bytesPerPosition > 1
+            ? `${level.width} (${level.bytesPerPosition} x ${level.width / level.bytesPerPosition})`
+            : `${level.width}`;
+        const patches =
+          i > 0 && level.bytesPerPosition > 1 ? `patches of ${level.bytesPerPosition} bytes, ` : '';
+        return `  ${`${name}:`.padEnd(7)} ${patches}${level.layers} layers x width ${width}, ${level.heads} heads`;
+      }),
     );
   } else {
     lines.push(

@@ -243,7 +243,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   const sizes = parameterBreakdown(config);
   const origin = resume ? `resumed from ${resume.dir}` : init ? `fine-tuning ${init.dir}` : preset;
   process.stderr.write(
-    `model: ${config.kind} (${origin}), ${formatCount(sizes.total)} parameters, context ${config.contextLength} bytes${config.kind === 'megabyte' ? `, patch ${config.patchSize}` : ''}\n`,
+    `model: ${config.kind} (${origin}), ${formatCount(sizes.total)} parameters, context ${config.contextLength} bytes${model.geometry.patchSizes.length > 0 ? `, patch ${model.geometry.patchSizes.join(' > ')}` : ''}\n`,
   );
   const unigram = split.validation
     ? unigramBitsPerByte(split.train, split.validation, config.vocabSize)

@@ -75,7 +75,7 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
     let logits = this.enter(from);
     for (let position = from + 1; position <= length; position++) {
       logits.dispose();
-      if (position % this.model.config.patchSize === 0) this.completeGlobalPatch(position);
+      if (position % this.model.geometry.stepBytes === 0) this.completeGlobalPatch(position);
       logits = this.enter(position);
     }
     return logits;
@@ -88,7 +88,7 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
    * (what the last layer of a patch depends on), rounded down to a global patch.
    */
   private replayFrom(length: number): number {
-    const { patchSize } = this.model.config;
+    const patchSize = this.model.geometry.stepBytes;
     const local = this.model.local.options;
     const reach = (local.crossPatch ?? 0) > 0 ? local.transformer.layers * local.patchSize : 0;
     const localStart = length - (length % local.patchSize) - reach;
@@ -97,13 +97,13 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
 
   protected extend(): tf.Tensor2D {
     const length = this.window[0]!.length;
-    if (length % this.model.config.patchSize === 0) this.completeGlobalPatch(length);
+    if (length % this.model.geometry.stepBytes === 0) this.completeGlobalPatch(length);
     return this.enter(length);
   }
 
   /** The global patch that ends at window position `end` is complete: the global model reads it and conditions the next one. */
   private completeGlobalPatch(end: number): void {
-    const start = end - this.model.config.patchSize;
+    const start = end - this.model.geometry.stepBytes;
     const out = tf.tidy(() => {
       const before = this.windowIds(Math.max(0, start - this.model.global.embedder.history), start);
       const patch = { ids: this.windowIds(start, end), start, before };
@@ -164,7 +164,7 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
    * outer ones first, as each conditions the next), then the local model predicts byte t.
    */
   private enter(t: number): tf.Tensor2D {
-    let abovePatch = this.model.config.patchSize;
+    let abovePatch = this.model.geometry.stepBytes;
     this.middle.forEach((state, i) => {
       const size = state.level.options.patchSize;
       if (t % size === 0) this.middleStep(i, t, abovePatch);

@@ -1,4 +1,5 @@
 import type { ModelConfig } from '../config.js';
+import { ModelGeometry } from '../geometry.js';
 import type { IncrementalDecoder } from './incremental-decoder.js';
 
 /**
@@ -33,15 +34,7 @@ export abstract class SlidingWindowDecoder<Logits> implements IncrementalDecoder
     private readonly modelConfig: ModelConfig,
     slide?: number,
   ) {
-    const patchSize = modelConfig.kind === 'megabyte' ? modelConfig.patchSize : 1;
-    const patches = modelConfig.contextLength / patchSize;
-    const slidePatches = slide ?? Math.max(1, Math.floor(patches / 2));
-    if (!Number.isInteger(slidePatches) || slidePatches < 1 || slidePatches > patches) {
-      throw new RangeError(
-        `decoder option "slide": expected an integer in 1..${patches} (patches of the context), got ${slidePatches}`,
-      );
-    }
-    this.slideBytes = slidePatches * patchSize;
+    this.slideBytes = new ModelGeometry(modelConfig).slideBytes(slide);
   }
 
   get batchSize(): number {

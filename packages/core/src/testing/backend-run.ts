@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { idsTensor } from '../byte-model.js';
-import type { ModelConfig } from '../config.js';
+import type { ModelConfigInput } from '../config.js';
 import { generate } from '../generation/index.js';
 import { type AnyModel, createModel } from '../models.js';
 import { sampleIds } from './compare.js';
@@ -36,7 +36,7 @@ export interface BackendRunOptions {
  * Node need.
  */
 export async function runOnActiveBackend(
-  config: ModelConfig,
+  config: ModelConfigInput,
   options: BackendRunOptions = {},
 ): Promise<BackendRun> {
   const { batch = 2, length = 16, seed = 7, steps = 3, learningRate = 0.5, greedy } = options;

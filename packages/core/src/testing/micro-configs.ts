@@ -1,4 +1,4 @@
-import type { MegabyteConfig, TransformerConfig } from '../config.js';
+import type { LegacyMegabyteConfig, TransformerConfig } from '../config.js';
 
 /**
  * Model configs for tests: a few thousand parameters, fast on the cpu backend, yet with every part
@@ -16,7 +16,10 @@ const COMMON = {
   tieHead: false,
 } as const;
 
-export function microMegabyteConfig(overrides: Partial<Omit<MegabyteConfig, 'kind'>> = {}): MegabyteConfig {
+/** In the legacy form (patchSize, global, middle, local), which every reader still accepts and tests override field by field. */
+export function microMegabyteConfig(
+  overrides: Partial<Omit<LegacyMegabyteConfig, 'kind'>> = {},
+): LegacyMegabyteConfig {
   return {
     ...COMMON,
     kind: 'megabyte',

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@megabyte/nn/gradients';
-import { createModel, idsTensor, type ModelConfig } from '@megabyte/core';
+import { createModel, idsTensor, type ModelConfigInput } from '@megabyte/core';
 import {
   microMegabyteConfig,
   microTransformerConfig,
@@ -20,7 +20,7 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const CONFIGS: Record<string, ModelConfig> = {
+const CONFIGS: Record<string, ModelConfigInput> = {
   megabyte: microMegabyteConfig({
     initStd: 0.2,
     global: { byteDim: 4, layers: 2, heads: 2 },

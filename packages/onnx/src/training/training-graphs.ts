@@ -1,4 +1,4 @@
-import type { ModelConfig } from '@megabyte/core';
+import type { ModelConfigInput } from '@megabyte/core';
 import { PAD_ID } from '@megabyte/patching';
 import { scoringGraph } from '../graphs.js';
 import {
@@ -132,7 +132,7 @@ function finish(
 
 /** bytes [B, T] and parameters -> loss and one gradient per parameter. */
 export function gradientGraph(
-  config: ModelConfig,
+  config: ModelConfigInput,
   parameters: readonly TrainableParameter[],
   shape: BatchShape,
 ): GraphDef {
