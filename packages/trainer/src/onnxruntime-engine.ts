@@ -100,8 +100,7 @@ class OnnxRuntimeSessions {
     shape: BatchShape,
   ): Promise<Float32Array> {
     const { config } = this.model;
-    const unit = config.kind === 'megabyte' ? config.patchSize : 1; // as ByteModel.padInput
-    const length = Math.ceil(shape.length / unit) * unit;
+    const length = this.model.geometry.paddedLength(shape.length); // as ByteModel pads its input
     const padded = length === shape.length ? ids : padRows(ids, shape, length);
     const session = await this.session(`nats ${shape.batch}x${length}`, () =>
       natsGraph(config, this.parameters, { batch: shape.batch, length }),

@@ -78,7 +78,7 @@ interface Forward {
 }
 
 function forwardGraph(
-  config: ModelConfig,
+  config: ModelConfigInput,
   parameters: readonly TrainableParameter[],
   shape: BatchShape,
 ): Forward {
@@ -167,7 +167,7 @@ export function gradientGraph(
 
 /** bytes [B, T] and parameters -> -ln p(byte) of every position [B, T] (what evaluation reads). */
 export function natsGraph(
-  config: ModelConfig,
+  config: ModelConfigInput,
   parameters: readonly TrainableParameter[],
   shape: BatchShape,
 ): GraphDef {
