@@ -6,7 +6,7 @@ import {
   checkImageSize,
   type ImageLayout,
   imageByteLength,
-  pngHeaderSize,
+  imageHeaderSize,
   type RgbImage,
   serializeImage,
 } from '@megabyte/patching';
@@ -583,8 +583,8 @@ interface DecodedImage {
 }
 
 async function decodeImage(file: File): Promise<DecodedImage> {
-  // A PNG's size is read from its header first: the browser would decode a bomb whole.
-  const declared = pngHeaderSize(new Uint8Array(await file.slice(0, 24).arrayBuffer()));
+  // A PNG's or JPEG's size is read from its header first: the browser would decode a bomb whole.
+  const declared = imageHeaderSize(new Uint8Array(await file.slice(0, 65536).arrayBuffer()));
   if (declared) checkImageSize(declared.width, declared.height, file.name);
   let bitmap: ImageBitmap;
   try {

@@ -6,6 +6,7 @@ import { ConfigError, MEGABYTE_PRESETS, presetConfig, validateConfig } from './c
 import {
   activationBytes,
   CONFIG_LIMITS,
+  configBoundProblems,
   memoryBudget,
   parameterBytes,
   setMemoryBudget,
@@ -86,6 +87,25 @@ describe('config upper bounds', () => {
     [{ ...presetConfig('transformer-tiny'), layers: 2000 }, /^layers: 2000 is more than the limit of 1024/],
   ])('refuse a field past its limit, naming field, value and limit (%#)', (config, message) => {
     expect(problemsOf(config).some((p) => message.test(p))).toBe(true);
+  });
+
+  it('reads the levels form of a config as well as the legacy one', () => {
+    const levels = {
+      kind: 'megabyte',
+      vocabSize: 258,
+      contextLength: 256,
+      mlpRatio: 4,
+      levels: [
+        { patchSize: 16, byteDim: 1e6, layers: 2, heads: 2 },
+        { patchSize: 4, byteDim: 8, layers: 2000, heads: 2 },
+        { dim: 128, layers: 2, heads: 2000 },
+      ],
+    };
+    expect(configBoundProblems(levels)).toEqual([
+      "levels[0].byteDim: the level's width 16 x 1000000 = 16000000 is more than the limit of 65536; use a smaller byteDim",
+      'levels[1].layers: 2000 is more than the limit of 1024; use fewer layers',
+      'levels[2].heads: 2000 is more than the limit of 1024; use fewer heads',
+    ]);
   });
 
   it('names the patch size when it is past the context (no "Invalid typed array length")', () => {

@@ -19,6 +19,40 @@ export function pngHeaderSize(bytes: Uint8Array): { width: number; height: numbe
   return { width: view.getUint32(16), height: view.getUint32(20) };
 }
 
+/** JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic): they carry the size. */
+const JPEG_FRAME_MARKERS = new Set([
+  0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf,
+]);
+
+/**
+ * Width and height from a JPEG's start-of-frame segment, walking the segments from the start, or
+ * undefined when the bytes are not a JPEG or end before the frame header (read 64 KB or more).
+ */
+export function jpegHeaderSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = 2;
+  while (offset + 9 <= bytes.length) {
+    if (bytes[offset] !== 0xff) return undefined;
+    const marker = bytes[offset + 1]!;
+    if (marker === 0xff) {
+      offset += 1; // fill byte
+      continue;
+    }
+    if (JPEG_FRAME_MARKERS.has(marker))
+      return { height: view.getUint16(offset + 5), width: view.getUint16(offset + 7) };
+    // Markers without a length (restart, start and end of image) are two bytes long.
+    if ((marker >= 0xd0 && marker <= 0xd9) || marker === 0x01) offset += 2;
+    else offset += 2 + view.getUint16(offset + 2);
+  }
+  return undefined;
+}
+
+/** A PNG's or JPEG's declared size from its first bytes, or undefined for other data. */
+export function imageHeaderSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  return pngHeaderSize(bytes) ?? jpegHeaderSize(bytes);
+}
+
 /**
  * Throws when a declared image size is empty or over {@link MAX_IMAGE_PIXELS}, naming `source`,
  * the size, the limit and the fix.

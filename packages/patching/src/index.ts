@@ -28,7 +28,13 @@ export {
   resizeImage,
   serializeImage,
 } from './image.js';
-export { checkImageSize, MAX_IMAGE_PIXELS, pngHeaderSize } from './image-header.js';
+export {
+  checkImageSize,
+  imageHeaderSize,
+  jpegHeaderSize,
+  MAX_IMAGE_PIXELS,
+  pngHeaderSize,
+} from './image-header.js';
 export {
   describeImageLayout,
   MEDIA_FILE,
