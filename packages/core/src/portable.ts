@@ -54,7 +54,14 @@ export {
 } from './generation/sampling.js';
 export { SlidingWindowDecoder } from './generation/sliding-window-decoder.js';
 export { type LevelGeometry, ModelGeometry, modelGeometry } from './geometry.js';
-export { type CacheOption, DEFAULT_CACHE_NAME } from './loading/fetch-file.js';
+export {
+  type CacheOption,
+  cacheFile,
+  DEFAULT_CACHE_NAME,
+  type FetchedFile,
+  type FetchFileOptions,
+  fetchFile,
+} from './loading/fetch-file.js';
 export {
   type CheckpointModelFiles,
   type FileLister,

@@ -33,7 +33,7 @@ beforeAll(async () => {
     requests.push(request.url!);
     try {
       const { readFile } = await import('node:fs/promises');
-      const bytes = await readFile(join(dir, decodeURIComponent(request.url!)));
+      const bytes = await readFile(join(dir, decodeURIComponent(new URL(request.url!, 'http://x').pathname)));
       response.writeHead(200, { 'Content-Length': bytes.length }).end(bytes);
     } catch {
       response.writeHead(404).end();
@@ -82,6 +82,12 @@ describe('loadModel', () => {
       const last = progress.filter((p) => p.file === file).at(-1)!;
       expect(last.loaded).toBe(last.total);
     }
+  });
+
+  it("carries the URL's query (a version) to every file of the model", async () => {
+    requests.length = 0;
+    await sameWeights(await loadModel(`${base}/tiny/config.json?v=abc`));
+    expect(requests.sort()).toEqual(['/tiny/config.json?v=abc', '/tiny/model.safetensors?v=abc']);
   });
 
   it('names the missing files of a URL that holds no checkpoint', async () => {

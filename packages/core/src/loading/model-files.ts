@@ -248,7 +248,8 @@ export function urlLister(url: URL, cache: CacheOption | undefined): FileLister 
   const directory = directoryOfUrl(url);
   return {
     location: directory.href.replace(/\/$/, ''),
-    read: (name, options) => fetchFile(new URL(encodeURIComponent(name), directory), { ...options, cache }),
+    read: async (name, options) =>
+      (await fetchFile(siblingUrl(name, directory, url), { ...options, cache }))?.bytes,
   };
 }
 
@@ -256,4 +257,14 @@ export function urlLister(url: URL, cache: CacheOption | undefined): FileLister 
 export function directoryOfUrl(url: URL): URL {
   if (entryOfUrl(url) !== undefined) return new URL('.', url);
   return url.pathname.endsWith('/') ? url : new URL(`${url.pathname}/`, url);
+}
+
+/**
+ * The URL of file `name` in `directory`, with the query of the URL the model was named by: a
+ * version (`?v=hash`) or a signed token applies to every file of the model.
+ */
+export function siblingUrl(name: string, directory: URL, source: URL): URL {
+  const url = new URL(encodeURIComponent(name), directory);
+  url.search = source.search;
+  return url;
 }

@@ -15,6 +15,7 @@ import {
   type ReadModelOptions,
   readFromLister,
   readModelFiles,
+  siblingUrl,
 } from '../loading/model-files.js';
 import { readCheckpointDirectory } from './checkpoint-files.js';
 
@@ -88,8 +89,16 @@ function cachedUrlLister(url: URL, options: ReadModelOptions): FileLister {
   return {
     location: directory.href.replace(/\/$/, ''),
     read: async (name, readOptions) => {
-      const fileUrl = new URL(encodeURIComponent(name), directory);
-      const cached = cacheRoot && join(cacheRoot, fileUrl.host, decodeURIComponent(fileUrl.pathname));
+      const fileUrl = siblingUrl(name, directory, url);
+      // host/[query/]path: another version (?v=...) of the same file is another entry
+      const cached =
+        cacheRoot &&
+        join(
+          cacheRoot,
+          fileUrl.host,
+          encodeURIComponent(fileUrl.search),
+          decodeURIComponent(fileUrl.pathname),
+        );
       if (cached) {
         const bytes = await readFile(cached).catch(() => undefined);
         if (bytes) {
@@ -97,7 +106,7 @@ function cachedUrlLister(url: URL, options: ReadModelOptions): FileLister {
           return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         }
       }
-      const bytes = await fetchFile(fileUrl, { ...readOptions, cache: false });
+      const bytes = (await fetchFile(fileUrl, { ...readOptions, cache: false }))?.bytes;
       if (bytes && cached) await writeAtomically(cached, bytes);
       return bytes;
     },
