@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { type ByteModel, createModel, type ModelConfigInput } from '@megabyte/core';
-import { microMegabyteConfig, microTransformerConfig, relativeError } from '@megabyte/core/testing';
+import { graphOptionConfigs, microMegabyteConfig, relativeError } from '@megabyte/core/testing';
 import { Corpus } from '@megabyte/patching';
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
@@ -35,21 +35,7 @@ const OPTIONS: Partial<TrainingOptions> = {
 
 const ONNXRUNTIME: TrainerHooks = { engine: onnxRuntimeEngine({ ort, threads: 1 }) };
 
-const CONFIGS: Record<string, ModelConfigInput> = {
-  megabyte: microMegabyteConfig({
-    global: { byteDim: 4, layers: 2, heads: 2 },
-    local: { dim: 8, layers: 2, heads: 2 },
-  }),
-  'rmsnorm relu bias tied': microMegabyteConfig({
-    patchSize: 2,
-    norm: 'rmsnorm',
-    activation: 'relu',
-    bias: true,
-    tieHead: true,
-  }),
-  'conv encoder': microMegabyteConfig({ global: { byteDim: 4, layers: 1, heads: 2, convKernels: [3, 4] } }),
-  transformer: microTransformerConfig({ layers: 2 }),
-};
+const CONFIGS = graphOptionConfigs();
 
 const cleanup: Array<() => unknown> = [];
 beforeAll(async () => {

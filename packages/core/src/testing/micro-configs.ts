@@ -1,4 +1,4 @@
-import type { LegacyMegabyteConfig, TransformerConfig } from '../config.js';
+import type { LegacyMegabyteConfig, ModelConfigInput, TransformerConfig } from '../config.js';
 
 /**
  * Model configs for tests: a few thousand parameters, fast on the cpu backend, yet with every part
@@ -34,4 +34,32 @@ export function microTransformerConfig(
   overrides: Partial<Omit<TransformerConfig, 'kind'>> = {},
 ): TransformerConfig {
   return { ...COMMON, kind: 'transformer', dim: 8, layers: 1, heads: 2, ...overrides };
+}
+
+/**
+ * Tiny models that together cover every option that changes a model's graph: two layers per
+ * level, rmsnorm with ReLU, biases and a tied head at P = 2, the convolutional patch encoder, and
+ * the baseline. For tests that compare two executors (tfjs and ONNX Runtime) option by option.
+ */
+export function graphOptionConfigs(initStd: number = COMMON.initStd): Record<string, ModelConfigInput> {
+  return {
+    megabyte: microMegabyteConfig({
+      initStd,
+      global: { byteDim: 4, layers: 2, heads: 2 },
+      local: { dim: 8, layers: 2, heads: 2 },
+    }),
+    'rmsnorm relu bias tied': microMegabyteConfig({
+      initStd,
+      patchSize: 2,
+      norm: 'rmsnorm',
+      activation: 'relu',
+      bias: true,
+      tieHead: true,
+    }),
+    'conv encoder': microMegabyteConfig({
+      initStd,
+      global: { byteDim: 4, layers: 1, heads: 2, convKernels: [3, 4] },
+    }),
+    transformer: microTransformerConfig({ initStd, layers: 2 }),
+  };
 }

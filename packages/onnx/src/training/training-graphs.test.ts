@@ -2,13 +2,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@megabyte/nn/gradients';
-import { createModel, idsTensor, type ModelConfigInput } from '@megabyte/core';
-import {
-  microMegabyteConfig,
-  microTransformerConfig,
-  relativeError,
-  sampleIds,
-} from '@megabyte/core/testing';
+import { createModel, idsTensor } from '@megabyte/core';
+import { graphOptionConfigs, relativeError, sampleIds } from '@megabyte/core/testing';
 import { PAD_ID } from '@megabyte/patching';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -20,26 +15,7 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const CONFIGS: Record<string, ModelConfigInput> = {
-  megabyte: microMegabyteConfig({
-    initStd: 0.2,
-    global: { byteDim: 4, layers: 2, heads: 2 },
-    local: { dim: 8, layers: 2, heads: 2 },
-  }),
-  'rmsnorm relu bias tied': microMegabyteConfig({
-    initStd: 0.2,
-    patchSize: 2,
-    norm: 'rmsnorm',
-    activation: 'relu',
-    bias: true,
-    tieHead: true,
-  }),
-  'conv encoder': microMegabyteConfig({
-    initStd: 0.2,
-    global: { byteDim: 4, layers: 1, heads: 2, convKernels: [3, 4] },
-  }),
-  transformer: microTransformerConfig({ initStd: 0.2, layers: 2 }),
-};
+const CONFIGS = graphOptionConfigs(0.2);
 
 function maxAbs(values: ArrayLike<number>): number {
   let max = 0;
