@@ -89,6 +89,24 @@ describe('config upper bounds', () => {
     expect(problemsOf(config).some((p) => message.test(p))).toBe(true);
   });
 
+  it('configBoundProblems accepts every field exactly at its limit (the memory budget is checked apart)', () => {
+    const atLimits = {
+      ...tiny,
+      vocabSize: CONFIG_LIMITS.vocabSize,
+      contextLength: CONFIG_LIMITS.contextLength,
+      mlpRatio: CONFIG_LIMITS.mlpRatio,
+      global: {
+        byteDim: CONFIG_LIMITS.width / 4,
+        layers: CONFIG_LIMITS.layers,
+        heads: CONFIG_LIMITS.heads,
+        convKernels: [CONFIG_LIMITS.convKernel],
+      },
+      local: { dim: CONFIG_LIMITS.width, layers: CONFIG_LIMITS.layers, heads: CONFIG_LIMITS.heads },
+    };
+    expect(configBoundProblems(atLimits)).toEqual([]);
+    expect(problemsOf(atLimits).join('\n')).toMatch(/more than the memory budget/);
+  });
+
   it('reads the levels form of a config as well as the legacy one', () => {
     const levels = {
       kind: 'megabyte',
