@@ -1,8 +1,10 @@
 /** Messages between the page and the engine worker. */
 
+import type { BackendChoice as Choice } from '@megabyte/core';
 import type { ImageLayout } from '@megabyte/patching';
 
-export type BackendChoice = 'auto' | 'webgpu' | 'wasm';
+/** `?backend=`: what core's `selectBackend` is asked for, in both engines (tfjs and onnxruntime-web). */
+export type BackendChoice = Choice<'webgpu' | 'wasm'>;
 
 export interface GenerateRequest {
   readonly prompt: string;
