@@ -6,7 +6,7 @@
 // and whether the script runs in plain Node.
 //   node scripts/consumer/measure.mjs --tarballs DIR/tarballs.json --work /tmp/measure --json out.json
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,8 +30,18 @@ console.log(text + decoder.flush(), Corpus.fromDocuments(['abc', 'de']).length, 
   {
     name: 'ONNX inference',
     dependencies: ['@megabyte/onnx', 'onnxruntime-web'],
-    // needs exported graphs: bundled and measured, not run here (the CI smoke test runs it)
-    run: false,
+    // in Node: the export at $MEGABYTE_ONNX (default /tmp/tiny.json, as `megabyte export` writes it)
+    nodeScript: `import * as ort from 'onnxruntime-web';
+import { generateText, scoreText } from '@megabyte/onnx';
+import { loadModel } from '@megabyte/onnx/node';
+ort.env.wasm.numThreads = 1;
+const model = await loadModel(process.env.MEGABYTE_ONNX ?? '/tmp/tiny.json', { onnxruntime: ort, executionProvider: 'wasm' });
+let text = '';
+for await (const piece of generateText(model, { prompt: 'The ', maxBytes: 16, seed: 1 })) text += piece;
+const { bitsPerByte } = await scoreText(model, text.repeat(40));
+console.log(JSON.stringify(text), bitsPerByte.toFixed(2));
+await model.release();
+`,
     script: `import * as ort from 'onnxruntime-web';
 import { generateText, loadModel } from '@megabyte/onnx';
 export async function complete(url) {
@@ -151,6 +161,7 @@ async function measurePath(path, tarballs, work) {
   };
   writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
   writeFileSync(join(dir, 'main.mjs'), path.script);
+  if (path.nodeScript) writeFileSync(join(dir, 'node.mjs'), path.nodeScript);
   const install = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], {
     cwd: dir,
     encoding: 'utf8',
@@ -165,9 +176,13 @@ async function measurePath(path, tarballs, work) {
   } catch (error) {
     built = { error: String(error.message).split('\n').slice(0, 3).join(' ') };
   }
-  let node = 'not run';
-  if (path.run !== false) {
-    const run = spawnSync('node', ['main.mjs'], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
+  let node;
+  {
+    const run = spawnSync('node', [path.nodeScript ? 'node.mjs' : 'main.mjs'], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
     node =
       run.status === 0
         ? 'ok'
@@ -179,6 +194,7 @@ async function measurePath(path, tarballs, work) {
     installBytes,
     packages,
     bundle: built,
+    tfjsInstalled: existsSync(join(dir, 'node_modules', '@tensorflow', 'tfjs-core')),
     plainNode: node,
   };
 }
@@ -197,8 +213,8 @@ const kb = (bytes) => `${(bytes / 1e3).toFixed(0)} KB`;
 
 export function table(results) {
   const lines = [
-    '| path | install (node_modules) | packages | bundle min | gzip | of which tfjs | of which onnxruntime | node:* in bundle | plain Node |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| path | install (node_modules) | packages | tfjs-core installed | bundle min | gzip | of which tfjs | of which onnxruntime | node:* in bundle | plain Node |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
     const b = r.bundle;
@@ -210,8 +226,8 @@ export function table(results) {
       );
     lines.push(
       b.error
-        ? `| ${r.path} | ${mb(r.installBytes)} | ${r.packages} | build fails: ${b.error} | | | | | ${r.plainNode} |`
-        : `| ${r.path} | ${mb(r.installBytes)} | ${r.packages} | ${kb(b.bytes)} | ${kb(b.gzip)} | ${part('@tensorflow/')} | ${part('onnxruntime')} | ${b.nodeImports.join(' ') || 'none'} | ${r.plainNode} |`,
+        ? `| ${r.path} | ${mb(r.installBytes)} | ${r.packages} | ${r.tfjsInstalled ? 'yes' : 'no'} | build fails: ${b.error} | | | | | ${r.plainNode} |`
+        : `| ${r.path} | ${mb(r.installBytes)} | ${r.packages} | ${r.tfjsInstalled ? 'yes' : 'no'} | ${kb(b.bytes)} | ${kb(b.gzip)} | ${part('@tensorflow/')} | ${part('onnxruntime')} | ${b.nodeImports.join(' ') || 'none'} | ${r.plainNode} |`,
     );
   }
   return lines.join('\n');
