@@ -100,7 +100,7 @@ describe('exported graphs', () => {
   }
 });
 
-it('names what it cannot export: middle levels', () => {
+it('exports a model without decoding graphs (more than two levels) as its scoring graph alone', () => {
   const model = createModel(
     microMegabyteConfig({
       contextLength: 32,
@@ -108,19 +108,21 @@ it('names what it cannot export: middle levels', () => {
       middle: [{ patchSize: 4, byteDim: 2, layers: 1, heads: 2 }],
     }),
   );
-  expect(() => exportModel(model)).toThrow(/has 3 levels; ONNX export covers the two-level model/);
+  const { manifest, graphs } = exportModel(model);
+  expect(Object.keys(graphs)).toEqual(['scoring']);
+  expect(Object.keys(manifest.graphs)).toEqual(['scoring']);
   model.dispose();
 });
 
-it('names what it cannot export: stage options the graphs do not implement', () => {
+it('names what it cannot export: level options the graphs do not implement', () => {
   const model = createModel(microMegabyteConfig());
   const config = model.config as MegabyteConfig;
   const [global, local] = config.levels;
   const patched = {
     parameters: () => model.parameters(),
-    config: { ...config, levels: [global, { ...local, crossPatch: 2 }] },
+    config: { ...config, levels: [global, { ...local, window: 2 }] },
   };
-  expect(() => exportModel(patched as unknown as AnyModel)).toThrow(/local\.crossPatch \(2\) is not covered/);
+  expect(() => exportModel(patched as unknown as AnyModel)).toThrow(/local\.window \(2\) is not covered/);
   model.dispose();
 });
 

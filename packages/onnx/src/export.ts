@@ -70,12 +70,6 @@ export function graphFileName(base: string, role: GraphRole): string {
 export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxExport {
   const { base = 'model', weightType = 'float32' } = options;
   const config = model.config;
-  if (config.kind === 'megabyte' && config.levels.length > 2) {
-    throw new Error(
-      `export: this MEGABYTE model has ${config.levels.length} levels; ONNX export covers the two-level model ` +
-        '(global + local) only: export a model without "middle" levels, or score it with tfjs',
-    );
-  }
   // Stage options added to the model after the exporter (cross-patch attention, ...) fail here by name.
   const unsupported = config.kind === 'megabyte' ? unsupportedStageOptions(config) : [];
   if (unsupported.length > 0) {
@@ -94,11 +88,10 @@ export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxE
     return { values: variable.dataSync() as Float32Array, shape: variable.shape };
   };
   const defs: Partial<Record<GraphRole, GraphDef>> = { scoring: scoringGraph(config, weights, weightType) };
-  if (config.kind === 'megabyte') {
+  if (config.kind === 'transformer') defs.step = transformerStepGraph(config, weights, weightType);
+  else if (hasStepGraphs(config)) {
     defs.global = globalStepGraph(config, weights, weightType);
     defs.local = localStepGraph(config, weights, weightType);
-  } else {
-    defs.step = transformerStepGraph(config, weights, weightType);
   }
   const graphs: Partial<Record<GraphRole, Uint8Array>> = {};
   const described: Partial<Record<GraphRole, GraphManifest>> = {};
@@ -126,18 +119,26 @@ export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxE
   };
 }
 
-/** The options of the global and local levels that the graphs implement; off values are fine. */
-const EXPORTED_STAGE_OPTIONS: Record<string, readonly string[]> = {
-  global: ['patchSize', 'byteDim', 'layers', 'heads', 'convKernels'],
-  local: ['dim', 'layers', 'heads'],
-};
+/**
+ * Whether a MEGABYTE config has incremental-decoding graphs (global and local steps with KV
+ * caches): the two-level model without cross-patch attention. Every other config exports its
+ * scoring graph, through which `OnnxModel` also generates (a full pass over the window per byte).
+ */
+export function hasStepGraphs(config: MegabyteConfig): boolean {
+  return config.levels.length === 2 && !((config.levels[1] as { crossPatch?: number }).crossPatch! > 0);
+}
+
+/** The options of patch levels and of the byte level that the graphs implement; off values are fine. */
+const EXPORTED_PATCH_OPTIONS = ['patchSize', 'byteDim', 'layers', 'heads', 'convKernels'];
+const EXPORTED_BYTE_OPTIONS = ['dim', 'layers', 'heads', 'crossPatch'];
 
 /** Level options the graphs would silently leave out (e.g. added to the model after the exporter). */
 function unsupportedStageOptions(config: MegabyteConfig): string[] {
   return config.levels.flatMap((level, i) => {
     const stage = levelScope(i, config.levels.length);
+    const known = i === config.levels.length - 1 ? EXPORTED_BYTE_OPTIONS : EXPORTED_PATCH_OPTIONS;
     return Object.entries(level)
-      .filter(([name, value]) => !EXPORTED_STAGE_OPTIONS[stage]?.includes(name) && isOn(value))
+      .filter(([name, value]) => !known.includes(name) && isOn(value))
       .map(([name, value]) => `${stage}.${name} (${JSON.stringify(value)})`);
   });
 }

@@ -1,5 +1,6 @@
 import {
   byteLevel,
+  levelScope,
   type MegabyteConfig,
   type ModelConfig,
   type ModelConfigInput,
@@ -12,8 +13,9 @@ import type { GraphDef, ValueInfoDef } from './onnx-proto.js';
 
 /**
  * The ONNX graphs of both model kinds, mirroring the tfjs forward code op for op (packages/nn,
- * global, local, core) so that logits agree to float32 rounding. Shapes in comments:
- * B batch, T bytes, K = T / P patches, S cached positions, n new positions.
+ * global, local, core) so that logits agree to float32 rounding; every-config.test.ts checks each
+ * variant against tfjs. Shapes in comments: B batch, T bytes, K = T / P patches, S cached
+ * positions, n new positions.
  */
 
 /** Large enough that exp() of it is exactly zero in float32, as in @megabyte/nn's causal mask. */
@@ -30,21 +32,29 @@ interface Stage {
   readonly config: ModelConfig;
 }
 
+/** An additive attention mask: causal, and for cross-patch attention a mask of keys per row added after it. */
+type Mask = string | { readonly causal: string; readonly keys: string };
+
 /** One layer's keys and values [B, H, S, Dh]. */
 interface Cache {
   readonly key: string;
   readonly value: string;
 }
 
-export function globalStage(config: MegabyteConfig): Stage {
-  const { patchSize, ...global } = patchLevels(config)[0]!;
+/** Patch level i's transformer (0: the global model), of width patchSize * byteDim. */
+export function patchStage(config: MegabyteConfig, i: number): Stage {
+  const { patchSize, byteDim, heads, layers } = patchLevels(config)[i]!;
   return {
-    prefix: 'global.',
-    dim: patchSize * global.byteDim,
-    heads: global.heads,
-    layers: global.layers,
+    prefix: `${levelScope(i, config.levels.length)}.`,
+    dim: patchSize * byteDim,
+    heads,
+    layers,
     config,
   };
+}
+
+export function globalStage(config: MegabyteConfig): Stage {
+  return patchStage(config, 0);
 }
 
 export function localStage(config: MegabyteConfig): Stage {
@@ -101,27 +111,106 @@ export function scoringGraph(
   return g.build('megabyte_scoring', `${config.kind} scoring graph: bytes -> logits`);
 }
 
-/** The MEGABYTE forward pass: bytes [B, T] -> logits [B*K, P, V]. */
+/**
+ * The MEGABYTE forward pass, one level after another as in @megabyte/core's MegabyteModel: each
+ * patch level runs over the patches of one sequence (the whole input for the outermost, one patch
+ * of the level above below it), then the byte level inside the innermost patches.
+ * bytes [B, T] -> logits [B*T/P_L, P_L, V]
+ */
 function megabyteLogits(g: GraphBuilder, config: MegabyteConfig, bytes: string): string {
-  const { patchSize: P, ...global } = patchLevels(config)[0]!;
-  const local = byteLevel(config);
-  const width = P * global.byteDim;
-  const patches = g.reshape(embedGlobal(g, config, bytes, g.ints([0])), [0, -1, width]); // [B, K, W]
+  const levels = patchLevels(config);
+  let rows = bytes; // [R, span]: one row per sequence of the current level
+  let out: string | undefined; // the output of the level above [R', K', P'*D']
+  for (let i = 0; i < levels.length; i++) {
+    if (i > 0) rows = g.reshape(rows, [-1, levels[i - 1]!.patchSize]); // one row per patch above
+    out = patchLevelOutput(g, config, i, rows, out); // [R, span/P, P*D]
+  }
+  return byteLevelLogits(g, config, bytes, rows, out!);
+}
+
+/**
+ * Patch level i over rows [R, span] (span a multiple of its patch P): steps 1-3 of the paper, and
+ * below the outermost level the conditioning on the level above's output [R', K', P'*D'] (R = R'*K').
+ * -> [R, span/P, P*D]
+ */
+function patchLevelOutput(
+  g: GraphBuilder,
+  config: MegabyteConfig,
+  i: number,
+  rows: string,
+  parentOut: string | undefined,
+): string {
+  const stage = patchStage(config, i);
+  const { patchSize: P, byteDim } = patchLevels(config)[i]!;
+  const width = P * byteDim;
+  const patches = g.reshape(embedLevel(g, config, i, rows, g.ints([0])), [0, -1, width]); // [R, K, W]
   // Step 2: the pad patch first, the last patch dropped.
-  const pad = broadcastRows(g, g.weight('global.pad'), width, g.shape(bytes, 0, 1)); // [B, 1, W]
-  const shifted = g.concat([pad, g.slice(patches, 1, 0, -1)], 1); // [B, K, W]
-  const globalMask = causalMask(g, g.shape(shifted, 1, 2));
-  const globalOut = transformer(g, globalStage(config), shifted, globalMask).output; // [B, K, W]
-  const slices = g.reshape(globalOut, [-1, P, global.byteDim]); // [B*K, P, D_G]
+  const pad = broadcastRows(g, g.weight(`${stage.prefix}pad`), width, g.shape(rows, 0, 1)); // [R, 1, W]
+  let h = g.concat([pad, g.slice(patches, 1, 0, -1)], 1); // [R, K, W]
+  if (parentOut !== undefined) {
+    // Each parent patch's output cut into per-byte slices, projected to this level's byte width
+    // and regrouped into this level's patches: [R', K', P'*D'] -> [R'*K', P'/P, P*D]
+    const above = patchLevels(config)[i - 1]!;
+    const slices = g.reshape(parentOut, [-1, above.patchSize, above.byteDim]); // [R'*K', P', D']
+    const projected = linear(g, config, `${stage.prefix}project`, slices); // [R'*K', P', D]
+    h = g.add(h, g.reshape(projected, [-1, above.patchSize / P, width]));
+  }
+  return transformer(g, stage, h, causalMask(g, g.shape(h, 1, 2))).output;
+}
+
+/**
+ * Steps 4-7 inside the innermost patches: the level above's output [R, K, P*D] and the bytes of
+ * its sequences `rows` [R, K*P] -> logits [R*K, P, V]. With cross-patch attention each patch also
+ * sees the last positions of the patch before it in the same sequence of `bytes` [B, T].
+ */
+function byteLevelLogits(
+  g: GraphBuilder,
+  config: MegabyteConfig,
+  bytes: string,
+  rows: string,
+  out: string,
+): string {
+  const { patchSize: P, byteDim } = patchLevels(config).at(-1)!;
+  const local = byteLevel(config);
+  const slices = g.reshape(out, [-1, P, byteDim]); // [B*K, P, D]
   const conditioning = linear(g, config, 'local.project', slices); // [B*K, P, D_L]
   // Step 5: the previous byte of the same patch, the learned pad at p = 0.
-  const rows = g.reshape(bytes, [-1, P]); // [B*K, P]
-  const previous = g.gather(g.weight('local.embed.bytes.weight'), g.slice(rows, 1, 0, P - 1)); // [B*K, P-1, D_L]
-  const localPad = broadcastRows(g, g.weight('local.pad'), local.dim, g.shape(rows, 0, 1)); // [B*K, 1, D_L]
+  const patches = g.reshape(rows, [-1, P]); // [B*K, P]
+  const previous = g.gather(g.weight('local.embed.bytes.weight'), g.slice(patches, 1, 0, P - 1)); // [B*K, P-1, D_L]
+  const localPad = broadcastRows(g, g.weight('local.pad'), local.dim, g.shape(patches, 0, 1)); // [B*K, 1, D_L]
   const shiftedBytes = g.concat([localPad, previous], 1); // [B*K, P, D_L]
   const h = g.add(g.add(conditioning, shiftedBytes), g.weight('local.embed.positions'));
-  const out = transformer(g, localStage(config), h, causalMask(g, g.ints([P]))).output;
-  return head(g, config, out);
+  const cross = local.crossPatch ?? 0;
+  const output =
+    cross > 0
+      ? transformer(g, localStage(config), h, crossPatchMask(g, bytes, P, cross), undefined, cross).output
+      : transformer(g, localStage(config), h, causalMask(g, g.ints([P]))).output;
+  return head(g, config, output);
+}
+
+/**
+ * The additive mask of cross-patch attention over keys [the r last positions of the previous
+ * patch, then the P own ones] -> [B*K, 1, P, r+P]: causal over its own, and the previous patch's
+ * hidden from the first patch of each sequence of `bytes` [B, T] (as @megabyte/nn's CrossPatch).
+ */
+function crossPatchMask(g: GraphBuilder, bytes: string, patchSize: number, r: number): Mask {
+  const causal = offsetCausalMask(g, g.ints([patchSize]), g.ints([r])); // [P, r+P]
+  const perSequence = g.op('Div', [g.shape(bytes, 1, 2), g.ints([patchSize])]); // [1]: K
+  const constant = (shape: string, value: number) =>
+    g.op('ConstantOfShape', [shape], {
+      value: { tensor: { name: 'v', type: 'float32', dims: [1], data: Float32Array.of(value) } },
+    });
+  const batch = g.shape(bytes, 0, 1);
+  // 1 at the first patch of each sequence, 0 elsewhere: [B, K] -> [B*K, 1, 1, 1]
+  const rest = g.op('Sub', [perSequence, g.ints([1])]);
+  const first = g.concat(
+    [constant(g.concat([batch, g.ints([1])], 0), 1), constant(g.concat([batch, rest], 0), 0)],
+    1,
+  );
+  const hidden = g.mul(g.reshape(first, [-1, 1, 1, 1]), g.float(-MASKED)); // [B*K, 1, 1, 1]
+  const previous = g.op('Expand', [hidden, g.ints([1, 1, 1, r])]); // [B*K, 1, 1, r]
+  const keyMask = g.op('Pad', [previous, g.ints([0, 0, 0, 0, 0, 0, 0, patchSize])]); // [B*K, 1, 1, r+P]
+  return { causal, keys: keyMask };
 }
 
 /** The baseline's forward pass: bytes [B, T] -> logits [B, T, V]. */
@@ -171,11 +260,11 @@ export function globalStepGraph(
   const start = g.mul(g.add(g.op('Sub', [cached, g.ints([1])]), first), g.ints([P]));
   const embedded = history
     ? g.slice(
-        embedGlobal(g, config, g.concat([history, bytes], 1), g.op('Sub', [start, g.shape(history, 1, 2)])),
+        embedLevel(g, config, 0, g.concat([history, bytes], 1), g.op('Sub', [start, g.shape(history, 1, 2)])),
         1,
         g.shape(history, 1, 2),
       )
-    : embedGlobal(g, config, bytes, start);
+    : embedLevel(g, config, 0, bytes, start);
   const patches = g.reshape(embedded, [0, -1, width]); // [B, n, W]
   const pad = g.slice(broadcastRows(g, g.weight('global.pad'), width, g.shape(bytes, 0, 1)), 1, 0, first);
   const input = g.concat([pad, patches], 1); // [B, n', W]
@@ -265,15 +354,16 @@ export function transformerStepGraph(
 }
 
 /**
- * Step 1: G[x_t] + Pos_G[start + t], then the convolutional patch encoder's residual causal
- * convolutions, if any. ids [B, T] -> [B, T, D_G]
+ * Step 1 at patch level i: E[x_t] + Pos[start + t], then (outermost level only) the convolutional
+ * patch encoder's residual causal convolutions, if any. ids [B, T] -> [B, T, D]
  */
-function embedGlobal(g: GraphBuilder, config: MegabyteConfig, ids: string, start: string): string {
+function embedLevel(g: GraphBuilder, config: MegabyteConfig, i: number, ids: string, start: string): string {
+  const prefix = levelScope(i, config.levels.length);
   const length = g.shape(ids, 1, 2);
-  const positions = g.slice(g.weight('global.embed.positions'), 0, start, g.add(start, length)); // [T, D_G]
-  let x = g.add(g.gather(g.weight('global.embed.bytes.weight'), ids), positions);
-  (patchLevels(config)[0]!.convKernels ?? []).forEach((kernel, i) => {
-    x = g.add(x, gelu(g, causalConv(g, `global.embed.conv.${i}.weight`, kernel, x, length)));
+  const positions = g.slice(g.weight(`${prefix}.embed.positions`), 0, start, g.add(start, length)); // [T, D]
+  let x = g.add(g.gather(g.weight(`${prefix}.embed.bytes.weight`), ids), positions);
+  (patchLevels(config)[i]!.convKernels ?? []).forEach((kernel, k) => {
+    x = g.add(x, gelu(g, causalConv(g, `${prefix}.embed.conv.${k}.weight`, kernel, x, length)));
   });
   return x;
 }
@@ -309,9 +399,13 @@ function causalMask(g: GraphBuilder, length: string): string {
   return g.mul(g.op('Sub', [g.op('Trilu', [ones], { upper: { int: 0 } }), g.float(1)]), g.float(MASKED));
 }
 
-/** [n, S + n] additive mask for n new positions after S cached ones: query i sees keys j <= S + i. */
+/** [n, S + n] additive mask for the n positions of `input` after S cached ones: query i sees keys j <= S + i. */
 function decodingMask(g: GraphBuilder, input: string, cached: string): string {
-  const fresh = g.shape(input, 1, 2);
+  return offsetCausalMask(g, g.shape(input, 1, 2), cached);
+}
+
+/** [n, S + n] additive mask: query i sees keys j <= S + i. `fresh` (n) and `cached` (S) are int64 [1]. */
+function offsetCausalMask(g: GraphBuilder, fresh: string, cached: string): string {
   const ones = g.op('ConstantOfShape', [g.concat([fresh, g.add(cached, fresh)], 0)], {
     value: { tensor: { name: 'one', type: 'float32', dims: [1], data: Float32Array.of(1) } },
   });
@@ -340,8 +434,9 @@ function transformer(
   g: GraphBuilder,
   stage: Stage,
   x: string,
-  mask: string,
+  mask: Mask,
   past?: readonly Cache[],
+  crossPatch = 0,
 ): { output: string; present: Cache[] } {
   const present: Cache[] = [];
   let h = x;
@@ -354,6 +449,7 @@ function transformer(
       norm(g, stage.config, `${layer}.attn_norm`, h),
       mask,
       past?.[i],
+      crossPatch,
     );
     present.push(attended.cache);
     h = g.add(h, attended.output);
@@ -362,14 +458,19 @@ function transformer(
   return { output: norm(g, stage.config, `${stage.prefix}norm`, h), present };
 }
 
-/** Causal multi-head self-attention; new keys/values are appended to `past`. */
+/**
+ * Causal multi-head self-attention; new keys/values are appended to `past`. With `crossPatch` r,
+ * rows are consecutive patches and each also attends to the last r positions of the row before
+ * (`mask.keys` hides them where a sequence starts).
+ */
 function attention(
   g: GraphBuilder,
   stage: Stage,
   layer: string,
   x: string,
-  mask: string,
+  mask: Mask,
   past: Cache | undefined,
+  crossPatch: number,
 ): { output: string; cache: Cache } {
   const headDim = stage.dim / stage.heads;
   // [B, n, D] -> [B, H, n, Dh]
@@ -385,10 +486,25 @@ function attention(
     key = g.concat([past.key, key], 2); // [B, H, S+n, Dh]
     value = g.concat([past.value, value], 2);
   }
+  if (crossPatch > 0) {
+    key = withPreviousRow(g, key, stage.heads, headDim, crossPatch); // [R, H, r+n, Dh]
+    value = withPreviousRow(g, value, stage.heads, headDim, crossPatch);
+  }
   const scores = g.mul(g.matMul(q, g.transpose(key, [0, 1, 3, 2])), g.float(1 / Math.sqrt(headDim))); // [B, H, n, S+n]
-  const probs = g.op('Softmax', [g.add(scores, mask)], { axis: { int: -1 } });
+  let masked = g.add(scores, typeof mask === 'string' ? mask : mask.causal);
+  if (typeof mask !== 'string') masked = g.add(masked, mask.keys);
+  const probs = g.op('Softmax', [masked], { axis: { int: -1 } });
   const merged = g.reshape(g.transpose(g.matMul(probs, value), [0, 2, 1, 3]), [0, 0, stage.dim]); // [B, n, D]
   return { output: linear(g, stage.config, `${layer}.attn.wo`, merged), cache: { key, value } };
+}
+
+/** x [R, H, n, Dh] with the last r positions of the row before prepended (zeros for row 0) -> [R, H, r+n, Dh] */
+function withPreviousRow(g: GraphBuilder, x: string, heads: number, headDim: number, r: number): string {
+  const tail = g.slice(g.slice(x, 2, -r), 0, 0, -1); // rows 0..R-2, last r positions
+  const zeros = g.op('ConstantOfShape', [g.ints([1, heads, r, headDim])], {
+    value: { tensor: { name: 'zero', type: 'float32', dims: [1], data: Float32Array.of(0) } },
+  });
+  return g.concat([g.concat([zeros, tail], 0), x], 2);
 }
 
 function mlp(g: GraphBuilder, config: ModelConfig, prefix: string, x: string): string {

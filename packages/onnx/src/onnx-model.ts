@@ -11,7 +11,7 @@ import {
   type WindowScorer,
 } from '@megabyte/core/portable';
 import { PAD_ID } from '@megabyte/patching';
-import { cacheLayout, type GraphRole, MANIFEST_FORMAT, type OnnxManifest } from './export.js';
+import { cacheLayout, type GraphRole, hasStepGraphs, MANIFEST_FORMAT, type OnnxManifest } from './export.js';
 import { graphIoProblems, manifestGraphProblems } from './graph-check.js';
 import { createOnnxDecoder } from './onnx-decoder.js';
 import type { InferenceSession, OrtModule } from './ort-types.js';
@@ -111,19 +111,24 @@ export class OnnxModel implements DecoderSource, WindowScorer {
     return new OnnxModel(ort, manifest, config, executionProvider, sessions);
   }
 
-  /** An incremental decoder over the graphs (for @megabyte/core's generation loop). */
+  /**
+   * An incremental decoder over the graphs (for @megabyte/core's generation loop). A model without
+   * decoding graphs (more than two levels, or cross-patch attention: see `hasStepGraphs`) decodes
+   * through its scoring graph, one pass over the window per byte, as `cache: false` does.
+   */
   createDecoder(options: DecoderOptions = {}): IncrementalDecoder {
+    const cached =
+      options.cache !== false && (this.config.kind === 'transformer' || hasStepGraphs(this.config));
     // A missing graph fails here, at the generate call, rather than at the first byte.
-    const needed: GraphRole[] =
-      options.cache === false
-        ? ['scoring']
-        : this.config.kind === 'megabyte'
-          ? ['global', 'local']
-          : ['step'];
+    const needed: GraphRole[] = !cached
+      ? ['scoring']
+      : this.config.kind === 'megabyte'
+        ? ['global', 'local']
+        : ['step'];
     for (const role of needed) this.session(role);
     return createOnnxDecoder(
       { ort: this.ort, config: this.config, geometry: this.geometry, session: (role) => this.session(role) },
-      options,
+      { ...options, cache: cached },
     );
   }
 
