@@ -17,6 +17,7 @@ import {
   writeFileAtomic,
 } from '@megabyte/patching/node';
 import {
+  DEFAULT_TRAINING_OPTIONS,
   runDirectoryOf,
   Trainer,
   type TrainerEvent,
@@ -26,7 +27,7 @@ import {
 } from '@megabyte/trainer';
 import { loadResumePoint, RunDirectory } from '@megabyte/trainer/node';
 import { SingleBar } from 'cli-progress';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { chooseEngineBackend, ENGINE_BACKEND_HELP, ENGINE_BACKENDS } from '../engine-backend.js';
 import { type MediaFlags, mediaDataPath, resolveMedia, withMediaOptions, writeSavedMedia } from '../media.js';
 import {
@@ -67,6 +68,7 @@ interface TrainFlags extends MediaFlags {
   warmup: number;
   schedule: TrainingOptions['schedule'];
   clip: number;
+  spikeFactor: number;
   weightDecay: number;
   evalEvery: number;
   evalWindows: number;
@@ -88,6 +90,7 @@ const RESUMABLE_FLAGS = [
   ['warmup', 'warmupSteps', 'warmup'],
   ['schedule', 'schedule', 'schedule'],
   ['clip', 'clip', 'clip'],
+  ['spikeFactor', 'spikeFactor', 'spike-factor'],
   ['weightDecay', 'weightDecay', 'weight-decay'],
   ['evalEvery', 'evalEvery', 'eval-every'],
   ['evalWindows', 'evalWindows', 'eval-windows'],
@@ -139,6 +142,12 @@ export function trainCommand(): Command {
         .default('cosine'),
     )
     .option('--clip <x>', 'global gradient-norm clip (0: off)', nonNegativeNumber, 1)
+    .option(
+      '--spike-factor <x>',
+      'stop as diverged when a step loss is more than x times the mean of the last 20 (0: only non-finite losses)',
+      spikeFactor,
+      4,
+    )
     .option('--weight-decay <x>', 'AdamW weight decay', nonNegativeNumber, 0.1)
     .option('--eval-every <n>', 'validate every n steps (0: only at the end)', integer(0), 100)
     .option('--eval-windows <n>', 'validation windows scored each time', integer(1), 64)
@@ -220,6 +229,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       warmupSteps: flags.warmup,
       schedule: flags.schedule,
       clip: flags.clip,
+      spikeFactor: flags.spikeFactor,
       weightDecay: flags.weightDecay,
       evalEvery: flags.evalEvery,
       evalWindows: flags.evalWindows,
@@ -428,6 +438,12 @@ async function loadConfig(preset: string): Promise<ModelConfig> {
   }
 }
 
+function spikeFactor(value: string): number {
+  const n = Number(value);
+  if (!(n === 0 || n > 1)) throw new InvalidArgumentError(`expected 0 (off) or a number > 1, got "${value}"`);
+  return n;
+}
+
 /**
  * Where to go on from a diverged run: the newest step checkpoint (all were written before the
  * diverged step, which is never saved), resumed with a quarter of the learning rate.
@@ -465,11 +481,12 @@ function resumedOptions(
   flags: TrainFlags,
   given: (name: string) => boolean,
 ): { options: TrainingOptions; changes: string[] } {
-  const options: Record<string, unknown> = { ...saved };
+  // Runs saved before an option existed keep its default.
+  const options: Record<string, unknown> = { ...DEFAULT_TRAINING_OPTIONS, ...saved };
   const changes: string[] = [];
   for (const [flag, field, name] of RESUMABLE_FLAGS) {
-    if (!given(flag) || flags[flag] === saved[field]) continue;
-    changes.push(`${name} ${saved[field]} -> ${flags[flag]}`);
+    if (!given(flag) || flags[flag] === options[field]) continue;
+    changes.push(`${name} ${options[field]} -> ${flags[flag]}`);
     options[field] = flags[flag];
   }
   if ((options.steps as number) <= step && given('steps')) {
