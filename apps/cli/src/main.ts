@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
 import { setMemoryBudget } from '@megabyte/core';
+import * as tf from '@tensorflow/tfjs-core';
 import { Command } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { onnxBenchCommand } from './commands/bench-onnx.js';
@@ -16,6 +17,9 @@ import { trainCommand } from './commands/train.js';
 import { installExitHandlers, wasInterrupted } from './process-exit.js';
 
 installExitHandlers();
+// tfjs's own warnings (e.g. "install tfjs-node" on the cpu backend) are off: every command says
+// on stderr which backend it runs on and which faster ones it skipped, and why.
+tf.env().set('PROD', true);
 
 // Configs and batches are bounded by what this machine holds (MEGABYTE_MEMORY_BYTES overrides it).
 setMemoryBudget(Number(process.env.MEGABYTE_MEMORY_BYTES) || totalmem());

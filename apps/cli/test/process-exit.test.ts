@@ -95,5 +95,13 @@ describe('megabyte, as installed', () => {
       const { stderr } = await run('node', [CLI, 'generate', '--max-bytes', '8', '--seed', '1']);
       expect(stderr).not.toMatch(DAWN_NOISE);
     }
+    // nor tfjs's banner about tfjs-node: the command's own backend line says it
+    const { stderr } = await run('node', [
+      CLI,
+      'info',
+      '--model',
+      join(import.meta.dirname, '..', '..', '..', 'packages', 'model-default'),
+    ]);
+    expect(stderr).not.toMatch(/Hi, looks like you are running TensorFlow\.js/);
   });
 });
