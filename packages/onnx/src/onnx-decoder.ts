@@ -4,6 +4,8 @@ import {
   type MegabyteConfig,
   type ModelConfig,
   type ModelGeometry,
+  PatchSchedule,
+  type PatchSteps,
   SlidingWindowDecoder,
 } from '@megabyte/core/portable';
 import { PAD_ID } from '@megabyte/patching';
@@ -142,28 +144,26 @@ class MegabyteDecoder extends WindowedDecoder {
   /** Bytes before a patch that the convolutional patch encoder reads. */
   private readonly history = convHistory(this.config as MegabyteConfig);
 
+  /** @megabyte/core's MEGABYTE decoding schedule, with the global and local graphs as its steps. */
+  private readonly schedule = new PatchSchedule(this.config as MegabyteConfig);
+  private readonly steps: PatchSteps<Tensor> = {
+    resetCaches: () => this.globalCache.reset(this.batchSize),
+    // The global graph puts the pad patch first by itself when its cache is empty.
+    outerStep: (from, to) => this.globalStep(from, to),
+    innerStep: (t) => this.localStep(t),
+    release: (logits) => logits.dispose(),
+  };
+
   private get patchSize(): number {
     return this.context.geometry.stepBytes;
   }
 
-  protected async encode(): Promise<Tensor> {
-    const length = this.window[0]!.length;
-    const whole = length - (length % this.patchSize);
-    this.globalCache.reset(this.batchSize);
-    // One global run over the pad patch and every whole patch of the window.
-    await this.globalStep(0, whole);
-    let logits = await this.localStep(whole);
-    for (let position = whole + 1; position <= length; position++) {
-      logits.dispose();
-      logits = await this.localStep(position);
-    }
-    return logits;
+  protected encode(): Promise<Tensor> {
+    return this.schedule.encode(this.window[0]!.length, this.steps);
   }
 
-  protected async extend(): Promise<Tensor> {
-    const length = this.window[0]!.length;
-    if (length % this.patchSize === 0) await this.globalStep(length - this.patchSize, length);
-    return this.localStep(length);
+  protected extend(): Promise<Tensor> {
+    return this.schedule.extend(this.window[0]!.length, this.steps);
   }
 
   protected async selectCacheRows(rows: readonly number[]): Promise<void> {

@@ -1,3 +1,5 @@
+import type { GlobalModel } from '@megabyte/global';
+import type { KVCache } from '@megabyte/nn';
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { idsTensor } from '../byte-model.js';
@@ -5,6 +7,7 @@ import type { MegabyteModel } from '../megabyte-model.js';
 import type { AnyModel } from '../models.js';
 import type { TransformerModel } from '../transformer-model.js';
 import type { DecoderOptions, IncrementalDecoder } from './incremental-decoder.js';
+import { PatchSchedule, type PatchSteps } from './patch-schedule.js';
 import { SlidingWindowDecoder } from './sliding-window-decoder.js';
 
 /** The decoder that suits the model: MEGABYTE's two-level cache, or the baseline's single one. */
@@ -43,71 +46,60 @@ abstract class WindowedDecoder<M extends AnyModel = AnyModel> extends SlidingWin
  * its own, with a cache that starts fresh at each patch of the level above.
  */
 class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
-  private readonly globalCaches = this.model.global.createCaches();
-  private readonly middle = this.model.middle.map((level) => ({
-    level,
-    caches: level.createCaches(),
+  private readonly globalCaches: KVCache[];
+  private readonly middle: {
+    readonly level: GlobalModel;
+    readonly caches: KVCache[];
     /** This level's input for each of its patches in the current parent patch: [B, P'/P, P*D]. */
-    conditioning: undefined as tf.Tensor3D | undefined,
-  }));
-  private readonly localCaches = this.model.local.createCaches();
+    conditioning: tf.Tensor3D | undefined;
+  }[];
+  private readonly localCaches: KVCache[];
   /** The current local patch's conditioning from the level above, projected: [B, P, D_L]. */
   private conditioning: tf.Tensor3D | undefined;
 
-  protected encode(): tf.Tensor2D {
+  private readonly schedule: PatchSchedule;
+  private readonly steps: PatchSteps<tf.Tensor2D> = {
+    resetCaches: () => {
+      for (const cache of [...this.globalCaches, ...this.localCaches]) cache.reset();
+    },
+    outerStep: (from, to, fresh) => this.outerStep(from, to, fresh),
+    innerStep: (t) => this.innerStep(t),
+    release: (logits) => logits.dispose(),
+  };
+
+  constructor(model: MegabyteModel, slide: number | undefined) {
+    super(model, slide);
+    this.schedule = new PatchSchedule(model.config);
+    this.globalCaches = model.global.createCaches();
+    this.middle = model.middle.map((level) => ({
+      level,
+      caches: level.createCaches(),
+      conditioning: undefined,
+    }));
+    this.localCaches = model.local.createCaches();
+  }
+
+  protected encode(): Promise<tf.Tensor2D> {
+    return this.schedule.encode(this.window[0]!.length, this.steps);
+  }
+
+  protected extend(): Promise<tf.Tensor2D> {
+    return this.schedule.extend(this.window[0]!.length, this.steps);
+  }
+
+  /** The global model reads the patches of window columns [from, to) and conditions the patch after them. */
+  private outerStep(from: number, to: number, fresh: boolean): void {
     const batch = this.batchSize;
-    const length = this.window[0]!.length;
-    const from = this.replayFrom(length);
-    for (const cache of [...this.globalCaches, ...this.localCaches]) cache.reset();
-    const globalOut = tf.tidy(() => {
-      // The pad patch first: its output conditions patch 0.
-      const padOut = this.model.global.step(this.globalCaches, batch);
-      if (from === 0) return padOut;
-      const out = this.model.global.step(this.globalCaches, batch, {
-        ids: this.windowIds(0, from),
-        start: 0,
-      });
-      const [, count, width] = out.shape;
-      return tf.slice(out, [0, count - 1, 0], [batch, 1, width]); // conditions the patch after them
-    });
-    this.handDown(0, globalOut);
-    // The bytes from there on, one step each; the last step predicts the next byte.
-    let logits = this.enter(from);
-    for (let position = from + 1; position <= length; position++) {
-      logits.dispose();
-      if (position % this.model.geometry.stepBytes === 0) this.completeGlobalPatch(position);
-      logits = this.enter(position);
-    }
-    return logits;
-  }
-
-  /**
-   * Where encoding a window of `length` bytes switches from the global model's one pass to steps:
-   * the start of the unfinished global patch, or, with cross-patch attention, early enough that
-   * the local model has seen as many whole patches before the unfinished one as it has layers
-   * (what the last layer of a patch depends on), rounded down to a global patch.
-   */
-  private replayFrom(length: number): number {
-    const patchSize = this.model.geometry.stepBytes;
-    const local = this.model.local.options;
-    const reach = (local.crossPatch ?? 0) > 0 ? local.transformer.layers * local.patchSize : 0;
-    const localStart = length - (length % local.patchSize) - reach;
-    return Math.max(0, Math.floor(localStart / patchSize) * patchSize);
-  }
-
-  protected extend(): tf.Tensor2D {
-    const length = this.window[0]!.length;
-    if (length % this.model.geometry.stepBytes === 0) this.completeGlobalPatch(length);
-    return this.enter(length);
-  }
-
-  /** The global patch that ends at window position `end` is complete: the global model reads it and conditions the next one. */
-  private completeGlobalPatch(end: number): void {
-    const start = end - this.model.geometry.stepBytes;
     const out = tf.tidy(() => {
-      const before = this.windowIds(Math.max(0, start - this.model.global.embedder.history), start);
-      const patch = { ids: this.windowIds(start, end), start, before };
-      return this.model.global.step(this.globalCaches, this.batchSize, patch);
+      // The pad patch first: its output conditions patch 0.
+      const padOut = fresh ? this.model.global.step(this.globalCaches, batch) : undefined;
+      if (to === from) return padOut!;
+      const history = this.model.global.embedder.history;
+      const before = from > 0 ? this.windowIds(Math.max(0, from - history), from) : undefined;
+      const patches = { ids: this.windowIds(from, to), start: from, ...(before && { before }) };
+      const all = this.model.global.step(this.globalCaches, batch, patches);
+      const [, count, width] = all.shape;
+      return tf.slice(all, [0, count - 1, 0], [batch, 1, width]); // conditions the patch after them
     });
     this.handDown(0, out);
   }
@@ -163,7 +155,7 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
    * Window position t is next: every middle level whose patch starts at t takes its step (the
    * outer ones first, as each conditions the next), then the local model predicts byte t.
    */
-  private enter(t: number): tf.Tensor2D {
+  private innerStep(t: number): tf.Tensor2D {
     let abovePatch = this.model.geometry.stepBytes;
     this.middle.forEach((state, i) => {
       const size = state.level.options.patchSize;
