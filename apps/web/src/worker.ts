@@ -19,7 +19,7 @@ import {
   RuntimeUnavailableError,
   selectBackend,
 } from '@megabyte/core';
-import { type GraphRole, type OnnxManifest, OnnxModel, type OrtModule } from '@megabyte/onnx';
+import { loadModel as loadOnnxModel, OnnxModel, type OrtModule } from '@megabyte/onnx';
 import { Corpus, type ImageLayout, imageByteLength, MEDIA_FILE, splitCorpus } from '@megabyte/patching';
 import {
   createWebGpuRuntime,
@@ -556,26 +556,11 @@ async function loadOnnx(files: NamedFile[], graphs: NamedFile[]): Promise<void> 
         'together with the .onnx files that `megabyte export --out NAME.onnx` wrote (or drop their directory)',
     );
   }
-  let manifest: OnnxManifest;
-  try {
-    manifest = JSON.parse(new TextDecoder().decode(manifestFile.bytes)) as OnnxManifest;
-  } catch (error) {
-    throw new Error(
-      `${manifestFile.name} is not valid JSON (${message(error)}): is it the manifest of an ONNX export?`,
-    );
-  }
-  const byName = new Map(graphs.map((file) => [base(file.name), file.bytes]));
-  const roles = Object.entries(manifest.graphs ?? {}) as [GraphRole, { file: string }][];
-  const present = Object.fromEntries(
-    roles
-      .filter(([, graph]) => byName.has(graph.file))
-      .map(([role, graph]) => [role, byName.get(graph.file)!]),
-  ) as Partial<Record<GraphRole, Uint8Array>>;
   const { module, provider } = requireOrt();
-  const all = await OnnxModel.load(
-    module,
-    { manifest: manifestFile.bytes, graphs: present },
-    { executionProvider: provider },
+  // The graphs that were dropped are loaded (at least one): a scoring-only export scores.
+  const all = await loadOnnxModel(
+    files.filter((file) => file.name.endsWith('.json') || file.name.endsWith('.onnx')),
+    { onnxruntime: module, executionProvider: provider },
   );
   const name = `${base(manifestFile.name).replace(/\.json$/, '')} (ONNX, from disk)`;
   setModel(

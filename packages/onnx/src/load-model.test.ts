@@ -59,6 +59,21 @@ describe('loadModel of @megabyte/onnx', () => {
     await expectSameScores(await loadModel(files, { onnxruntime: ort, graphs: ['scoring'] }));
   });
 
+  it('from files in memory, loads the graphs that are there (a scoring-only drop scores)', async () => {
+    const model = await loadModel(
+      { 'tiny.json': JSON.stringify(exported.manifest), 'tiny.onnx': exported.graphs.scoring! },
+      { onnxruntime: ort },
+    );
+    expect((await model.scoreBytes(text)).surprisal).toHaveLength(text.length);
+    expect(() => model.createDecoder()).toThrow(/"global" graph .* was not loaded/);
+    await model.release();
+    await expect(
+      loadModel({ 'tiny.json': JSON.stringify(exported.manifest) }, { onnxruntime: ort }),
+    ).rejects.toThrow(
+      /none of the graphs tiny\.json lists \(tiny\.onnx, tiny\.global\.onnx, tiny\.local\.onnx\) is there/,
+    );
+  });
+
   it('names what to do with a checkpoint, and with a missing runtime', async () => {
     await expect(loadModelNode(join(dir, 'config.json'), { onnxruntime: ort })).rejects.toThrow(
       /is a tfjs checkpoint, not an ONNX export: export it with `megabyte export/,

@@ -31,7 +31,10 @@ export interface ReadModelOptions {
    * `megabyte-models`, or a cache name). In Node (`@megabyte/core/node`): a directory path.
    */
   readonly cache?: CacheOption;
-  /** For an ONNX export: the graphs to read (default: every graph its manifest lists). */
+  /**
+   * For an ONNX export: the graphs to read. Default: every graph its manifest lists; from a
+   * directory or files in memory, those of them that are there (at least one).
+   */
   readonly graphs?: readonly string[];
 }
 
@@ -187,7 +190,16 @@ async function readOnnx(
       `${manifestName} is not an ONNX export's manifest (expected "format": "${ONNX_MANIFEST_FORMAT}", as \`megabyte export\` writes)`,
     );
   }
-  const roles = options.graphs ?? Object.keys(manifest.graphs);
+  const present = lister.list ? new Set(await lister.list()) : undefined;
+  const roles =
+    options.graphs ??
+    Object.keys(manifest.graphs).filter((role) => !present || present.has(manifest.graphs[role]!.file));
+  if (roles.length === 0) {
+    const files = Object.values(manifest.graphs).map((graph) => graph.file);
+    throw new ModelSourceError(
+      `${lister.location}: none of the graphs ${manifestName} lists (${files.join(', ')}) is there: give them together with the manifest`,
+    );
+  }
   const unknown = roles.filter((role) => !manifest.graphs[role]);
   if (unknown.length > 0) {
     throw new ModelSourceError(
