@@ -69,6 +69,23 @@ trainer.dispose();
 model.dispose();
 `;
 
+const IMPORTS = `// Every entry point of every installed @megabyte package imports in plain Node.
+import { readdirSync, readFileSync } from 'node:fs';
+const failed = [];
+let count = 0;
+for (const name of readdirSync('node_modules/@megabyte')) {
+  const manifest = JSON.parse(readFileSync('node_modules/@megabyte/' + name + '/package.json', 'utf8'));
+  for (const subpath of Object.keys(manifest.exports ?? { '.': '' })) {
+    if (subpath.endsWith('.json')) continue;
+    const specifier = '@megabyte/' + name + subpath.slice(1);
+    count += 1;
+    await import(specifier).catch((error) => failed.push(specifier + ': ' + error.message.split('\\n')[0]));
+  }
+}
+if (failed.length > 0) throw new Error('entry points that fail to import:\\n' + failed.join('\\n'));
+console.log(count + ' entry points');
+`;
+
 const TYPED = `// Typechecked against the packed declarations (tsc --noEmit, strict, nodenext), never run.
 import { type AnyModel, generateText, type LoadModelOptions, loadModel, scoreText } from '@megabyte/core';
 import { loadModel as loadFromDisk } from '@megabyte/core/node';
@@ -134,6 +151,7 @@ try {
   writeFileSync(join(project, 'smoke.mjs'), SMOKE);
   writeFileSync(join(project, 'train-step.mjs'), TRAIN_STEP);
   writeFileSync(join(project, 'typed.ts'), TYPED);
+  writeFileSync(join(project, 'imports.mjs'), IMPORTS);
   if (
     !step(
       'npm install of the packed tarballs',
@@ -142,6 +160,8 @@ try {
   ) {
     throw new Error('install failed');
   }
+  const imports = run('node', ['imports.mjs'], project);
+  step('plain Node: every entry point of every package imports', imports, imports.stdout.trim());
   const smoke = run('node', ['smoke.mjs'], project);
   step('plain Node: default model, generate, score (sliding), save', smoke, smoke.stdout.trim());
   const train = run('node', ['train-step.mjs'], project);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '../register-gradients.js';
+// through the package's own export, so that plain Node gets its node build (see register-gradients.ts)
+import '@megabyte/nn/gradients';
 
 export interface GradientCheckResult {
   /** Largest |analytic - numeric| / max(|analytic|, |numeric|, floor) over the probed entries. */
