@@ -38,8 +38,9 @@ export function microTransformerConfig(
 
 /**
  * Tiny models that together cover every option that changes a model's graph: two layers per
- * level, rmsnorm with ReLU, biases and a tied head at P = 2, the convolutional patch encoder, and
- * the baseline. For tests that compare two executors (tfjs and ONNX Runtime) option by option.
+ * level, rmsnorm with ReLU, biases and a tied head at P = 2, the convolutional patch encoder, three
+ * levels, cross-patch attention, and the baseline. For tests that compare two executors (tfjs and
+ * ONNX Runtime) option by option.
  */
 export function graphOptionConfigs(initStd: number = COMMON.initStd): Record<string, ModelConfigInput> {
   return {
@@ -59,6 +60,14 @@ export function graphOptionConfigs(initStd: number = COMMON.initStd): Record<str
     'conv encoder': microMegabyteConfig({
       initStd,
       global: { byteDim: 4, layers: 1, heads: 2, convKernels: [3, 4] },
+    }),
+    '3 levels, cross-patch': microMegabyteConfig({
+      initStd,
+      contextLength: 32,
+      patchSize: 8,
+      global: { byteDim: 2, layers: 1, heads: 2 },
+      middle: [{ patchSize: 4, byteDim: 4, layers: 1, heads: 2 }],
+      local: { dim: 8, layers: 2, heads: 2, crossPatch: 2 },
     }),
     transformer: microTransformerConfig({ initStd, layers: 2 }),
   };
