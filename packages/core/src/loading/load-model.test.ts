@@ -135,6 +135,17 @@ describe('loadModel of @megabyte/core/node', () => {
     await sameWeights(await loadModelNode(new URL(`file://${join(dir, 'tiny')}/`)));
   });
 
+  it('names the checkpoints of a training run directory', async () => {
+    const { mkdir } = await import('node:fs/promises');
+    const run = join(dir, 'run');
+    await mkdir(join(run, 'best'), { recursive: true });
+    await writeFile(join(run, 'run.json'), '{}');
+    await writeFile(join(run, 'summary.json'), '{}');
+    await expect(loadModelNode(run)).rejects.toThrow(
+      /is a training run directory: give one of its checkpoints, .*\/best/,
+    );
+  });
+
   it('keeps the message of a missing directory', async () => {
     await expect(loadModelNode(join(dir, 'absent'))).rejects.toThrow(/the directory does not exist/);
   });

@@ -134,6 +134,11 @@ async function detectKind(lister: FileLister): Promise<Detected> {
   if (names === undefined || names.includes(CHECKPOINT_CONFIG_FILE)) {
     return { kind: 'checkpoint', weights: CHECKPOINT_WEIGHTS_FILE };
   }
+  if (names.includes('best') || names.includes('checkpoints')) {
+    throw new ModelSourceError(
+      `${lister.location} is a training run directory: give one of its checkpoints, ${lister.location}/best or ${lister.location}/checkpoints/step-N (the CLI's --model and @megabyte/trainer's resolveModelDirectory pick one for you)`,
+    );
+  }
   const manifests = names.filter((name) => name.endsWith('.json'));
   if (manifests.length === 1) return { kind: 'onnx', manifest: manifests[0]! };
   throw new ModelSourceError(
