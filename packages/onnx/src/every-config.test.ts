@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import {
+  createDecoder,
   createModel,
   type GenerationModel,
   generate,
@@ -93,6 +94,37 @@ describe.each(Object.entries(CONFIGS))('every config exports to ONNX: %s', (_nam
       const expected = tf.tidy(() => model.forward(idsTensor(ids, batch, n)).dataSync());
       expect(relativeError(await onnx.forward(ids, batch), expected)).toBeLessThan(TOLERANCE);
     }
+  });
+
+  it('decodes like the tfjs decoder at every step, with the step graph of every level', async () => {
+    const config = model.config;
+    // Cross-patch attention has no step graphs yet: those models decode through the scoring graph.
+    const expectedRoles =
+      config.kind === 'transformer'
+        ? ['scoring', 'step']
+        : (config.levels.at(-1) as { crossPatch?: number }).crossPatch
+          ? ['scoring']
+          : ['scoring', 'global', ...config.levels.slice(1, -1).map((_, i) => `middle.${i}`), 'local'];
+    expect(Object.keys(onnx.manifest.graphs)).toEqual(expectedRoles);
+    const prompts = [sampleIds(1, 5, 1), sampleIds(1, 5, 2)];
+    const pushes = Array.from({ length: config.contextLength + 8 }, (_, i) => [
+      (i * 37) % 256,
+      (i * 11 + 5) % 256,
+    ]);
+    const tfjs = createDecoder(model);
+    const ort = onnx.createDecoder();
+    await tfjs.prime(prompts);
+    await ort.prime(prompts);
+    for (const ids of [undefined, ...pushes]) {
+      if (ids) {
+        await tfjs.push(ids);
+        await ort.push(ids);
+      }
+      tfjs.logits().forEach((row, r) => expect(relativeError(ort.logits()[r]!, row)).toBeLessThan(TOLERANCE));
+    }
+    expect(ort.reencodes).toBeGreaterThan(0); // the window slid and was encoded again
+    tfjs.dispose();
+    ort.dispose();
   });
 
   it('generates the bytes tfjs generates, greedy and sampled, past the context', async () => {

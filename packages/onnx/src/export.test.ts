@@ -100,14 +100,8 @@ describe('exported graphs', () => {
   }
 });
 
-it('exports a model without decoding graphs (more than two levels) as its scoring graph alone', () => {
-  const model = createModel(
-    microMegabyteConfig({
-      contextLength: 32,
-      patchSize: 8,
-      middle: [{ patchSize: 4, byteDim: 2, layers: 1, heads: 2 }],
-    }),
-  );
+it('exports a model without decoding graphs (cross-patch attention) as its scoring graph alone', () => {
+  const model = createModel(microMegabyteConfig({ local: { dim: 8, layers: 1, heads: 2, crossPatch: 2 } }));
   const { manifest, graphs } = exportModel(model);
   expect(Object.keys(graphs)).toEqual(['scoring']);
   expect(Object.keys(manifest.graphs)).toEqual(['scoring']);

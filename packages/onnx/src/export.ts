@@ -4,20 +4,35 @@ import type { WeightSource, WeightType } from './graph-builder.js';
 import {
   baselineStage,
   cacheInfos,
-  globalStage,
-  globalStepGraph,
   localStage,
   localStepGraph,
+  patchStage,
+  patchStepGraph,
   scoringGraph,
   transformerStepGraph,
 } from './graphs.js';
 import { encodeModel, type GraphDef, IR_VERSION, OPSET, type ValueInfoDef } from './onnx-proto.js';
 
 /**
- * The graphs of an export: `scoring` for both model kinds; `global` and `local` (MEGABYTE) or
- * `step` (the baseline) for incremental decoding.
+ * The graphs of an export: `scoring` for both model kinds; `global`, `middle.<i>` (one per middle
+ * level of a deeper hierarchy) and `local` (MEGABYTE) or `step` (the baseline) for incremental
+ * decoding.
  */
-export type GraphRole = 'scoring' | 'global' | 'local' | 'step';
+export type GraphRole = 'scoring' | DecodingRole;
+
+/** The roles of the decoding graphs, which carry KV caches. */
+export type DecodingRole = 'global' | MiddleRole | 'local' | 'step';
+
+/**
+ * The step graph of middle level i of a deeper hierarchy (a config has at most 16 levels, so at
+ * most 14 middle ones: @megabyte/core's CONFIG_LIMITS).
+ */
+export type MiddleRole = `middle.${0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13}`;
+
+/** The decoding roles of a MEGABYTE config, outermost level first. */
+export function megabyteDecodingRoles(config: MegabyteConfig): DecodingRole[] {
+  return config.levels.map((_, i) => levelScope(i, config.levels.length) as DecodingRole);
+}
 
 export interface GraphManifest {
   /** File name, relative to the manifest. */
@@ -90,8 +105,13 @@ export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxE
   const defs: Partial<Record<GraphRole, GraphDef>> = { scoring: scoringGraph(config, weights, weightType) };
   if (config.kind === 'transformer') defs.step = transformerStepGraph(config, weights, weightType);
   else if (hasStepGraphs(config)) {
-    defs.global = globalStepGraph(config, weights, weightType);
-    defs.local = localStepGraph(config, weights, weightType);
+    const roles = megabyteDecodingRoles(config);
+    roles.forEach((role, i) => {
+      defs[role] =
+        role === 'local'
+          ? localStepGraph(config, weights, weightType)
+          : patchStepGraph(config, i, weights, weightType);
+    });
   }
   const graphs: Partial<Record<GraphRole, Uint8Array>> = {};
   const described: Partial<Record<GraphRole, GraphManifest>> = {};
@@ -120,12 +140,12 @@ export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxE
 }
 
 /**
- * Whether a MEGABYTE config has incremental-decoding graphs (global and local steps with KV
- * caches): the two-level model without cross-patch attention. Every other config exports its
- * scoring graph, through which `OnnxModel` also generates (a full pass over the window per byte).
+ * Whether a MEGABYTE config has incremental-decoding graphs (a step with KV caches per level):
+ * every one without cross-patch attention. A model with it exports its scoring graph, through
+ * which `OnnxModel` also generates (a full pass over the window per byte).
  */
 export function hasStepGraphs(config: MegabyteConfig): boolean {
-  return config.levels.length === 2 && !((config.levels[1] as { crossPatch?: number }).crossPatch! > 0);
+  return !((config.levels.at(-1) as { crossPatch?: number }).crossPatch! > 0);
 }
 
 /** The options of patch levels and of the byte level that the graphs implement; off values are fine. */
@@ -154,13 +174,13 @@ function isOn(value: unknown): boolean {
 }
 
 /** Cache tensors' [heads, headDim] and layer count of each decoding graph. */
-export function cacheLayout(config: ModelConfig, role: 'global' | 'local' | 'step') {
+export function cacheLayout(config: ModelConfig, role: DecodingRole) {
   const stage =
     config.kind === 'transformer'
       ? baselineStage(config)
-      : role === 'global'
-        ? globalStage(config)
-        : localStage(config);
+      : role === 'local'
+        ? localStage(config)
+        : patchStage(config, megabyteDecodingRoles(config).indexOf(role));
   return {
     layers: stage.layers,
     heads: stage.heads,

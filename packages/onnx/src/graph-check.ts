@@ -5,8 +5,8 @@
  * mismatch at load, never a raw onnxruntime error or wrong scores later.
  */
 import { type ModelConfig, ModelGeometry } from '@megabyte/core/portable';
-import { cacheLayout, type GraphManifest, type GraphRole } from './export.js';
-import { convHistory } from './graphs.js';
+import { cacheLayout, type GraphManifest, type GraphRole, megabyteDecodingRoles } from './export.js';
+import { conditioningShape, convHistory } from './graphs.js';
 import type { ValueInfoDef } from './onnx-proto.js';
 
 type Shape = readonly (number | string)[];
@@ -43,28 +43,31 @@ export function expectedGraphIo(
       outputs: [logits, ...caches('present')],
     };
   }
-  // The global step's output for the next patch: one row per byte of it, at the byte level's width.
-  const geometry = new ModelGeometry(config);
-  const conditioning: Expected = {
-    name: 'conditioning',
+  // Each patch level's step hands the level below its conditioning (`conditioningShape`).
+  const level = megabyteDecodingRoles(config).indexOf(role);
+  const conditioning = (i: number, name = 'conditioning'): Expected => ({
+    name,
     type: 'float32',
-    shape: ['batch', geometry.stepBytes, geometry.widths.at(-1)!],
-  };
-  if (role === 'global') {
-    const history: Expected[] =
-      convHistory(config) > 0 ? [{ name: 'history', type: 'int32', shape: ['batch', 'history_bytes'] }] : [];
+    shape: conditioningShape(config, i),
+  });
+  if (role === 'local') {
     return {
-      inputs: [
-        { name: 'bytes', type: 'int32', shape: ['batch', 'new_bytes'] },
-        ...history,
-        ...caches('past'),
-      ],
-      outputs: [conditioning, ...caches('present')],
+      inputs: [{ name: 'byte', type: 'int32', shape: ['batch'] }, conditioning(level - 1), ...caches('past')],
+      outputs: [logits, ...caches('present')],
     };
   }
+  const history: Expected[] =
+    level === 0 && convHistory(config) > 0
+      ? [{ name: 'history', type: 'int32', shape: ['batch', 'history_bytes'] }]
+      : [];
   return {
-    inputs: [{ name: 'byte', type: 'int32', shape: ['batch'] }, conditioning, ...caches('past')],
-    outputs: [logits, ...caches('present')],
+    inputs: [
+      { name: 'bytes', type: 'int32', shape: ['batch', 'new_bytes'] },
+      ...history,
+      ...(level > 0 ? [conditioning(level - 1, 'parent_conditioning')] : []),
+      ...caches('past'),
+    ],
+    outputs: [conditioning(level), ...caches('present')],
   };
 }
 
@@ -181,8 +184,10 @@ export function manifestGraphProblems(graphs: unknown): string[] {
     return [`"graphs" must be an object of graphs by role, got ${JSON.stringify(graphs)}`];
   const problems: string[] = [];
   for (const [role, entry] of Object.entries(graphs)) {
-    if (!['scoring', 'global', 'local', 'step'].includes(role)) {
-      problems.push(`"graphs" has an unknown role "${role}" (known: scoring, global, local, step)`);
+    if (!['scoring', 'global', 'local', 'step'].includes(role) && !/^middle\.\d+$/.test(role)) {
+      problems.push(
+        `"graphs" has an unknown role "${role}" (known: scoring, global, middle.<i>, local, step)`,
+      );
       continue;
     }
     const e = entry as Partial<GraphManifest> | null;

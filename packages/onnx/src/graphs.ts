@@ -224,19 +224,47 @@ function baselineLogits(g: GraphBuilder, config: TransformerConfig, bytes: strin
 }
 
 /**
- * MEGABYTE's global step: new whole patches (the pad patch goes first when the cache is empty)
- * -> the projected global output for the patch after them, conditioning its P local positions.
+ * The output of patch level i's step, as the level below reads it: for the next patch level, its
+ * conditioning for each of its patches inside the next patch of level i; for the byte level, the
+ * projected slice of each byte position. -> [B, P_i / P_{i+1}, P_{i+1} * D_{i+1}] or [B, P_i, D_L]
  */
+export function conditioningShape(config: MegabyteConfig, i: number): [string, number, number] {
+  const levels = patchLevels(config);
+  const { patchSize } = levels[i]!;
+  const below = levels[i + 1];
+  return below
+    ? ['batch', patchSize / below.patchSize, below.patchSize * below.byteDim]
+    : ['batch', patchSize, byteLevel(config).dim];
+}
+
+/** MEGABYTE's outermost (global) step: see `patchStepGraph`. */
 export function globalStepGraph(
   config: MegabyteConfig,
   weights: WeightSource,
   weightType: WeightType = 'float32',
 ): GraphDef {
+  return patchStepGraph(config, 0, weights, weightType);
+}
+
+/**
+ * Patch level i's step with a KV cache, as @megabyte/global's GlobalModel.step: new whole patches
+ * (the pad patch goes first when the cache is empty) -> the level's output for the patch after
+ * them, handed down as the next level's conditioning (`conditioningShape`). The outermost level
+ * takes every patch completed since its last step; a level below it runs inside one patch of the
+ * level above, with a cache emptied there, one patch per step, and adds the slice of that
+ * level's conditioning for each of its patches.
+ */
+export function patchStepGraph(
+  config: MegabyteConfig,
+  i: number,
+  weights: WeightSource,
+  weightType: WeightType = 'float32',
+): GraphDef {
   const g = new GraphBuilder(weights, weightType);
-  const { patchSize: P, ...global } = patchLevels(config)[0]!;
-  const local = byteLevel(config);
-  const width = P * global.byteDim;
-  const stage = globalStage(config);
+  const levels = patchLevels(config);
+  const { patchSize: P, byteDim } = levels[i]!;
+  const width = P * byteDim;
+  const stage = patchStage(config, i);
   const bytes = g.input({
     name: 'bytes',
     type: 'int32',
@@ -245,12 +273,21 @@ export function globalStepGraph(
   });
   // The convolutional patch encoder reads the bytes just before the new ones.
   const history =
-    convHistory(config) > 0
+    i === 0 && convHistory(config) > 0
       ? g.input({
           name: 'history',
           type: 'int32',
           shape: ['batch', 'history_bytes'],
           doc: `the ${convHistory(config)} bytes before the new ones (fewer at the start of the window; none on the first step)`,
+        })
+      : undefined;
+  const parent =
+    i > 0
+      ? g.input({
+          name: 'parent_conditioning',
+          type: 'float32',
+          shape: conditioningShape(config, i - 1),
+          doc: 'the step output of the level above for its current patch: one row per patch of this level in it',
         })
       : undefined;
   const past = cacheInputs(g, stage);
@@ -264,20 +301,42 @@ export function globalStepGraph(
         1,
         g.shape(history, 1, 2),
       )
-    : embedLevel(g, config, 0, bytes, start);
+    : embedLevel(g, config, i, bytes, start);
   const patches = g.reshape(embedded, [0, -1, width]); // [B, n, W]
-  const pad = g.slice(broadcastRows(g, g.weight('global.pad'), width, g.shape(bytes, 0, 1)), 1, 0, first);
-  const input = g.concat([pad, patches], 1); // [B, n', W]
+  const pad = g.slice(
+    broadcastRows(g, g.weight(`${stage.prefix}pad`), width, g.shape(bytes, 0, 1)),
+    1,
+    0,
+    first,
+  );
+  let input = g.concat([pad, patches], 1); // [B, n', W]
+  // Cache slot k holds the level's input for its patch k inside the parent patch.
+  if (parent) input = g.add(input, g.slice(parent, 1, cached, g.add(cached, g.shape(input, 1, 2))));
   const { output, present } = transformer(g, stage, input, decodingMask(g, input, cached), past);
-  const last = g.reshape(g.slice(output, 1, -1), [-1, P, global.byteDim]); // [B, P, D_G]
-  g.output(linear(g, config, 'local.project', last), {
+  const last = g.reshape(g.slice(output, 1, -1), [-1, P, byteDim]); // [B, P, D]: per-byte slices
+  const below = levels[i + 1];
+  const handed = below
+    ? g.reshape(linear(g, config, `${patchStage(config, i + 1).prefix}project`, last), [
+        -1,
+        P / below.patchSize,
+        below.patchSize * below.byteDim,
+      ])
+    : linear(g, config, 'local.project', last);
+  g.output(handed, {
     name: 'conditioning',
     type: 'float32',
-    shape: ['batch', P, local.dim],
-    doc: 'the global output for the next patch, projected to the local width: one row per byte position (feed it to the local step)',
+    shape: conditioningShape(config, i),
+    doc: below
+      ? "this level's output for the next patch, as the conditioning of the level below: one row per patch of that level in it"
+      : "this level's output for the next patch, projected to the local width: one row per byte position (feed it to the local step)",
   });
   cacheOutputs(g, stage, present);
-  return g.build('megabyte_global_step', 'MEGABYTE global step with a KV cache');
+  return i === 0
+    ? g.build('megabyte_global_step', 'MEGABYTE global step with a KV cache')
+    : g.build(
+        `megabyte_middle_${i - 1}_step`,
+        `MEGABYTE middle level ${i - 1} step with a KV cache (empty at each patch of the level above)`,
+      );
 }
 
 /** MEGABYTE's local step: one byte of the current patch -> the logits of the next byte. */
@@ -287,7 +346,7 @@ export function localStepGraph(
   weightType: WeightType = 'float32',
 ): GraphDef {
   const g = new GraphBuilder(weights, weightType);
-  const P = patchLevels(config)[0]!.patchSize;
+  const P = patchLevels(config).at(-1)!.patchSize; // the innermost patch
   const local = byteLevel(config);
   const stage = localStage(config);
   const byte = g.input({
@@ -300,7 +359,7 @@ export function localStepGraph(
     name: 'conditioning',
     type: 'float32',
     shape: ['batch', P, local.dim],
-    doc: "the global step's output for the current patch",
+    doc: 'the step output of the level above (global, or the innermost middle level) for the current patch',
   });
   const past = cacheInputs(g, stage);
   const position = g.shape(past[0]!.key, 2, 3); // [1]: p, the position in the patch

@@ -9,7 +9,7 @@ import {
   SlidingWindowDecoder,
 } from '@megabyte/core/portable';
 import { PAD_ID } from '@megabyte/patching';
-import { cacheLayout } from './export.js';
+import { cacheLayout, type DecodingRole, type GraphRole, megabyteDecodingRoles } from './export.js';
 import { convHistory } from './graphs.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
 
@@ -19,7 +19,7 @@ export interface DecoderContext {
   readonly config: ModelConfig;
   readonly geometry: ModelGeometry;
   /** The session of a graph; throws if it was not loaded. */
-  session(role: 'scoring' | 'global' | 'local' | 'step'): InferenceSession;
+  session(role: GraphRole): InferenceSession;
 }
 
 /** The decoder for the model's kind, with the same window rule and options as @megabyte/core's. */
@@ -86,7 +86,7 @@ class CacheState {
   constructor(
     private readonly ort: OrtModule,
     config: ModelConfig,
-    role: 'global' | 'local' | 'step',
+    role: DecodingRole,
   ) {
     this.layout = cacheLayout(config, role);
   }
@@ -132,31 +132,32 @@ async function gatherRows(ort: OrtModule, tensor: Tensor, rows: readonly number[
 }
 
 /**
- * MEGABYTE: the global graph runs once per completed patch with its cache, the local graph once
- * per byte with a cache emptied at each patch start.
+ * MEGABYTE on one step graph per level, following @megabyte/core's decoding schedule
+ * (`PatchSchedule`): the global graph once per completed patch with its cache, each middle
+ * level's once per patch of its own with a cache emptied at each patch of the level above, the
+ * local graph once per byte with a cache emptied at each of its patches.
  */
 class MegabyteDecoder extends WindowedDecoder {
-  private readonly globalCache = new CacheState(this.context.ort, this.config, 'global');
-  private readonly localCache = new CacheState(this.context.ort, this.config, 'local');
-  /** The current patch's projected global output [B, P, D_L]. */
-  private conditioning: Tensor | undefined;
+  /** Every level's graph, cache and the conditioning it was handed for its current patch. */
+  private readonly levels = megabyteDecodingRoles(this.config as MegabyteConfig).map((role, i) => ({
+    role,
+    cache: new CacheState(this.context.ort, this.config, role),
+    /** Bytes per patch of this level (1 for the local level). */
+    patchSize: this.context.geometry.levels[i]!.bytesPerPosition,
+    conditioning: undefined as Tensor | undefined,
+  }));
 
   /** Bytes before a patch that the convolutional patch encoder reads. */
   private readonly history = convHistory(this.config as MegabyteConfig);
 
-  /** @megabyte/core's MEGABYTE decoding schedule, with the global and local graphs as its steps. */
   private readonly schedule = new PatchSchedule(this.config as MegabyteConfig);
   private readonly steps: PatchSteps<Tensor> = {
-    resetCaches: () => this.globalCache.reset(this.batchSize),
+    resetCaches: () => this.levels[0]!.cache.reset(this.batchSize),
     // The global graph puts the pad patch first by itself when its cache is empty.
     outerStep: (from, to) => this.globalStep(from, to),
-    innerStep: (t) => this.localStep(t),
+    innerStep: (t) => this.innerStep(t),
     release: (logits) => logits.dispose(),
   };
-
-  private get patchSize(): number {
-    return this.context.geometry.stepBytes;
-  }
 
   protected encode(): Promise<Tensor> {
     return this.schedule.encode(this.window[0]!.length, this.steps);
@@ -167,43 +168,69 @@ class MegabyteDecoder extends WindowedDecoder {
   }
 
   protected async selectCacheRows(rows: readonly number[]): Promise<void> {
-    await this.globalCache.selectRows(rows);
-    await this.localCache.selectRows(rows);
-    if (this.conditioning) {
-      const selected = await gatherRows(this.context.ort, this.conditioning, rows);
-      this.conditioning.dispose();
-      this.conditioning = selected;
+    for (const level of this.levels) {
+      await level.cache.selectRows(rows);
+      if (level.conditioning) {
+        const selected = await gatherRows(this.context.ort, level.conditioning, rows);
+        level.conditioning.dispose();
+        level.conditioning = selected;
+      }
     }
   }
 
   dispose(): void {
-    this.globalCache.release();
-    this.localCache.release();
-    this.conditioning?.dispose();
-    this.conditioning = undefined;
+    for (const level of this.levels) {
+      level.cache.release();
+      level.conditioning?.dispose();
+      level.conditioning = undefined;
+    }
   }
 
   /** Feeds the whole patches of window columns [from, to) to the global graph and starts the patch after them. */
   private async globalStep(from: number, to: number): Promise<void> {
-    const feeds: Record<string, Tensor> = { bytes: this.windowIds(from, to), ...this.globalCache.feeds() };
+    const feeds: Record<string, Tensor> = { bytes: this.windowIds(from, to) };
     if (this.history > 0) feeds.history = this.windowIds(Math.max(0, from - this.history), from);
-    const outputs = await this.context.session('global').run(feeds);
-    this.globalCache.update(outputs);
-    this.conditioning?.dispose();
-    this.conditioning = outputs.conditioning as Tensor;
-    this.localCache.reset(this.batchSize);
+    await this.levelStep(0, feeds);
+  }
+
+  /**
+   * Window position t is next: every middle level whose patch starts at t steps (outer ones
+   * first, each conditioning the next) on its previous patch in the same patch above (its pad at
+   * the first), then the local graph gives the logits of byte t [B, V].
+   */
+  private async innerStep(t: number): Promise<Tensor> {
+    for (let i = 1; i < this.levels.length - 1; i++) {
+      const size = this.levels[i]!.patchSize;
+      if (t % size !== 0) continue;
+      const first = t % this.levels[i - 1]!.patchSize === 0;
+      await this.levelStep(i, { bytes: this.windowIds(first ? t : t - size, t) });
+    }
+    return this.localStep(t);
+  }
+
+  /** Level i's graph on `feeds` and its cache; its output conditions the level below, whose cache starts over. */
+  private async levelStep(i: number, feeds: Record<string, Tensor>): Promise<void> {
+    const level = this.levels[i]!;
+    if (i > 0) feeds.parent_conditioning = level.conditioning!;
+    const outputs = await this.context.session(level.role).run({ ...feeds, ...level.cache.feeds() });
+    level.cache.update(outputs);
+    const below = this.levels[i + 1]!;
+    below.conditioning?.dispose();
+    below.conditioning = outputs.conditioning as Tensor;
+    below.cache.reset(this.batchSize);
   }
 
   /** One local step at window position t: logits of byte t [B, V]. */
   private async localStep(t: number): Promise<Tensor> {
-    const p = t % this.patchSize;
+    const local = this.levels.at(-1)!;
+    const p = t % this.levels.at(-2)!.patchSize;
     const previous = Int32Array.from(this.window, (bytes) => (p === 0 ? 0 : bytes[t - 1]!));
     const outputs = await this.context.session('local').run({
       byte: new this.context.ort.Tensor('int32', previous, [this.batchSize]),
-      conditioning: this.conditioning!,
-      ...this.localCache.feeds(),
+      conditioning: local.conditioning!,
+      ...local.cache.feeds(),
     });
-    this.localCache.update(outputs);
+    local.cache.update(outputs);
     return outputs.logits as Tensor;
   }
 }

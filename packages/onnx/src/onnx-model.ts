@@ -11,7 +11,15 @@ import {
   type WindowScorer,
 } from '@megabyte/core/portable';
 import { PAD_ID } from '@megabyte/patching';
-import { cacheLayout, type GraphRole, hasStepGraphs, MANIFEST_FORMAT, type OnnxManifest } from './export.js';
+import {
+  cacheLayout,
+  type DecodingRole,
+  type GraphRole,
+  hasStepGraphs,
+  MANIFEST_FORMAT,
+  megabyteDecodingRoles,
+  type OnnxManifest,
+} from './export.js';
 import { graphIoProblems, manifestGraphProblems } from './graph-check.js';
 import { createOnnxDecoder } from './onnx-decoder.js';
 import type { InferenceSession, OrtModule } from './ort-types.js';
@@ -123,7 +131,7 @@ export class OnnxModel implements DecoderSource, WindowScorer {
     const needed: GraphRole[] = !cached
       ? ['scoring']
       : this.config.kind === 'megabyte'
-        ? ['global', 'local']
+        ? megabyteDecodingRoles(this.config)
         : ['step'];
     for (const role of needed) this.session(role);
     return createOnnxDecoder(
@@ -272,8 +280,8 @@ async function createSession(
 }
 
 /** The outputs fed back into the next run: the caches, and MEGABYTE's conditioning. */
-function gpuOutputs(config: ModelConfig, role: 'global' | 'local' | 'step'): Record<string, 'gpu-buffer'> {
+function gpuOutputs(config: ModelConfig, role: DecodingRole): Record<string, 'gpu-buffer'> {
   const names = cacheLayout(config, role).names.map((info) => info.name.replace('past_', 'present_'));
-  if (role === 'global') names.push('conditioning');
+  if (role !== 'local' && role !== 'step') names.push('conditioning');
   return Object.fromEntries(names.map((name) => [name, 'gpu-buffer' as const]));
 }

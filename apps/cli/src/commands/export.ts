@@ -40,7 +40,7 @@ export function exportCommand(): Command {
     .addHelpText(
       'after',
       `
-Writes FILE.onnx (scoring: bytes -> logits), FILE.global.onnx + FILE.local.onnx (two-level MEGABYTE) or
+Writes FILE.onnx (scoring: bytes -> logits), FILE.global.onnx (+ FILE.middle.<i>.onnx) + FILE.local.onnx (MEGABYTE) or
 FILE.step.onnx (the baseline transformer) for generation with KV caches, and FILE.json (config,
 opset, input/output names and shapes). See packages/onnx/README.md for the graphs' I/O.
 
