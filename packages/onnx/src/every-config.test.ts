@@ -98,13 +98,10 @@ describe.each(Object.entries(CONFIGS))('every config exports to ONNX: %s', (_nam
 
   it('decodes like the tfjs decoder at every step, with the step graph of every level', async () => {
     const config = model.config;
-    // Cross-patch attention has no step graphs yet: those models decode through the scoring graph.
     const expectedRoles =
       config.kind === 'transformer'
         ? ['scoring', 'step']
-        : (config.levels.at(-1) as { crossPatch?: number }).crossPatch
-          ? ['scoring']
-          : ['scoring', 'global', ...config.levels.slice(1, -1).map((_, i) => `middle.${i}`), 'local'];
+        : ['scoring', 'global', ...config.levels.slice(1, -1).map((_, i) => `middle.${i}`), 'local'];
     expect(Object.keys(onnx.manifest.graphs)).toEqual(expectedRoles);
     const prompts = [sampleIds(1, 5, 1), sampleIds(1, 5, 2)];
     const pushes = Array.from({ length: config.contextLength + 8 }, (_, i) => [

@@ -100,14 +100,6 @@ describe('exported graphs', () => {
   }
 });
 
-it('exports a model without decoding graphs (cross-patch attention) as its scoring graph alone', () => {
-  const model = createModel(microMegabyteConfig({ local: { dim: 8, layers: 1, heads: 2, crossPatch: 2 } }));
-  const { manifest, graphs } = exportModel(model);
-  expect(Object.keys(graphs)).toEqual(['scoring']);
-  expect(Object.keys(manifest.graphs)).toEqual(['scoring']);
-  model.dispose();
-});
-
 it('names what it cannot export: level options the graphs do not implement', () => {
   const model = createModel(microMegabyteConfig());
   const config = model.config as MegabyteConfig;

@@ -104,9 +104,8 @@ export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxE
   };
   const defs: Partial<Record<GraphRole, GraphDef>> = { scoring: scoringGraph(config, weights, weightType) };
   if (config.kind === 'transformer') defs.step = transformerStepGraph(config, weights, weightType);
-  else if (hasStepGraphs(config)) {
-    const roles = megabyteDecodingRoles(config);
-    roles.forEach((role, i) => {
+  else {
+    megabyteDecodingRoles(config).forEach((role, i) => {
       defs[role] =
         role === 'local'
           ? localStepGraph(config, weights, weightType)
@@ -137,15 +136,6 @@ export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxE
     },
     graphs,
   };
-}
-
-/**
- * Whether a MEGABYTE config has incremental-decoding graphs (a step with KV caches per level):
- * every one without cross-patch attention. A model with it exports its scoring graph, through
- * which `OnnxModel` also generates (a full pass over the window per byte).
- */
-export function hasStepGraphs(config: MegabyteConfig): boolean {
-  return !((config.levels.at(-1) as { crossPatch?: number }).crossPatch! > 0);
 }
 
 /** The options of patch levels and of the byte level that the graphs implement; off values are fine. */

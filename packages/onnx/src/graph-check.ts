@@ -51,8 +51,16 @@ export function expectedGraphIo(
     shape: conditioningShape(config, i),
   });
   if (role === 'local') {
+    const crossPatch = config.levels.at(-1) as { crossPatch?: number };
+    const position: Expected[] =
+      (crossPatch.crossPatch ?? 0) > 0 ? [{ name: 'position', type: 'int32', shape: [1] }] : [];
     return {
-      inputs: [{ name: 'byte', type: 'int32', shape: ['batch'] }, conditioning(level - 1), ...caches('past')],
+      inputs: [
+        { name: 'byte', type: 'int32', shape: ['batch'] },
+        conditioning(level - 1),
+        ...position,
+        ...caches('past'),
+      ],
       outputs: [logits, ...caches('present')],
     };
   }

@@ -361,15 +361,28 @@ export function localStepGraph(
     shape: ['batch', P, local.dim],
     doc: 'the step output of the level above (global, or the innermost middle level) for the current patch',
   });
+  // With cross-patch attention the cache also holds the last positions of the previous patch, so
+  // the position in the patch comes as an input; otherwise it is the cache's length.
+  const cross = local.crossPatch ?? 0;
+  const positionInput =
+    cross > 0
+      ? g.input({
+          name: 'position',
+          type: 'int32',
+          shape: [1],
+          doc: `this byte's position in its patch (the cache also holds the last ${cross} positions of the previous patch)`,
+        })
+      : undefined;
   const past = cacheInputs(g, stage);
-  const position = g.shape(past[0]!.key, 2, 3); // [1]: p, the position in the patch
+  const cached = g.shape(past[0]!.key, 2, 3); // [1]: S
+  const position = positionInput ? g.op('Cast', [positionInput], { to: { int: 7 } }) : cached; // [1]: p
   const next = g.add(position, g.ints([1]));
   const slice = g.slice(conditioning, 1, position, next); // [B, 1, D_L]
   const embedded = g.gather(g.weight('local.embed.bytes.weight'), g.reshape(byte, [-1, 1])); // [B, 1, D_L]
   const pad = g.reshape(g.weight('local.pad'), [1, 1, local.dim]);
   const previous = g.op('Where', [g.op('Equal', [position, g.ints([0])]), pad, embedded]); // [B, 1, D_L]
   const h = g.add(g.add(slice, previous), g.slice(g.weight('local.embed.positions'), 0, position, next));
-  const { output, present } = transformer(g, stage, h, decodingMask(g, h, position), past);
+  const { output, present } = transformer(g, stage, h, decodingMask(g, h, cached), past);
   g.output(g.reshape(head(g, config, output), [-1, config.vocabSize]), {
     name: 'logits',
     type: 'float32',

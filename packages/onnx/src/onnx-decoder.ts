@@ -110,6 +110,16 @@ class CacheState {
     this.tensors = this.layout.names.map((info) => outputs[info.name.replace('past_', 'present_')] as Tensor);
   }
 
+  /** Keeps the last `positions` cached positions (empty caches when there are none yet). */
+  async keepLast(positions: number, batch: number): Promise<void> {
+    if (this.tensors.length === 0) return this.reset(batch);
+    const kept = await Promise.all(this.tensors.map((tensor) => lastPositions(this.ort, tensor, positions)));
+    this.tensors.forEach((tensor, i) => {
+      if (kept[i] !== tensor) tensor.dispose();
+    });
+    this.tensors = kept;
+  }
+
   async selectRows(rows: readonly number[]): Promise<void> {
     const selected = await Promise.all(this.tensors.map((tensor) => gatherRows(this.ort, tensor, rows)));
     this.release();
@@ -120,6 +130,19 @@ class CacheState {
     for (const tensor of this.tensors) tensor.dispose();
     this.tensors = [];
   }
+}
+
+/** The last `count` positions (axis 2) of a float32 cache tensor [B, H, S, Dh], as a new CPU tensor. */
+async function lastPositions(ort: OrtModule, tensor: Tensor, count: number): Promise<Tensor> {
+  const [batch, heads, length, headDim] = tensor.dims as [number, number, number, number];
+  if (length <= count) return tensor;
+  const data = (await tensor.getData()) as Float32Array;
+  const out = new Float32Array(batch * heads * count * headDim);
+  for (let row = 0; row < batch * heads; row++) {
+    const from = (row * length + length - count) * headDim;
+    out.set(data.subarray(from, from + count * headDim), row * count * headDim);
+  }
+  return new ort.Tensor('float32', out, [batch, heads, count, headDim]);
 }
 
 /** The listed rows (axis 0) of a float32 tensor, as a new CPU tensor. */
@@ -151,8 +174,15 @@ class MegabyteDecoder extends WindowedDecoder {
   private readonly history = convHistory(this.config as MegabyteConfig);
 
   private readonly schedule = new PatchSchedule(this.config as MegabyteConfig);
+  /** Cross-patch attention: positions of the previous patch the local level keeps attending to. */
+  private readonly crossPatch = (this.config as MegabyteConfig).levels.at(-1) as { crossPatch?: number };
+
   private readonly steps: PatchSteps<Tensor> = {
-    resetCaches: () => this.levels[0]!.cache.reset(this.batchSize),
+    resetCaches: () => {
+      // A new window: the outermost cache, and the local one that cross-patch attention carries over.
+      this.levels[0]!.cache.reset(this.batchSize);
+      this.levels.at(-1)!.cache.reset(this.batchSize);
+    },
     // The global graph puts the pad patch first by itself when its cache is empty.
     outerStep: (from, to) => this.globalStep(from, to),
     innerStep: (t) => this.innerStep(t),
@@ -217,7 +247,10 @@ class MegabyteDecoder extends WindowedDecoder {
     const below = this.levels[i + 1]!;
     below.conditioning?.dispose();
     below.conditioning = outputs.conditioning as Tensor;
-    below.cache.reset(this.batchSize);
+    // A new patch of the level below: with cross-patch attention the local level keeps the end of the previous one.
+    const keep = i + 1 === this.levels.length - 1 ? (this.crossPatch.crossPatch ?? 0) : 0;
+    if (keep > 0) await below.cache.keepLast(keep, this.batchSize);
+    else below.cache.reset(this.batchSize);
   }
 
   /** One local step at window position t: logits of byte t [B, V]. */
@@ -225,11 +258,14 @@ class MegabyteDecoder extends WindowedDecoder {
     const local = this.levels.at(-1)!;
     const p = t % this.levels.at(-2)!.patchSize;
     const previous = Int32Array.from(this.window, (bytes) => (p === 0 ? 0 : bytes[t - 1]!));
-    const outputs = await this.context.session('local').run({
+    const feeds: Record<string, Tensor> = {
       byte: new this.context.ort.Tensor('int32', previous, [this.batchSize]),
       conditioning: local.conditioning!,
       ...local.cache.feeds(),
-    });
+    };
+    if ((this.crossPatch.crossPatch ?? 0) > 0)
+      feeds.position = new this.context.ort.Tensor('int32', Int32Array.of(p), [1]);
+    const outputs = await this.context.session('local').run(feeds);
     local.cache.update(outputs);
     return outputs.logits as Tensor;
   }

@@ -15,7 +15,6 @@ import {
   cacheLayout,
   type DecodingRole,
   type GraphRole,
-  hasStepGraphs,
   MANIFEST_FORMAT,
   megabyteDecodingRoles,
   type OnnxManifest,
@@ -119,24 +118,19 @@ export class OnnxModel implements DecoderSource, WindowScorer {
     return new OnnxModel(ort, manifest, config, executionProvider, sessions);
   }
 
-  /**
-   * An incremental decoder over the graphs (for @megabyte/core's generation loop). A model without
-   * decoding graphs (more than two levels, or cross-patch attention: see `hasStepGraphs`) decodes
-   * through its scoring graph, one pass over the window per byte, as `cache: false` does.
-   */
+  /** An incremental decoder over the graphs (for @megabyte/core's generation loop). */
   createDecoder(options: DecoderOptions = {}): IncrementalDecoder {
-    const cached =
-      options.cache !== false && (this.config.kind === 'transformer' || hasStepGraphs(this.config));
     // A missing graph fails here, at the generate call, rather than at the first byte.
-    const needed: GraphRole[] = !cached
-      ? ['scoring']
-      : this.config.kind === 'megabyte'
-        ? megabyteDecodingRoles(this.config)
-        : ['step'];
+    const needed: GraphRole[] =
+      options.cache === false
+        ? ['scoring']
+        : this.config.kind === 'megabyte'
+          ? megabyteDecodingRoles(this.config)
+          : ['step'];
     for (const role of needed) this.session(role);
     return createOnnxDecoder(
       { ort: this.ort, config: this.config, geometry: this.geometry, session: (role) => this.session(role) },
-      { ...options, cache: cached },
+      options,
     );
   }
 
