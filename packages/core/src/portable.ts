@@ -83,7 +83,9 @@ export {
   type ByteScores,
   defaultStride,
   type ScoreOptions,
+  type SlidingWindow,
   scoreBytes,
   scoreText,
+  slidingWindows,
   type WindowScorer,
 } from './scoring.js';

@@ -48,6 +48,10 @@ describe('scoreBytes', () => {
     );
   });
 
+  it('scores nothing for no bytes', async () => {
+    expect(await scoreBytes(contextCounter(config), [])).toMatchObject({ surprisal: new Float32Array(0) });
+  });
+
   it('stops when the signal aborts', async () => {
     const controller = new AbortController();
     controller.abort(new Error('stopped by the user'));

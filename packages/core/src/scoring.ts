@@ -4,9 +4,9 @@ import { ModelGeometry } from './geometry.js';
 
 export interface ScoreOptions {
   /**
-   * Bytes the window advances by when the input is longer than the context; every byte after the
-   * first window is scored with at least contextLength - stride bytes before it. Default: half the
-   * context (a whole number of patches).
+   * Bytes the window advances by when the input is longer than the context: whole patches, up to
+   * the context; every byte after the first window is scored with at least contextLength - stride
+   * bytes before it. Default: half the context (in whole patches).
    */
   readonly stride?: number;
   /** Stops between windows with the signal's reason. */
@@ -35,10 +35,38 @@ export function defaultStride(config: ModelConfig): number {
   return new ModelGeometry(config).slideBytes();
 }
 
+/** One window of a sliding scan: bytes [start, start + length), of which [start + keepFrom, ...) are scored. */
+export interface SlidingWindow {
+  readonly start: number;
+  readonly length: number;
+  readonly keepFrom: number;
+}
+
 /**
- * Per-byte surprisal and bits per byte of any number of bytes: windows of the context advance by
- * `stride` bytes, and each byte is scored once, in the first window that reaches it (so with as
- * much context before it as the window rule allows).
+ * The sliding-window rule, in one place (`scoreBytes` here, `evaluateStream`'s `sliding` mode in
+ * @megabyte/trainer): windows of `context` bytes start at 0, stride, 2 stride, ...; the first
+ * scores all its bytes, every later one its last `stride` (so each byte is scored once, with at
+ * least context - stride bytes before it), until the end of the input is reached.
+ */
+export function slidingWindows(total: number, context: number, stride: number): SlidingWindow[] {
+  if (!Number.isInteger(stride) || stride < 1 || stride > context) {
+    throw new RangeError(`sliding stride must be an integer in 1..${context}, got ${stride}`);
+  }
+  const windowAt = (start: number, keepFrom: number) => ({
+    start,
+    length: Math.min(context, total - start),
+    keepFrom,
+  });
+  const windows = [windowAt(0, 0)];
+  for (let start = stride; start + context - stride < total; start += stride) {
+    windows.push(windowAt(start, context - stride));
+  }
+  return windows;
+}
+
+/**
+ * Per-byte surprisal and bits per byte of any number of bytes, in sliding windows of the context
+ * (see `slidingWindows`; `stride` is whole patches, by default half the context).
  */
 export async function scoreBytes(
   scorer: WindowScorer,
@@ -55,14 +83,12 @@ export async function scoreBytes(
   }
   const total = bytes.length;
   const surprisal = new Float32Array(total);
-  let scored = 0;
-  for (let start = 0; scored < total; start += stride) {
+  const windows = total === 0 ? [] : slidingWindows(total, contextLength, stride);
+  for (const { start, length, keepFrom } of windows) {
     options.signal?.throwIfAborted();
-    const end = Math.min(start + contextLength, total);
-    const window = Int32Array.from({ length: end - start }, (_, i) => bytes[start + i]!);
+    const window = Int32Array.from({ length }, (_, i) => bytes[start + i]!);
     const windowScores = await scorer.windowSurprisal(window);
-    surprisal.set(windowScores.subarray(scored - start, end - start), scored);
-    scored = end;
+    surprisal.set(windowScores.subarray(keepFrom), start + keepFrom);
   }
   let sum = 0;
   for (const value of surprisal) sum += value;

@@ -1,4 +1,4 @@
-import { type ByteModel, idsTensor } from '@megabyte/core';
+import { type ByteModel, idsTensor, slidingWindows } from '@megabyte/core';
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -109,14 +109,10 @@ function scoringWindows(
   };
   if (mode === 'windows') return tiles(0);
   if (mode === 'sliding') {
-    const step = stride ?? Math.max(1, Math.floor(context / 2));
-    if (!Number.isInteger(step) || step < 1 || step > context) {
-      throw new RangeError(`evaluate: sliding stride must be an integer in 1..${context}, got ${step}`);
-    }
-    const list = [windowAt(0, 0)];
-    for (let start = step; start + context - step < total; start += step)
-      list.push(windowAt(start, context - step));
-    return list;
+    // the rule of @megabyte/core's scoreBytes, so both score every byte alike
+    return slidingWindows(total, context, stride ?? Math.max(1, Math.floor(context / 2))).map(
+      ({ start, length, keepFrom }) => ({ start, length, keep: [[keepFrom, length]] }),
+    );
   }
   if (patchSize < 2)
     throw new RangeError('evaluate: strided inference needs a patch model (MEGABYTE with patchSize >= 2)');
