@@ -2,7 +2,7 @@ import { cpus, loadavg } from 'node:os';
 import { createModel, type GenerationModel, generate, presetConfig } from '@megabyte/core';
 import { exportModel, type OnnxExport, OnnxModel } from '@megabyte/onnx';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { onnxruntimeNode } from '../onnxruntime.js';
+import { onnxruntimeNode, onnxruntimeWeb } from '../onnxruntime.js';
 import { integer, userPath } from '../options.js';
 import {
   benchRuntime,
@@ -193,7 +193,7 @@ async function benchOnnx(flags: OnnxBenchFlags): Promise<void> {
       const ort =
         runtime === 'onnxruntime-node'
           ? await onnxruntimeNode('bench onnx --runtimes onnxruntime-node')
-          : await import('onnxruntime-web');
+          : await onnxruntimeWeb('bench onnx --runtimes onnxruntime-web');
       if (runtime === 'onnxruntime-web') (ort as typeof import('onnxruntime-web')).env.wasm.numThreads = 1;
       onnx = await OnnxModel.load(ort, graphs, { executionProvider: provider, sessionOptions });
       return onnx;

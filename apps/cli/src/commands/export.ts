@@ -5,7 +5,7 @@ import { exportModel, type GraphRole, OnnxModel } from '@megabyte/onnx';
 import { encodeText } from '@megabyte/patching';
 import { writeFileAtomic } from '@megabyte/patching/node';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { tryOnnxruntimeNode } from '../onnxruntime.js';
+import { tryOnnxruntimeNode, tryOnnxruntimeWeb } from '../onnxruntime.js';
 import { userPath } from '../options.js';
 import { startRuntime } from '../runtime.js';
 import { loadModelArgument } from './model-loading.js';
@@ -36,7 +36,7 @@ export function exportCommand(): Command {
         .choices(['float32', 'float16'])
         .default('float32'),
     )
-    .option('--no-check', 'skip loading the graphs in onnxruntime-node and comparing logits with tfjs')
+    .option('--no-check', 'skip loading the graphs in ONNX Runtime and comparing logits with tfjs')
     .addHelpText(
       'after',
       `
@@ -81,7 +81,8 @@ async function exportOnnx(flags: ExportFlags): Promise<void> {
 
 /**
  * Loads every graph in onnxruntime-node (or onnxruntime-web's wasm where it is not installed) and
- * compares the scoring logits with the tfjs model's.
+ * compares the scoring logits with the tfjs model's. With neither installed it refuses, naming
+ * both and --no-check, before anything is written.
  */
 async function checkExport(
   model: AnyModel,
@@ -89,10 +90,17 @@ async function checkExport(
   dtype: ExportFlags['dtype'],
 ): Promise<void> {
   const native = await tryOnnxruntimeNode();
+  const web = native ? undefined : await tryOnnxruntimeWeb();
+  if (!native && !web) {
+    throw new Error(
+      'export checks its graphs on ONNX Runtime, and neither onnxruntime-node nor onnxruntime-web is installed: ' +
+        'add one (`npm install -g onnxruntime-web`, beside a global megabyte), or pass --no-check',
+    );
+  }
   const runtime = native ? 'onnxruntime-node' : 'onnxruntime-web (wasm; onnxruntime-node is not installed)';
   const onnx = native
     ? await OnnxModel.load(native, exported)
-    : await OnnxModel.load(await import('onnxruntime-web'), exported, { executionProvider: 'wasm' });
+    : await OnnxModel.load(web!, exported, { executionProvider: 'wasm' });
   const ids = Array.from(encodeText(CHECK_TEXT)).slice(0, model.config.contextLength);
   const expected = idsTensor(ids, 1, ids.length);
   const logits = model.forward(expected);
