@@ -1,4 +1,3 @@
-import type { GlobalModel } from '@megabyte/global';
 import type { KVCache } from '@megabyte/nn';
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
@@ -46,21 +45,16 @@ abstract class WindowedDecoder<M extends AnyModel = AnyModel> extends SlidingWin
  * its own, with a cache that starts fresh at each patch of the level above.
  */
 class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
-  private readonly globalCaches: KVCache[];
-  private readonly middle: {
-    readonly level: GlobalModel;
-    readonly caches: KVCache[];
-    /** This level's input for each of its patches in the current parent patch: [B, P'/P, P*D]. */
-    conditioning: tf.Tensor3D | undefined;
-  }[];
-  private readonly localCaches: KVCache[];
-  /** The current local patch's conditioning from the level above, projected: [B, P, D_L]. */
-  private conditioning: tf.Tensor3D | undefined;
+  /**
+   * Each level's caches, outermost first, and below the outermost the conditioning the level above
+   * handed it for its current patch: [B, P/P', P'*D'] for a middle level, [B, P, D_L] for the local one.
+   */
+  private readonly levels: { readonly caches: KVCache[]; conditioning: tf.Tensor3D | undefined }[];
 
   private readonly schedule: PatchSchedule;
   private readonly steps: PatchSteps<tf.Tensor2D> = {
     resetCaches: () => {
-      for (const cache of [...this.globalCaches, ...this.localCaches]) cache.reset();
+      for (const cache of [...this.levels[0]!.caches, ...this.levels.at(-1)!.caches]) cache.reset();
     },
     outerStep: (from, to, fresh) => this.outerStep(from, to, fresh),
     innerStep: (t) => this.innerStep(t),
@@ -70,13 +64,10 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
   constructor(model: MegabyteModel, slide: number | undefined) {
     super(model, slide);
     this.schedule = new PatchSchedule(model.config);
-    this.globalCaches = model.global.createCaches();
-    this.middle = model.middle.map((level) => ({
-      level,
+    this.levels = [...model.patchLevels, model.local].map((level) => ({
       caches: level.createCaches(),
       conditioning: undefined,
     }));
-    this.localCaches = model.local.createCaches();
   }
 
   protected encode(): Promise<tf.Tensor2D> {
@@ -87,68 +78,40 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
     return this.schedule.extend(this.window[0]!.length, this.steps);
   }
 
+  protected selectRows(rows: number[]): void {
+    for (const level of this.levels) {
+      for (const cache of level.caches) cache.selectRows(rows);
+      const tensor = level.conditioning;
+      if (!tensor) continue;
+      level.conditioning = tf.tidy(() => tf.gather(tensor, tf.tensor1d(rows, 'int32')));
+      tensor.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const level of this.levels) {
+      for (const cache of level.caches) cache.dispose();
+      level.conditioning?.dispose();
+      level.conditioning = undefined;
+    }
+  }
+
   /** The global model reads the patches of window columns [from, to) and conditions the patch after them. */
   private outerStep(from: number, to: number, fresh: boolean): void {
     const batch = this.batchSize;
+    const global = this.model.global;
+    const caches = this.levels[0]!.caches;
     const out = tf.tidy(() => {
       // The pad patch first: its output conditions patch 0.
-      const padOut = fresh ? this.model.global.step(this.globalCaches, batch) : undefined;
+      const padOut = fresh ? global.step(caches, batch) : undefined;
       if (to === from) return padOut!;
-      const history = this.model.global.embedder.history;
-      const before = from > 0 ? this.windowIds(Math.max(0, from - history), from) : undefined;
+      const before = from > 0 ? this.windowIds(Math.max(0, from - global.embedder.history), from) : undefined;
       const patches = { ids: this.windowIds(from, to), start: from, ...(before && { before }) };
-      const all = this.model.global.step(this.globalCaches, batch, patches);
+      const all = global.step(caches, batch, patches);
       const [, count, width] = all.shape;
       return tf.slice(all, [0, count - 1, 0], [batch, 1, width]); // conditions the patch after them
     });
     this.handDown(0, out);
-  }
-
-  protected selectRows(rows: number[]): void {
-    const caches = [...this.globalCaches, ...this.middle.flatMap((m) => m.caches), ...this.localCaches];
-    for (const cache of caches) cache.selectRows(rows);
-    const pick = (tensor: tf.Tensor3D | undefined) => {
-      if (!tensor) return undefined;
-      const picked = tf.tidy(() => tf.gather(tensor, tf.tensor1d(rows, 'int32')));
-      tensor.dispose();
-      return picked;
-    };
-    for (const state of this.middle) state.conditioning = pick(state.conditioning);
-    this.conditioning = pick(this.conditioning);
-  }
-
-  dispose(): void {
-    const caches = [...this.globalCaches, ...this.middle.flatMap((m) => m.caches), ...this.localCaches];
-    for (const cache of caches) cache.dispose();
-    for (const state of this.middle) {
-      state.conditioning?.dispose();
-      state.conditioning = undefined;
-    }
-    this.conditioning?.dispose();
-    this.conditioning = undefined;
-  }
-
-  /**
-   * The output [B, 1, P*D] of a level (0 = global, i = middle[i - 1]) for the patch about to
-   * start conditions the level below it, whose cache starts fresh for the new patch.
-   */
-  private handDown(level: number, out: tf.Tensor3D): void {
-    const below = this.middle[level];
-    if (below) {
-      below.conditioning?.dispose();
-      below.conditioning = below.level.condition(out); // [B, P/P', P'*D']
-      for (const cache of below.caches) cache.reset();
-    } else {
-      this.conditioning?.dispose();
-      this.conditioning = this.model.local.projectGlobal(out); // [B, P, D_L]
-      // A new local patch: with cross-patch attention it keeps the end of the previous one.
-      const keep = this.model.local.options.crossPatch ?? 0;
-      for (const cache of this.localCaches) {
-        if (keep > 0) cache.keepLast(keep);
-        else cache.reset();
-      }
-    }
-    out.dispose();
   }
 
   /**
@@ -156,20 +119,39 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
    * outer ones first, as each conditions the next), then the local model predicts byte t.
    */
   private innerStep(t: number): tf.Tensor2D {
-    let abovePatch = this.model.geometry.stepBytes;
-    this.middle.forEach((state, i) => {
-      const size = state.level.options.patchSize;
-      if (t % size === 0) this.middleStep(i, t, abovePatch);
-      abovePatch = size;
-    });
+    const patchLevels = this.model.patchLevels;
+    for (let i = 1; i < patchLevels.length; i++) {
+      if (t % patchLevels[i]!.options.patchSize === 0) this.middleStep(i, t);
+    }
     return this.localStep(t);
   }
 
-  /** Middle level i's step for its patch that starts at t, inside a patch of `abovePatch` bytes. */
-  private middleStep(i: number, t: number, abovePatch: number): void {
-    const state = this.middle[i]!;
-    const size = state.level.options.patchSize;
-    const inParent = t % abovePatch;
+  /**
+   * Level i's output [B, 1, P*D] for the patch about to start conditions level i + 1, whose cache
+   * starts fresh for its new patch (the local level's keeps the end of the previous patch with
+   * cross-patch attention).
+   */
+  private handDown(i: number, out: tf.Tensor3D): void {
+    const below = this.levels[i + 1]!;
+    const local = i + 1 === this.levels.length - 1;
+    below.conditioning?.dispose();
+    below.conditioning = local
+      ? this.model.local.projectGlobal(out) // [B, P, D_L]
+      : this.model.patchLevels[i + 1]!.condition(out); // [B, P/P', P'*D']
+    const keep = local ? (this.model.local.options.crossPatch ?? 0) : 0;
+    for (const cache of below.caches) {
+      if (keep > 0) cache.keepLast(keep);
+      else cache.reset();
+    }
+    out.dispose();
+  }
+
+  /** Patch level i's (i > 0) step for its patch that starts at t, inside a patch of the level above. */
+  private middleStep(i: number, t: number): void {
+    const level = this.model.patchLevels[i]!;
+    const state = this.levels[i]!;
+    const size = level.options.patchSize;
+    const inParent = t % this.model.patchLevels[i - 1]!.options.patchSize;
     const out = tf.tidy(() => {
       const conditioning = state.conditioning!;
       const [batch, , width] = conditioning.shape;
@@ -177,20 +159,20 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
       // The previous patch of this level, if it lies in the same parent patch; the pad otherwise.
       const previous =
         inParent === 0 ? undefined : { ids: this.windowIds(t - size, t), start: inParent - size };
-      return state.level.step(state.caches, batch, previous, slice);
+      return level.step(state.caches, batch, previous, slice);
     });
-    this.handDown(i + 1, out);
+    this.handDown(i, out);
   }
 
   /** One local step at window position t: logits of byte t [B, V], from the bytes of its patch before t. */
   private localStep(t: number): tf.Tensor2D {
-    const conditioning = this.conditioning!;
+    const { caches, conditioning } = this.levels.at(-1)!;
     return tf.tidy(() => {
-      const [batch, , dim] = conditioning.shape;
+      const [batch, , dim] = conditioning!.shape;
       const p = t % this.model.local.options.patchSize;
-      const slice = tf.slice(conditioning, [0, p, 0], [batch, 1, dim]) as tf.Tensor3D;
+      const slice = tf.slice(conditioning!, [0, p, 0], [batch, 1, dim]) as tf.Tensor3D;
       const previous = p === 0 ? undefined : (tf.reshape(this.windowIds(t - 1, t), [batch]) as tf.Tensor1D);
-      return this.model.local.step(this.localCaches, slice, p, previous);
+      return this.model.local.step(caches, slice, p, previous);
     });
   }
 }
