@@ -57,7 +57,9 @@ async function megabyte(args: string[], onStart?: (child: ChildProcess) => void)
     ['--import', join(root, 'report-rss.mjs'), CLI, ...args, ...backend],
     {
       cwd: root,
-      env: { ...process.env, MEGABYTE_TEST_RSS: rssFile },
+      // Relative paths are the user's, from INIT_CWD when pnpm started the command (see userPath):
+      // under `pnpm test` that is the repository, so the child is told it was started in root.
+      env: { ...process.env, INIT_CWD: root, MEGABYTE_TEST_RSS: rssFile },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
