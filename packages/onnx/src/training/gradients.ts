@@ -123,7 +123,6 @@ const NOT_DIFFERENTIABLE = new Set([
   'ConstantOfShape',
   'Trilu',
   'Range',
-  'Max',
 ]);
 
 /**
@@ -291,6 +290,15 @@ function gradientRule(
       ];
     case 'Neg':
       return [w.op('Neg', [g])];
+    case 'Max': {
+      // The larger operand takes the gradient (the first one on a tie).
+      const first = w.op('Not', [w.op('Less', [a, b])]);
+      const zero = w.float(0);
+      return [
+        w.unbroadcast(w.op('Where', [first, g, zero]), shapeOf(a)),
+        w.unbroadcast(w.op('Where', [first, zero, g]), shapeOf(b)),
+      ];
+    }
     case 'Sum':
       return node.inputs.map((input) => w.unbroadcast(g, shapeOf(input)));
     case 'Reshape':

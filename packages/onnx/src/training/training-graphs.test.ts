@@ -85,6 +85,43 @@ describe('differentiation', () => {
     model.dispose();
   });
 
+  it('gives the gradient of Max to the larger operand', async () => {
+    const nodes = [
+      { name: 'm', opType: 'Max', inputs: ['x', 'half'], outputs: ['y'] },
+      {
+        name: 's',
+        opType: 'ReduceSum',
+        inputs: ['y'],
+        outputs: ['loss'],
+        attributes: { keepdims: { int: 0 } },
+      },
+    ];
+    const half = { name: 'half', type: 'float32' as const, dims: [], data: Float32Array.of(0.5) };
+    const graph = {
+      name: 'max',
+      nodes,
+      initializers: [half],
+      inputs: [{ name: 'x', type: 'float32' as const, shape: [3] }],
+      outputs: [],
+    };
+    const writer = new NodeWriter(inferShapes(graph, {}), 'grad/');
+    const dx = differentiate(nodes, writer, 'loss', ['x']).get('x')!;
+    const session = await ort.InferenceSession.create(
+      encodeGraph({
+        ...graph,
+        nodes: [
+          ...nodes,
+          ...writer.nodes,
+          { name: 'out', opType: 'Identity', inputs: [dx], outputs: ['dx'] },
+        ],
+        initializers: [half, ...writer.initializers],
+        outputs: [{ name: 'dx', type: 'float32', shape: [3] }],
+      }),
+    );
+    const out = await session.run({ x: new ort.Tensor('float32', Float32Array.of(0.2, 0.7, 0.5), [3]) });
+    expect(Array.from(out.dx!.data as Float32Array)).toEqual([0, 1, 1]);
+  });
+
   it('names an operator without a gradient rule and where to add one', () => {
     const graph = {
       name: 'erf',
