@@ -905,8 +905,8 @@ function describeBuiltInModel(): void {
       ? ''
       : ` It scores ${defaultModel.bitsPerByte.toFixed(2)} bits per byte on held-out Brown text (plain byte frequencies: about 4.5).`;
   $('model-about').textContent =
-    'The built-in model is tiny: 1.27 million parameters, trained for 78 minutes on two CPU cores on the Brown corpus ' +
-    `(American English of 1961), so it writes pseudo-English: real spelling and punctuation, no meaning.${measured}`;
+    'The built-in model is small: 3.7 million parameters, trained for 24 minutes on two CPU cores on the Brown corpus ' +
+    `(American English of 1961), so it writes English-like text: mostly real words and punctuation, little meaning.${measured}`;
 }
 
 // ---- offline -----------------------------------------------------------------------------------
