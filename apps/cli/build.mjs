@@ -1,9 +1,11 @@
 // Bundles the CLI into one ES module. tfjs ships its gradient registration only as ES modules
 // written for bundlers (extensionless imports, `require` inside), beside CommonJS bundles for
 // Node that lack it; bundling with the `module` entries gives one tfjs-core with gradients.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { build } from 'esbuild';
 
-await build({
+const { outputFiles } = await build({
   entryPoints: [new URL('src/main.ts', import.meta.url).pathname],
   outfile: new URL('dist/megabyte.mjs', import.meta.url).pathname,
   bundle: true,
@@ -36,4 +38,13 @@ await build({
     ].join('\n'),
   },
   logLevel: 'warning',
+  write: false,
 });
+// Each file is written under a temporary name and renamed: several test files rebuild the bundle
+// while others run it, and a reader must never see a half-written one.
+for (const file of outputFiles) {
+  mkdirSync(dirname(file.path), { recursive: true });
+  const temporary = `${file.path}.tmp-${process.pid}`;
+  writeFileSync(temporary, file.contents);
+  renameSync(temporary, file.path);
+}
