@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { onnxruntimeNode } from '../onnxruntime.js';
 import { integer, userPath } from '../options.js';
 import { startRuntime } from '../runtime.js';
-import { type LoadTestResult, loadTest, referenceAnswers } from '../serve/load-test.js';
+import { LOAD_TEST_PROMPTS, type LoadTestResult, loadTest, referenceAnswers } from '../serve/load-test.js';
 import { DEFAULT_SERVE_OPTIONS, MegabyteServer } from '../serve/server.js';
 import { list, publishReport, renderTable } from './bench-harness.js';
 import { defaultModelDirectory } from './generate.js';
@@ -22,7 +22,7 @@ interface ServeBenchFlags {
   json: boolean;
 }
 
-const PROMPTS = ['The ', 'It was ', 'In the ', 'She said ', 'When ', 'A man ', 'They ', 'On the '];
+const PROMPTS = LOAD_TEST_PROMPTS;
 
 export function serveBenchCommand(): Command {
   return new Command('serve')

@@ -5,6 +5,9 @@
  * alone first), so every response is checked: a lost, cut or mixed-up answer counts as a mismatch.
  */
 
+/** Prompts whose greedy continuations differ under the default model, so that a mix-up between clients shows. */
+export const LOAD_TEST_PROMPTS = ['The ', 'It was ', 'She said ', 'When ', 'A man ', 'They ', 'He ', 'Mr. '];
+
 export interface LoadTestOptions {
   readonly clients: number;
   /** Requests sent in all (an upper bound: the time limit may stop it earlier). */

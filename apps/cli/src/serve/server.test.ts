@@ -7,7 +7,7 @@ import { exportModel, OnnxModel } from '@megabyte/onnx';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultModelDirectory } from '../commands/generate.js';
-import { loadTest, postGenerate, referenceAnswers } from './load-test.js';
+import { LOAD_TEST_PROMPTS, loadTest, postGenerate, referenceAnswers } from './load-test.js';
 import { MegabyteServer, type ServeOptions } from './server.js';
 
 let model: OnnxModel;
@@ -71,7 +71,7 @@ async function stream(
     .map((event) => JSON.parse(event.slice('data: '.length)));
 }
 
-const PROMPTS = ['The ', 'It was ', 'In the ', 'She said ', 'When ', 'A man ', 'They ', 'On the '];
+const PROMPTS = LOAD_TEST_PROMPTS;
 
 describe('megabyte serve', () => {
   it('generates, streams the same bytes, and scores as the model does', async () => {
