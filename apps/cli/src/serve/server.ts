@@ -37,9 +37,8 @@ const REFUSALS: Record<Refusal, HttpError> = {
   'shutting-down': new HttpError(503, 'the server is shutting down'),
 };
 
-const GENERATE_FIELDS = [
-  'prompt',
-  'maxBytes',
+/** The numeric sampling options a generate request may set. */
+const SAMPLING_FIELDS = [
   'temperature',
   'topK',
   'topP',
@@ -47,9 +46,8 @@ const GENERATE_FIELDS = [
   'repetitionPenalty',
   'repetitionWindow',
   'seed',
-  'stop',
-  'stream',
 ] as const;
+const GENERATE_FIELDS = ['prompt', 'maxBytes', ...SAMPLING_FIELDS, 'stop', 'stream'] as const;
 const SCORE_FIELDS = ['text', 'surprisal'] as const;
 
 /**
@@ -193,15 +191,7 @@ export class MegabyteServer {
     if (body.stream !== undefined && typeof body.stream !== 'boolean')
       throw badField('stream', 'true or false', body.stream);
     const sampling: Record<string, number> = {};
-    for (const name of [
-      'temperature',
-      'topK',
-      'topP',
-      'minP',
-      'repetitionPenalty',
-      'repetitionWindow',
-      'seed',
-    ]) {
+    for (const name of SAMPLING_FIELDS) {
       const value = body[name];
       if (value === undefined) continue;
       if (typeof value !== 'number') throw badField(name, 'a number', value);
