@@ -1,4 +1,4 @@
-import { Dropout, type NamedParameter, NO_DROPOUT, softmaxCrossEntropy } from '@megabyte/nn';
+import { Dropout, type NamedParameter, NO_DROPOUT, softmaxCrossEntropy, TfjsOps } from '@megabyte/nn';
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
@@ -45,6 +45,19 @@ export abstract class ByteModel<C extends ModelConfig = ModelConfig> implements 
 
   parameters(): NamedParameter[] {
     return [...this.params];
+  }
+
+  private byName: Map<string, tf.Variable> | undefined;
+
+  /** The tfjs executor of the model definition (model-definition.ts) over this model's parameters. */
+  ops(dropout?: Dropout): TfjsOps {
+    this.byName ??= new Map(this.params.map((p) => [p.name, p.variable]));
+    const byName = this.byName;
+    return new TfjsOps((name) => {
+      const variable = byName.get(name);
+      if (!variable) throw new Error(`the model has no parameter named ${name}`);
+      return variable;
+    }, dropout);
   }
 
   /** ids [B, T] (int32, any T up to the context length) -> logits [B, T, V] */

@@ -1,18 +1,12 @@
 import { GlobalModel } from '@megabyte/global';
 import { LocalModel } from '@megabyte/local';
-import { type Dropout, type NamedParameter, NO_DROPOUT, ParameterStore } from '@megabyte/nn';
+import { type Dropout, type NamedParameter, ParameterStore } from '@megabyte/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { ByteModel, sequenceNats } from './byte-model.js';
-import {
-  byteLevel,
-  type LegacyMegabyteConfig,
-  levelScope,
-  type MegabyteConfig,
-  patchLevels,
-  validateConfig,
-} from './config.js';
+import { type LegacyMegabyteConfig, type MegabyteConfig, validateConfig } from './config.js';
 import { createDecoder } from './generation/decoder.js';
 import type { DecoderOptions, IncrementalDecoder } from './generation/incremental-decoder.js';
+import { type MegabyteSpec, megabyteLogits, megabyteSpec, patchLevelsForward } from './model-definition.js';
 
 /**
  * MEGABYTE (Yu et al. 2023) as a list of levels, outermost first: the global transformer over
@@ -26,6 +20,8 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
 
   private constructor(
     config: MegabyteConfig,
+    /** The levels as the model definition reads them (see model-definition.ts). */
+    readonly spec: MegabyteSpec,
     patchLevels: GlobalModel[],
     local: LocalModel,
     params: NamedParameter[],
@@ -54,48 +50,24 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
     if (checked.kind !== 'megabyte')
       throw new Error('MegabyteModel.create needs a config of kind "megabyte"');
     const store = ParameterStore.create(options.seed ?? 0);
-    const { vocabSize, contextLength, levels } = checked;
-    const shared = {
-      mlpRatio: checked.mlpRatio,
-      activation: checked.activation,
-      norm: checked.norm,
-      bias: checked.bias,
-      initStd: checked.initStd,
-    };
-    const scope = (i: number) => store.scope(levelScope(i, levels.length));
-    // Each patch level runs inside one patch of the level above (the outermost: the context) and,
-    // below the outermost, is conditioned on that level's output, as the byte level is.
-    let above: { patchSize: number; byteDim: number } | undefined;
-    const patchModels = patchLevels(checked).map((level, i) => {
-      const model = new GlobalModel(scope(i), {
-        vocabSize,
-        patchSize: level.patchSize,
-        byteDim: level.byteDim,
-        contextLength: above?.patchSize ?? contextLength,
-        transformer: { ...shared, layers: level.layers, heads: level.heads },
-        ...(above && { parentByteDim: above.byteDim }),
-        ...(level.convKernels && { convKernels: level.convKernels }),
-      });
-      above = level;
-      return model;
-    });
-    const bytes = byteLevel(checked);
-    const localModel = new LocalModel(scope(levels.length - 1), {
-      vocabSize,
-      patchSize: above!.patchSize,
-      globalByteDim: above!.byteDim,
-      transformer: { ...shared, dim: bytes.dim, layers: bytes.layers, heads: bytes.heads },
-      tieHead: checked.tieHead,
-      crossPatch: bytes.crossPatch ?? 0,
-    });
-    return new MegabyteModel(checked, patchModels, localModel, store.parameters());
+    const spec = megabyteSpec(checked);
+    const init = { mlpRatio: checked.mlpRatio, initStd: checked.initStd };
+    const patchModels = spec.patchLevels.map(
+      (level) =>
+        new GlobalModel(store.scope(level.prefix), level, {
+          ...init,
+          vocabSize: checked.vocabSize,
+          // Each patch level runs inside one patch of the level above (the outermost: the context).
+          positions: level.parent?.patchSize ?? checked.contextLength,
+        }),
+    );
+    const localModel = new LocalModel(store.scope(spec.byteLevel.prefix), spec.byteLevel, init);
+    return new MegabyteModel(checked, spec, patchModels, localModel, store.parameters());
   }
 
   protected logits(ids: tf.Tensor2D, dropout: Dropout): tf.Tensor3D {
     const [batch, length] = ids.shape;
-    const { rows, out } = this.levelsAboveLocal(ids, dropout);
-    const sequence = { patchesPerSequence: length / this.local.options.patchSize };
-    const logits = this.local.apply(out, rows, dropout, sequence); // [rows, bytes per row, V]
+    const logits = megabyteLogits(this.ops(dropout), this.spec, ids); // [B*K, P, V]
     return tf.reshape(logits, [batch, length, this.config.vocabSize]);
   }
 
@@ -107,10 +79,15 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
    */
   protected override paddedNats(ids: tf.Tensor2D, chunkBytes: number): tf.Tensor2D {
     const [batch, length] = ids.shape;
-    const { rows, out } = this.levelsAboveLocal(ids, NO_DROPOUT);
+    const { byteLevel: local } = this.spec;
+    const ops = this.ops();
+    const above = patchLevelsForward(ops, this.spec, ids);
+    // One row per local patch, with the output above that conditions it.
+    const rows = tf.reshape(above.rows, [-1, local.patchSize]) as tf.Tensor2D; // [R, P]
+    const out = tf.reshape(above.out, [rows.shape[0], 1, -1]) as tf.Tensor3D; // [R, 1, P*D]
     const [count, bytesPerRow] = rows.shape;
     const chunk = Math.max(1, Math.floor(chunkBytes / bytesPerRow));
-    const overlap = (this.local.options.crossPatch ?? 0) > 0 ? this.local.options.transformer.layers : 0;
+    const overlap = local.crossPatch > 0 ? local.stack.layers : 0;
     const patchesPerSequence = length / bytesPerRow;
     const parts: tf.Tensor2D[] = [];
     for (let first = 0; first < count; first += chunk) {
@@ -119,7 +96,7 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
       parts.push(
         tf.tidy(() => {
           const chunkRows = tf.slice(rows, [from, 0], [first + size - from, bytesPerRow]);
-          const chunkOut = tf.slice(out, [from, 0, 0], [first + size - from, out.shape[1], out.shape[2]]);
+          const chunkOut = tf.slice(out, [from, 0, 0], [first + size - from, 1, out.shape[2]]);
           const sequence = { patchesPerSequence, firstRow: from };
           const nats = sequenceNats(this.local.apply(chunkOut, chunkRows, undefined, sequence), chunkRows);
           return tf.slice(nats, [first - from, 0], [size, bytesPerRow]); // [size, bytes per row]
@@ -127,27 +104,6 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
       );
     }
     return tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts, 0), [batch, length]);
-  }
-
-  /**
-   * Every level above the local one: the global model over the whole sequence, then each middle
-   * level inside the patches of the level above. Returns the bytes of each patch of the last of
-   * them, one row per local patch [R, P_L], and the output that conditions each [R, 1, P_L*D].
-   */
-  private levelsAboveLocal(ids: tf.Tensor2D, dropout: Dropout): { rows: tf.Tensor2D; out: tf.Tensor3D } {
-    let rows = ids; // [B, T]: the outermost level's sequences
-    let out: tf.Tensor3D | undefined;
-    this.patchLevels.forEach((level, i) => {
-      // Below the outermost level, one sequence per patch of the level above: [B*K, P]
-      if (i > 0) rows = tf.reshape(rows, [-1, level.options.contextLength]);
-      out = level.apply(rows, dropout, out); // [rows, patches, P'*D']
-    });
-    // One row per local patch, with the slice of the level above that conditions it.
-    const [, , width] = out!.shape;
-    return {
-      rows: tf.reshape(rows, [-1, this.local.options.patchSize]),
-      out: tf.reshape(out!, [-1, 1, width]),
-    };
   }
 
   /** An incremental decoder over this model, for generation (see `createDecoder`). */

@@ -1,6 +1,11 @@
 // What needs no tensor library: configs, the generation loop and sampling, sliding-window scoring,
 // the checkpoint file format and reading model files. @megabyte/onnx builds on this entry only,
 // so an ONNX user never loads (or installs) tfjs.
+
+// The model definition over `Ops`, which @megabyte/onnx records into graphs.
+export { convHistory, type PatchLevelSpec, patchStep } from '@megabyte/global/definition';
+export { type ByteLevelSpec, byteStep } from '@megabyte/local/definition';
+export type { LayerCache, Ops, StackSpec } from '@megabyte/nn/definition';
 export * from './checkpoint/index.js';
 export {
   type ByteLevelConfig,
@@ -78,6 +83,16 @@ export {
   readFromLister,
   readModelFiles,
 } from './loading/model-files.js';
+export {
+  baselineLogits,
+  baselineSpec,
+  baselineStep,
+  handDown,
+  type MegabyteSpec,
+  megabyteLogits,
+  megabyteSpec,
+  patchLevelsForward,
+} from './model-definition.js';
 export { flopsPerByte, type ParameterBreakdown, parameterBreakdown } from './parameter-count.js';
 export {
   type ByteScores,

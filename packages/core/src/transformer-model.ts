@@ -12,6 +12,7 @@ import { ByteModel } from './byte-model.js';
 import { type TransformerConfig, validateConfig } from './config.js';
 import { createDecoder } from './generation/decoder.js';
 import type { DecoderOptions, IncrementalDecoder } from './generation/incremental-decoder.js';
+import { baselineLogits, baselineStep } from './model-definition.js';
 
 /**
  * The baseline: a byte-level decoder-only transformer. Like MEGABYTE it shifts its input inside
@@ -61,58 +62,23 @@ export class TransformerModel extends ByteModel<TransformerConfig> {
   }
 
   protected logits(ids: tf.Tensor2D, dropout: Dropout): tf.Tensor3D {
-    return tf.tidy(() => {
-      const [batch, length] = ids.shape;
-      const dim = this.config.dim;
-      const previous = this.bytes.apply(tf.slice(ids, [0, 0], [batch, length - 1])); // [B, T-1, D]
-      const start = tf.tile(tf.reshape(this.start, [1, 1, dim]), [batch, 1, 1]);
-      const shifted = tf.concat([start, previous], 1) as tf.Tensor3D; // [B, T, D]
-      const h = dropout.apply(
-        tf.add(shifted, tf.slice(this.positions, [0, 0], [length, dim])) as tf.Tensor3D,
-      );
-      return this.headLogits(this.transformer.apply(h, { dropout }));
-    });
-  }
-
-  /** Incremental decoding: `previous` [B, 1] is the byte before `position`, absent at position 0. */
-  step(caches: readonly KVCache[], batch: number, position: number, previous?: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => {
-      const dim = this.config.dim;
-      const input = previous
-        ? this.bytes.apply(previous)
-        : tf.tile(tf.reshape(this.start, [1, 1, dim]), [batch, 1, 1]);
-      const h = tf.add(input, tf.slice(this.positions, [position, 0], [1, dim])) as tf.Tensor3D;
-      return tf.reshape(this.headLogits(this.transformer.apply(h, { caches })), [
-        batch,
-        this.config.vocabSize,
-      ]);
-    });
+    return tf.tidy(() => baselineLogits(this.ops(dropout), this.config, ids) as tf.Tensor3D);
   }
 
   /**
-   * Starts incremental decoding from a prompt in one pass: feeds positions 0..n (the start vector,
-   * then the n bytes of `ids` [B, n]) into empty caches and returns the logits of position n, the
-   * byte after the prompt: [B, V]. Same result as n + 1 calls of `step`; needs n < contextLength.
+   * Incremental decoding (see `baselineStep`): feeds `ids` [B, n] (none: just the start vector,
+   * into empty caches) after the positions already cached and returns the logits of the byte
+   * after them [B, V]. With empty caches this starts from a prompt in one pass.
    */
-  prefill(caches: readonly KVCache[], ids: tf.Tensor2D): tf.Tensor2D {
-    const [batch, length] = ids.shape;
-    if (length >= this.config.contextLength) {
+  step(caches: readonly KVCache[], batch: number, ids?: tf.Tensor2D): tf.Tensor2D {
+    const cached = caches[0]?.length ?? 0;
+    const length = cached + (cached === 0 ? 1 : 0) + (ids?.shape[1] ?? 0);
+    if (length > this.config.contextLength) {
       throw new RangeError(
-        `prefill: a prompt of ${length} bytes leaves no position for the next byte in the context of ${this.config.contextLength}: keep at most ${this.config.contextLength - 1}`,
+        `transformer step: ${length} positions pass the context of ${this.config.contextLength}: feed at most ${this.config.contextLength - 1} bytes`,
       );
     }
-    return tf.tidy(() => {
-      const dim = this.config.dim;
-      const start = tf.tile(tf.reshape(this.start, [1, 1, dim]), [batch, 1, 1]);
-      const input = length === 0 ? start : tf.concat([start, this.bytes.apply(ids)], 1);
-      const h = tf.add(input, tf.slice(this.positions, [0, 0], [length + 1, dim])) as tf.Tensor3D;
-      const last = tf.slice(this.transformer.apply(h, { caches }), [0, length, 0], [batch, 1, dim]);
-      return tf.reshape(this.headLogits(last as tf.Tensor3D), [batch, this.config.vocabSize]);
-    });
-  }
-
-  private headLogits(h: tf.Tensor3D): tf.Tensor3D {
-    return this.head ? this.head.apply(h) : this.bytes.unembed(h);
+    return tf.tidy(() => baselineStep(this.ops(), this.config, caches, cached, batch, ids) as tf.Tensor2D);
   }
 
   /** An incremental decoder over this model, for generation (see `createDecoder`). */

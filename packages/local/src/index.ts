@@ -1,1 +1,8 @@
-export { LocalModel, type LocalModelOptions } from './local-model.js';
+export {
+  type ByteLevelSpec,
+  byteLevel,
+  byteStep,
+  projectConditioning,
+  shiftBytes,
+} from './byte-level.js';
+export { type ByteLevelInit, LocalModel } from './local-model.js';

@@ -13,7 +13,7 @@ export class Embedding {
   readonly table: tf.Variable; // [count, dim]
 
   constructor(
-    store: ParameterStore,
+    private readonly store: ParameterStore,
     readonly options: EmbeddingOptions,
   ) {
     this.table = store.add(
@@ -26,19 +26,12 @@ export class Embedding {
 
   /** ids [...] -> vectors [..., dim] */
   apply(ids: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const flat = tf.reshape(ids, [-1]);
-      const vectors = lookup(this.table, flat); // [N, dim]
-      return tf.reshape(vectors, [...ids.shape, this.options.dim]);
-    });
+    return tf.tidy(() => this.store.ops().gather(this.table, ids));
   }
 
   /** The transposed table as an output head (weight tying): h [..., dim] -> scores [..., count] */
   unembed<T extends tf.Tensor>(h: T): T {
-    return tf.tidy(() => {
-      const flat = matMul(tf.reshape(h, [-1, this.options.dim]), this.table, false, true); // [N, count]
-      return tf.reshape(flat, [...h.shape.slice(0, -1), this.options.count]) as T;
-    });
+    return tf.tidy(() => this.store.ops().matMulTransposed(h, this.table) as T);
   }
 }
 

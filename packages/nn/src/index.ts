@@ -12,7 +12,7 @@ export { Embedding, type EmbeddingOptions, lookup, lookupWithDenseGradient } fro
 export { KVCache } from './kv-cache.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { matMul } from './matmul.js';
-export { type Activation, gelu, Mlp, type MlpOptions } from './mlp.js';
+export { type Activation, Mlp, type MlpOptions } from './mlp.js';
 export { createNorm, LayerNorm, type Norm, type NormKind, RMSNorm } from './norm.js';
 export {
   disposeParameters,
@@ -34,6 +34,7 @@ export {
   SOFTMAX_CROSS_ENTROPY_KERNEL,
   softmaxCrossEntropy,
 } from './softmax-cross-entropy.js';
+export { TfjsOps } from './tfjs-ops.js';
 export {
   Transformer,
   TransformerBlock,

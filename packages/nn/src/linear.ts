@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { matMul } from './matmul.js';
+import { linear } from './blocks.js';
 import type { ParameterStore } from './parameters.js';
 
 export interface LinearOptions {
@@ -16,7 +16,7 @@ export class Linear {
   readonly bias: tf.Variable | undefined; // [out]
 
   constructor(
-    store: ParameterStore,
+    private readonly store: ParameterStore,
     readonly options: LinearOptions,
   ) {
     this.weight = store.add(
@@ -31,12 +31,6 @@ export class Linear {
   }
 
   apply<T extends tf.Tensor>(x: T): T {
-    return tf.tidy(() => {
-      const leading = x.shape.slice(0, -1);
-      const flat = tf.reshape(x, [-1, this.options.inFeatures]); // [N, in]
-      let y = matMul(flat, this.weight); // [N, out]
-      if (this.bias) y = tf.add(y, this.bias);
-      return tf.reshape(y, [...leading, this.options.outFeatures]) as T;
-    });
+    return tf.tidy(() => linear(this.store.ops(), this.store.prefix, x, this.options.bias) as T);
   }
 }

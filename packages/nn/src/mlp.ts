@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { type Activation, mlp } from './blocks.js';
 import { Linear } from './linear.js';
 import type { ParameterStore } from './parameters.js';
 
-export type Activation = 'gelu' | 'relu';
+export type { Activation } from './blocks.js';
 
 export interface MlpOptions {
   readonly dim: number;
@@ -14,13 +15,13 @@ export interface MlpOptions {
   readonly outputStd: number;
 }
 
-/** Linear -> activation -> Linear. */
+/** Linear -> activation -> Linear (see `mlp` in blocks.ts). */
 export class Mlp {
   readonly up: Linear;
   readonly down: Linear;
 
   constructor(
-    store: ParameterStore,
+    private readonly store: ParameterStore,
     readonly options: MlpOptions,
   ) {
     const { dim, hiddenDim, bias } = options;
@@ -39,23 +40,6 @@ export class Mlp {
   }
 
   apply<T extends tf.Tensor>(x: T): T {
-    return tf.tidy(() => {
-      const hidden = this.up.apply(x);
-      return this.down.apply(this.options.activation === 'gelu' ? gelu(hidden) : tf.relu(hidden));
-    });
+    return tf.tidy(() => mlp(this.store.ops(), this.options, this.store.prefix, x) as T);
   }
-}
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
-/**
- * GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). The tanh form is used because
- * every tfjs backend has Tanh and its gradient, while Erf is missing on some.
- */
-export function gelu<T extends tf.Tensor>(x: T): T {
-  return tf.tidy(() => {
-    const cube = tf.mul(tf.mul(x, x), x); // tf.pow's gradient also differentiates the exponent, at a cost
-    const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), SQRT_2_OVER_PI);
-    return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1)) as T;
-  });
 }

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { Dropout } from './dropout.js';
+import { TfjsOps } from './tfjs-ops.js';
 
 /** A trainable tensor with the stable hierarchical name checkpoints use. */
 export interface NamedParameter {
@@ -22,28 +24,43 @@ export type Initializer =
 export class ParameterStore {
   private constructor(
     private readonly seed: number,
-    private readonly prefix: string,
+    /** The checkpoint name of this view's scope, e.g. `global.layers.0.attn` (empty at the root). */
+    readonly prefix: string,
     private readonly created: NamedParameter[],
+    private readonly byName: Map<string, tf.Variable>,
   ) {}
 
   static create(seed: number): ParameterStore {
-    return new ParameterStore(seed, '', []);
+    return new ParameterStore(seed, '', [], new Map());
   }
 
   /** A view that creates parameters under `prefix.name`. */
   scope(name: string | number): ParameterStore {
-    return new ParameterStore(this.seed, this.qualify(String(name)), this.created);
+    return new ParameterStore(this.seed, this.qualify(String(name)), this.created, this.byName);
+  }
+
+  /** The parameter of this full checkpoint name (from any scope of the store). */
+  get(fullName: string): tf.Variable {
+    const variable = this.byName.get(fullName);
+    if (!variable) throw new Error(`no parameter named ${fullName} in this model`);
+    return variable;
+  }
+
+  /** The tfjs executor of the model definition, reading this store's parameters. */
+  ops(dropout?: Dropout): TfjsOps {
+    return new TfjsOps((name) => this.get(name), dropout);
   }
 
   add(name: string, shape: number[], init: Initializer, options: { decay: boolean }): tf.Variable {
     const fullName = this.qualify(name);
-    if (this.created.some((p) => p.name === fullName)) {
+    if (this.byName.has(fullName)) {
       throw new Error(`parameter ${fullName} is defined twice`);
     }
     const initial = initialValues(shape, init, seedFor(this.seed, fullName));
     const variable = tf.variable(initial, true);
     initial.dispose();
     this.created.push({ name: fullName, variable, decay: options.decay });
+    this.byName.set(fullName, variable);
     return variable;
   }
 

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type AttentionContext, CausalSelfAttention, type CrossPatch } from './attention.js';
-import { type Dropout, NO_DROPOUT } from './dropout.js';
+import { type Activation, block, type StackSpec, stack } from './blocks.js';
+import type { Dropout } from './dropout.js';
 import { KVCache } from './kv-cache.js';
-import { type Activation, Mlp } from './mlp.js';
+import { Mlp } from './mlp.js';
 import { createNorm, type Norm, type NormKind } from './norm.js';
 import type { ParameterStore } from './parameters.js';
 
@@ -27,14 +28,23 @@ export interface TransformerContext {
   readonly crossPatch?: CrossPatch | undefined;
 }
 
-/** Pre-norm block: x + attn(norm(x)), then x + mlp(norm(x)). */
+/** What the blocks' definition needs of a stack built with `options` under `store`'s scope. */
+function stackSpec(store: ParameterStore, options: TransformerOptions): StackSpec {
+  const { dim, layers, heads, activation, norm, bias } = options;
+  return { prefix: store.prefix, dim, layers, heads, activation, norm, bias };
+}
+
+/** Pre-norm block: x + attn(norm(x)), then x + mlp(norm(x)) (see `block` in blocks.ts). */
 export class TransformerBlock {
   readonly attnNorm: Norm;
   readonly attn: CausalSelfAttention;
   readonly mlpNorm: Norm;
   readonly mlp: Mlp;
 
-  constructor(store: ParameterStore, options: TransformerOptions) {
+  constructor(
+    private readonly store: ParameterStore,
+    private readonly options: TransformerOptions,
+  ) {
     const { dim, heads, bias, initStd: std } = options;
     const outputStd = std / Math.sqrt(2 * options.layers);
     this.attnNorm = createNorm(options.norm, store.scope('attn_norm'), dim);
@@ -51,21 +61,29 @@ export class TransformerBlock {
   }
 
   apply(x: tf.Tensor3D, context: AttentionContext = {}): tf.Tensor3D {
-    return tf.tidy(() => {
-      const dropout = context.dropout ?? NO_DROPOUT;
-      const attended = tf.add(x, dropout.apply(this.attn.apply(this.attnNorm.apply(x), context)));
-      return tf.add(attended, dropout.apply(this.mlp.apply(this.mlpNorm.apply(attended))));
-    });
+    return tf.tidy(
+      () =>
+        block(
+          this.store.ops(context.dropout),
+          stackSpec(this.store, this.options),
+          this.store.prefix,
+          x,
+          context.cache,
+          context.crossPatch,
+        ) as tf.Tensor3D,
+    );
   }
 }
 
-/** A stack of pre-norm blocks followed by a final norm: [B, T, D] -> [B, T, D]. */
+/** A stack of pre-norm blocks followed by a final norm: [B, T, D] -> [B, T, D] (see `stack` in blocks.ts). */
 export class Transformer {
   readonly blocks: TransformerBlock[];
   readonly finalNorm: Norm;
+  /** What the blocks' definition needs of this stack. */
+  readonly spec: StackSpec;
 
   constructor(
-    store: ParameterStore,
+    private readonly store: ParameterStore,
     readonly options: TransformerOptions,
   ) {
     this.blocks = Array.from(
@@ -73,20 +91,17 @@ export class Transformer {
       (_, i) => new TransformerBlock(store.scope('layers').scope(i), options),
     );
     this.finalNorm = createNorm(options.norm, store.scope('norm'), options.dim);
+    this.spec = stackSpec(store, options);
   }
 
   apply(x: tf.Tensor3D, context: TransformerContext = {}): tf.Tensor3D {
-    return tf.tidy(() => {
-      let h = x;
-      this.blocks.forEach((block, i) => {
-        h = block.apply(h, {
-          cache: context.caches?.[i],
-          dropout: context.dropout ?? NO_DROPOUT,
+    return tf.tidy(
+      () =>
+        stack(this.store.ops(context.dropout), this.spec, x, {
+          caches: context.caches,
           crossPatch: context.crossPatch,
-        });
-      });
-      return this.finalNorm.apply(h);
-    });
+        }) as tf.Tensor3D,
+    );
   }
 
   createCaches(): KVCache[] {

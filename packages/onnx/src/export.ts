@@ -1,12 +1,16 @@
 import type { AnyModel } from '@megabyte/core';
-import { levelScope, type MegabyteConfig, type ModelConfig } from '@megabyte/core/portable';
+import {
+  baselineSpec,
+  levelScope,
+  type MegabyteConfig,
+  type ModelConfig,
+  megabyteSpec,
+} from '@megabyte/core/portable';
 import type { WeightSource, WeightType } from './graph-builder.js';
 import {
-  baselineStage,
   cacheInfos,
-  localStage,
+  decodingStacks,
   localStepGraph,
-  patchStage,
   patchStepGraph,
   scoringGraph,
   transformerStepGraph,
@@ -165,16 +169,14 @@ function isOn(value: unknown): boolean {
 
 /** Cache tensors' [heads, headDim] and layer count of each decoding graph. */
 export function cacheLayout(config: ModelConfig, role: DecodingRole) {
-  const stage =
+  const stack =
     config.kind === 'transformer'
-      ? baselineStage(config)
-      : role === 'local'
-        ? localStage(config)
-        : patchStage(config, megabyteDecodingRoles(config).indexOf(role));
+      ? baselineSpec(config)
+      : decodingStacks(megabyteSpec(config))[megabyteDecodingRoles(config).indexOf(role)]!;
   return {
-    layers: stage.layers,
-    heads: stage.heads,
-    headDim: stage.dim / stage.heads,
-    names: cacheInfos(stage, 'past'),
+    layers: stack.layers,
+    heads: stack.heads,
+    headDim: stack.dim / stack.heads,
+    names: cacheInfos(stack, 'past'),
   };
 }

@@ -3,6 +3,7 @@ import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { idsTensor } from '../byte-model.js';
 import type { MegabyteModel } from '../megabyte-model.js';
+import { handDown } from '../model-definition.js';
 import type { AnyModel } from '../models.js';
 import type { TransformerModel } from '../transformer-model.js';
 import type { DecoderOptions, IncrementalDecoder } from './incremental-decoder.js';
@@ -56,7 +57,7 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
     resetCaches: () => {
       for (const cache of [...this.levels[0]!.caches, ...this.levels.at(-1)!.caches]) cache.reset();
     },
-    outerStep: (from, to, fresh) => this.outerStep(from, to, fresh),
+    outerStep: (from, to) => this.outerStep(from, to),
     innerStep: (t) => this.innerStep(t),
     release: (logits) => logits.dispose(),
   };
@@ -97,19 +98,14 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
   }
 
   /** The global model reads the patches of window columns [from, to) and conditions the patch after them. */
-  private outerStep(from: number, to: number, fresh: boolean): void {
-    const batch = this.batchSize;
+  private outerStep(from: number, to: number): void {
     const global = this.model.global;
-    const caches = this.levels[0]!.caches;
+    const history = global.embedder.history;
     const out = tf.tidy(() => {
-      // The pad patch first: its output conditions patch 0.
-      const padOut = fresh ? global.step(caches, batch) : undefined;
-      if (to === from) return padOut!;
-      const before = from > 0 ? this.windowIds(Math.max(0, from - global.embedder.history), from) : undefined;
-      const patches = { ids: this.windowIds(from, to), start: from, ...(before && { before }) };
-      const all = global.step(caches, batch, patches);
-      const [, count, width] = all.shape;
-      return tf.slice(all, [0, count - 1, 0], [batch, 1, width]); // conditions the patch after them
+      // Empty caches (a fresh window) take the pad patch first: its output conditions patch 0.
+      const ids = to > from ? this.windowIds(from, to) : undefined;
+      const before = ids && from > 0 ? this.windowIds(Math.max(0, from - history), from) : undefined;
+      return global.step(this.levels[0]!.caches, this.batchSize, ids, { before });
     });
     this.handDown(0, out);
   }
@@ -119,9 +115,9 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
    * outer ones first, as each conditions the next), then the local model predicts byte t.
    */
   private innerStep(t: number): tf.Tensor2D {
-    const patchLevels = this.model.patchLevels;
+    const patchLevels = this.model.spec.patchLevels;
     for (let i = 1; i < patchLevels.length; i++) {
-      if (t % patchLevels[i]!.options.patchSize === 0) this.middleStep(i, t);
+      if (t % patchLevels[i]!.patchSize === 0) this.middleStep(i, t);
     }
     return this.localStep(t);
   }
@@ -133,12 +129,9 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
    */
   private handDown(i: number, out: tf.Tensor3D): void {
     const below = this.levels[i + 1]!;
-    const local = i + 1 === this.levels.length - 1;
     below.conditioning?.dispose();
-    below.conditioning = local
-      ? this.model.local.projectGlobal(out) // [B, P, D_L]
-      : this.model.patchLevels[i + 1]!.condition(out); // [B, P/P', P'*D']
-    const keep = local ? (this.model.local.options.crossPatch ?? 0) : 0;
+    below.conditioning = tf.tidy(() => handDown(this.model.ops(), this.model.spec, i, out) as tf.Tensor3D);
+    const keep = i + 1 === this.levels.length - 1 ? this.model.spec.byteLevel.crossPatch : 0;
     for (const cache of below.caches) {
       if (keep > 0) cache.keepLast(keep);
       else cache.reset();
@@ -150,16 +143,12 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
   private middleStep(i: number, t: number): void {
     const level = this.model.patchLevels[i]!;
     const state = this.levels[i]!;
-    const size = level.options.patchSize;
-    const inParent = t % this.model.patchLevels[i - 1]!.options.patchSize;
+    const size = level.spec.patchSize;
+    const inParent = t % level.spec.parent!.patchSize;
     const out = tf.tidy(() => {
-      const conditioning = state.conditioning!;
-      const [batch, , width] = conditioning.shape;
-      const slice = tf.slice(conditioning, [0, inParent / size, 0], [batch, 1, width]) as tf.Tensor3D;
-      // The previous patch of this level, if it lies in the same parent patch; the pad otherwise.
-      const previous =
-        inParent === 0 ? undefined : { ids: this.windowIds(t - size, t), start: inParent - size };
-      return level.step(state.caches, batch, previous, slice);
+      // The previous patch of this level, if it lies in the same parent patch (the caches are fresh otherwise).
+      const previous = inParent === 0 ? undefined : this.windowIds(t - size, t);
+      return level.step(state.caches, this.batchSize, previous, { conditioning: state.conditioning! });
     });
     this.handDown(i, out);
   }
@@ -168,11 +157,12 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
   private localStep(t: number): tf.Tensor2D {
     const { caches, conditioning } = this.levels.at(-1)!;
     return tf.tidy(() => {
-      const [batch, , dim] = conditioning!.shape;
-      const p = t % this.model.local.options.patchSize;
-      const slice = tf.slice(conditioning!, [0, p, 0], [batch, 1, dim]) as tf.Tensor3D;
-      const previous = p === 0 ? undefined : (tf.reshape(this.windowIds(t - 1, t), [batch]) as tf.Tensor1D);
-      return this.model.local.step(caches, slice, p, previous);
+      const p = t % this.model.spec.byteLevel.patchSize;
+      // At p = 0 the pad stands for the previous byte: any id will do.
+      const previous = (
+        p === 0 ? tf.zeros([this.batchSize], 'int32') : tf.reshape(this.windowIds(t - 1, t), [-1])
+      ) as tf.Tensor1D;
+      return this.model.local.step(caches, conditioning!, p, previous);
     });
   }
 }
@@ -183,14 +173,15 @@ class TransformerDecoder extends WindowedDecoder<TransformerModel> {
 
   protected encode(): tf.Tensor2D {
     for (const cache of this.caches) cache.reset();
-    return tf.tidy(() => this.model.prefill(this.caches, this.windowIds(0, this.window[0]!.length)));
+    const length = this.window[0]!.length;
+    return tf.tidy(() =>
+      this.model.step(this.caches, this.batchSize, length > 0 ? this.windowIds(0, length) : undefined),
+    );
   }
 
   protected extend(): tf.Tensor2D {
     const length = this.window[0]!.length;
-    return tf.tidy(() =>
-      this.model.step(this.caches, this.batchSize, length, this.windowIds(length - 1, length)),
-    );
+    return tf.tidy(() => this.model.step(this.caches, this.batchSize, this.windowIds(length - 1, length)));
   }
 
   protected selectRows(rows: number[]): void {

@@ -7,10 +7,10 @@ export interface PatchSteps<Logits> {
   resetCaches(): void;
   /**
    * The outermost level reads the whole patches of window columns [from, to), after its pad patch
-   * when `fresh` (its cache was just reset; [0, 0) is then the pad patch alone), and conditions
-   * the patch after them.
+   * when its cache was just reset ([0, 0) is then the pad patch alone), and conditions the patch
+   * after them.
    */
-  outerStep(from: number, to: number, fresh: boolean): void | Promise<void>;
+  outerStep(from: number, to: number): void | Promise<void>;
   /** Window position t is next: the levels inside the outermost patch step and give byte t's logits [B, V]. */
   innerStep(t: number): Logits | Promise<Logits>;
   /** Frees logits an encode computed on the way and did not return. */
@@ -48,12 +48,12 @@ export class PatchSchedule {
   async encode<Logits>(length: number, steps: PatchSteps<Logits>): Promise<Logits> {
     const from = this.replayFrom(length);
     steps.resetCaches();
-    await steps.outerStep(0, from, true);
+    await steps.outerStep(0, from);
     // The bytes from there on, one step each; the last step predicts the next byte.
     let logits = await steps.innerStep(from);
     for (let t = from + 1; t <= length; t++) {
       steps.release(logits);
-      if (t % this.step === 0) await steps.outerStep(t - this.step, t, false);
+      if (t % this.step === 0) await steps.outerStep(t - this.step, t);
       logits = await steps.innerStep(t);
     }
     return logits;
@@ -61,7 +61,7 @@ export class PatchSchedule {
 
   /** The window just grew to `length` bytes: the logits of the byte after it. */
   async extend<Logits>(length: number, steps: PatchSteps<Logits>): Promise<Logits> {
-    if (length % this.step === 0) await steps.outerStep(length - this.step, length, false);
+    if (length % this.step === 0) await steps.outerStep(length - this.step, length);
     return steps.innerStep(length);
   }
 

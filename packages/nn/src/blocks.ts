@@ -1,0 +1,177 @@
+import type { LayerCache, Ops } from './ops.js';
+
+/**
+ * The building blocks of both models, defined once over `Ops` (see ops.ts): tfjs runs them, the
+ * ONNX export records them. Parameters are read by their checkpoint names under a prefix such as
+ * `global.layers.0.attn`. Shapes: B rows, T positions, S cached positions, D width, H heads,
+ * Dh = D / H.
+ */
+
+export type Activation = 'gelu' | 'relu';
+export type NormKind = 'layernorm' | 'rmsnorm';
+
+/** What the blocks of one transformer stack need to know of it. */
+export interface StackSpec {
+  /** Parameter name prefix, e.g. `global` or `middle.0` (empty for the baseline). */
+  readonly prefix: string;
+  readonly dim: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly activation: Activation;
+  readonly norm: NormKind;
+  readonly bias: boolean;
+}
+
+/**
+ * The paper's cross-patch attention for a stack run on every patch as a row: each row also sees
+ * the keys and values of the last `positions` positions of the row before it, unless it starts a
+ * sequence. Rows are patches in order, `patchesPerSequence` per sequence; `firstRow` is the index
+ * of the first given row in that numbering (when rows come in chunks).
+ */
+export interface CrossPatch<S> {
+  readonly positions: number;
+  readonly patchesPerSequence: S | number;
+  readonly firstRow?: number;
+}
+
+export interface StackContext<T, S> {
+  /** One cache per layer, for incremental decoding. */
+  readonly caches?: readonly LayerCache<T>[] | undefined;
+  /** Training and scoring only, not with caches. */
+  readonly crossPatch?: CrossPatch<S> | undefined;
+}
+
+/** `${prefix}.${name}`, or `name` at the root. */
+export function scoped(prefix: string, name: string | number): string {
+  return prefix === '' ? String(name) : `${prefix}.${name}`;
+}
+
+/** y = x W (+ b) over the last axis. W [in, out] */
+export function linear<T, S>(ops: Ops<T, S>, prefix: string, x: T, bias: boolean): T {
+  const y = ops.matMul(x, ops.weight(`${prefix}.weight`));
+  return bias ? ops.add(y, ops.weight(`${prefix}.bias`)) : y;
+}
+
+/** LayerNorm (gain and bias) or RMSNorm (gain only) over the last axis. */
+export function norm<T, S>(ops: Ops<T, S>, kind: NormKind, prefix: string, x: T): T {
+  const gain = ops.weight(`${prefix}.weight`);
+  return kind === 'layernorm' ? ops.layerNorm(x, gain, ops.weight(`${prefix}.bias`)) : ops.rmsNorm(x, gain);
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/**
+ * GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). The tanh form because every
+ * tfjs backend has Tanh and its gradient while Erf is missing on some; x^3 as x x x because
+ * tf.pow's gradient also differentiates the exponent. (The ONNX training graphs recognise this
+ * exact sequence and give it one fused gradient: keep the order.)
+ */
+export function gelu<T, S>(ops: Ops<T, S>, x: T): T {
+  const cube = ops.mul(ops.mul(x, x), x);
+  const inner = ops.mul(ops.add(x, ops.mul(cube, 0.044715)), SQRT_2_OVER_PI);
+  return ops.mul(ops.mul(x, 0.5), ops.add(ops.tanh(inner), 1));
+}
+
+/** Linear -> activation -> Linear. */
+export function mlp<T, S>(
+  ops: Ops<T, S>,
+  spec: Pick<StackSpec, 'activation' | 'bias'>,
+  prefix: string,
+  x: T,
+): T {
+  const hidden = linear(ops, `${prefix}.up`, x, spec.bias);
+  const activated = spec.activation === 'gelu' ? gelu(ops, hidden) : ops.relu(hidden);
+  return linear(ops, `${prefix}.down`, activated, spec.bias);
+}
+
+/**
+ * Causal multi-head self-attention: position t attends to positions <= t, after the positions in
+ * `cache` (to which the new keys and values are appended). x [B, T, D] -> [B, T, D]
+ */
+export function attention<T, S>(
+  ops: Ops<T, S>,
+  spec: Pick<StackSpec, 'dim' | 'heads' | 'bias'>,
+  prefix: string,
+  x: T,
+  cache?: LayerCache<T>,
+  crossPatch?: CrossPatch<S>,
+): T {
+  const headDim = spec.dim / spec.heads;
+  // [B, T, D] -> [B, H, T, Dh]
+  const heads = (name: string) =>
+    ops.transpose(
+      ops.reshape(linear(ops, `${prefix}.${name}`, x, spec.bias), [0, 0, spec.heads, headDim]),
+      [0, 2, 1, 3],
+    );
+  const q = heads('wq');
+  let k = heads('wk');
+  let v = heads('wv');
+  if (cache) ({ keys: k, values: v } = cache.append(k, v)); // [B, H, S+T, Dh]
+  let keyMask: T | undefined;
+  if (crossPatch) {
+    const { positions: r, patchesPerSequence, firstRow = 0 } = crossPatch;
+    k = withPreviousRow(ops, k, spec.heads, headDim, r); // [R, H, r+T, Dh]
+    v = withPreviousRow(ops, v, spec.heads, headDim, r);
+    keyMask = ops.sequenceStartMask(k, patchesPerSequence, firstRow, r); // [R, 1, 1, r+T]
+  }
+  const attended = ops.causalAttention(q, k, v, headDim, keyMask); // [B, H, T, Dh]
+  const merged = ops.reshape(ops.transpose(attended, [0, 2, 1, 3]), [0, 0, spec.dim]); // [B, T, D]
+  return linear(ops, `${prefix}.wo`, merged, spec.bias);
+}
+
+/**
+ * Keys or values x [R, H, T, Dh] with the last r positions of the row before prepended to each
+ * row (zeros before row 0) -> [R, H, r+T, Dh]
+ */
+function withPreviousRow<T, S>(ops: Ops<T, S>, x: T, heads: number, headDim: number, r: number): T {
+  const tail = ops.slice(ops.slice(x, 2, -r), 0, 0, -1); // rows 0..R-2, their last r positions
+  const shifted = ops.concat([ops.zeros([1, heads, r, headDim]), tail], 0); // row i gets row i-1's
+  return ops.concat([shifted, x], 2);
+}
+
+/** Pre-norm block: x + attn(norm(x)), then x + mlp(norm(x)). x [B, T, D] -> [B, T, D] */
+export function block<T, S>(
+  ops: Ops<T, S>,
+  spec: StackSpec,
+  prefix: string,
+  x: T,
+  cache?: LayerCache<T>,
+  crossPatch?: CrossPatch<S>,
+): T {
+  const normed = norm(ops, spec.norm, `${prefix}.attn_norm`, x);
+  const attended = ops.add(x, ops.dropout(attention(ops, spec, `${prefix}.attn`, normed, cache, crossPatch)));
+  const mlpIn = norm(ops, spec.norm, `${prefix}.mlp_norm`, attended);
+  return ops.add(attended, ops.dropout(mlp(ops, spec, `${prefix}.mlp`, mlpIn)));
+}
+
+/** A stack of pre-norm blocks followed by a final norm: [B, T, D] -> [B, T, D]. */
+export function stack<T, S>(ops: Ops<T, S>, spec: StackSpec, x: T, context: StackContext<T, S> = {}): T {
+  let h = x;
+  for (let i = 0; i < spec.layers; i++) {
+    h = block(ops, spec, scoped(spec.prefix, `layers.${i}`), h, context.caches?.[i], context.crossPatch);
+  }
+  return norm(ops, spec.norm, scoped(spec.prefix, 'norm'), h);
+}
+
+/** The output head [..., D] -> [..., V]: `head`, or the transposed byte embedding when tied. */
+export function outputHead<T, S>(ops: Ops<T, S>, prefix: string, tied: boolean, h: T): T {
+  return tied
+    ? ops.matMulTransposed(h, ops.weight(scoped(prefix, 'embed.bytes.weight')))
+    : ops.matMul(h, ops.weight(scoped(prefix, 'head.weight')));
+}
+
+/**
+ * A causal 1-D convolution over the sequence axis, channels in = channels out, no bias: position
+ * t sees positions t - k + 1 .. t, with zeros before the start. Written as one matrix product over
+ * the k shifted copies of the input side by side, so that it runs, with gradients, wherever a
+ * matrix product does (conv kernels and their gradients are missing on some backends).
+ * x [B, T, C] -> [B, T, C]; weight [k*C, C], rows j*C..(j+1)*C-1 weigh the input j positions back.
+ */
+export function causalConv<T, S>(ops: Ops<T, S>, prefix: string, kernel: number, x: T): T {
+  const length = ops.size(x, 1);
+  const padded = ops.padFront(x, kernel - 1); // [B, T+k-1, C]
+  const shifted = Array.from({ length: kernel }, (_, j) =>
+    ops.slice(padded, 1, kernel - 1 - j, ops.plus(length, kernel - 1 - j)),
+  );
+  return ops.matMul(ops.concat(shifted, 2), ops.weight(`${prefix}.weight`));
+}
