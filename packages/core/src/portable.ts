@@ -51,7 +51,7 @@ export {
   utf8Chunks,
 } from './generation/generate.js';
 export type { DecoderOptions, IncrementalDecoder } from './generation/incremental-decoder.js';
-export { PatchSchedule, type PatchSteps } from './generation/patch-schedule.js';
+export { type Columns, PatchSchedule, type PatchSteps } from './generation/patch-schedule.js';
 export {
   type ResolvedSamplingOptions,
   Sampler,

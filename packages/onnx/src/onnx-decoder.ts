@@ -1,4 +1,5 @@
 import {
+  type Columns,
   type DecoderOptions,
   type IncrementalDecoder,
   type MegabyteConfig,
@@ -10,7 +11,6 @@ import {
 } from '@megabyte/core/portable';
 import { PAD_ID } from '@megabyte/patching';
 import { cacheLayout, type DecodingRole, type GraphRole, megabyteDecodingRoles } from './export.js';
-import { convHistory } from './graphs.js';
 import type { InferenceSession, OrtModule, Tensor } from './ort-types.js';
 
 /** What the decoders need from an OnnxModel. */
@@ -155,27 +155,18 @@ async function gatherRows(ort: OrtModule, tensor: Tensor, rows: readonly number[
 }
 
 /**
- * MEGABYTE on one step graph per level, following @megabyte/core's decoding schedule
- * (`PatchSchedule`): the global graph once per completed patch with its cache, each middle
- * level's once per patch of its own with a cache emptied at each patch of the level above, the
- * local graph once per byte with a cache emptied at each of its patches.
+ * MEGABYTE on one step graph per level: runs the steps @megabyte/core's decoding schedule
+ * (`PatchSchedule`) asks for, each level's graph with its cache.
  */
 class MegabyteDecoder extends WindowedDecoder {
   /** Every level's graph, cache and the conditioning it was handed for its current patch. */
-  private readonly levels = megabyteDecodingRoles(this.config as MegabyteConfig).map((role, i) => ({
+  private readonly levels = megabyteDecodingRoles(this.config as MegabyteConfig).map((role) => ({
     role,
     cache: new CacheState(this.context.ort, this.config, role),
-    /** Bytes per patch of this level (1 for the local level). */
-    patchSize: this.context.geometry.levels[i]!.bytesPerPosition,
     conditioning: undefined as Tensor | undefined,
   }));
 
-  /** Bytes before a patch that the convolutional patch encoder reads. */
-  private readonly history = convHistory(this.config as MegabyteConfig);
-
   private readonly schedule = new PatchSchedule(this.config as MegabyteConfig);
-  /** Cross-patch attention: positions of the previous patch the local level keeps attending to. */
-  private readonly crossPatch = (this.config as MegabyteConfig).levels.at(-1) as { crossPatch?: number };
 
   private readonly steps: PatchSteps<Tensor> = {
     resetCaches: () => {
@@ -183,9 +174,8 @@ class MegabyteDecoder extends WindowedDecoder {
       this.levels[0]!.cache.reset(this.batchSize);
       this.levels.at(-1)!.cache.reset(this.batchSize);
     },
-    // The global graph puts the pad patch first by itself when its cache is empty.
-    outerStep: (from, to) => this.globalStep(from, to),
-    innerStep: (t) => this.innerStep(t),
+    patchStep: (i, patches, before, keepBelow) => this.patchStep(i, patches, before, keepBelow),
+    byteStep: (position, previous) => this.byteStep(position, previous),
     release: (logits) => logits.dispose(),
   };
 
@@ -216,58 +206,44 @@ class MegabyteDecoder extends WindowedDecoder {
     }
   }
 
-  /** Feeds the whole patches of window columns [from, to) to the global graph and starts the patch after them. */
-  private async globalStep(from: number, to: number): Promise<void> {
-    const feeds: Record<string, Tensor> = { bytes: this.windowIds(from, to) };
-    if (this.history > 0) feeds.history = this.windowIds(Math.max(0, from - this.history), from);
-    await this.levelStep(0, feeds);
-  }
-
-  /**
-   * Window position t is next: every middle level whose patch starts at t steps (outer ones
-   * first, each conditioning the next) on its previous patch in the same patch above (its pad at
-   * the first), then the local graph gives the logits of byte t [B, V].
-   */
-  private async innerStep(t: number): Promise<Tensor> {
-    for (let i = 1; i < this.levels.length - 1; i++) {
-      const size = this.levels[i]!.patchSize;
-      if (t % size !== 0) continue;
-      const first = t % this.levels[i - 1]!.patchSize === 0;
-      await this.levelStep(i, { bytes: this.windowIds(first ? t : t - size, t) });
-    }
-    return this.localStep(t);
-  }
-
-  /** Level i's graph on `feeds` and its cache; its output conditions the level below, whose cache starts over. */
-  private async levelStep(i: number, feeds: Record<string, Tensor>): Promise<void> {
+  /** Patch level i's graph (see `PatchSteps.patchStep`): its output conditions level i + 1, whose cache starts over. */
+  private async patchStep(i: number, patches?: Columns, before?: Columns, keepBelow = 0): Promise<void> {
     const level = this.levels[i]!;
+    const session = this.context.session(level.role);
+    const feeds: Record<string, Tensor> = { bytes: this.columns(patches), ...level.cache.feeds() };
+    // The convolutional patch encoder reads the bytes before the new ones.
+    if (session.inputNames.includes('history')) feeds.history = this.columns(before);
     if (i > 0) feeds.parent_conditioning = level.conditioning!;
-    const outputs = await this.context.session(level.role).run({ ...feeds, ...level.cache.feeds() });
+    const outputs = await session.run(feeds);
     level.cache.update(outputs);
     const below = this.levels[i + 1]!;
     below.conditioning?.dispose();
     below.conditioning = outputs.conditioning as Tensor;
-    // A new patch of the level below: with cross-patch attention the local level keeps the end of the previous one.
-    const keep = i + 1 === this.levels.length - 1 ? (this.crossPatch.crossPatch ?? 0) : 0;
-    if (keep > 0) await below.cache.keepLast(keep, this.batchSize);
+    if (keepBelow > 0) await below.cache.keepLast(keepBelow, this.batchSize);
     else below.cache.reset(this.batchSize);
   }
 
-  /** One local step at window position t: logits of byte t [B, V]. */
-  private async localStep(t: number): Promise<Tensor> {
+  /** The local graph (see `PatchSteps.byteStep`): logits [B, V]. */
+  private async byteStep(position: number, previous: number | undefined): Promise<Tensor> {
     const local = this.levels.at(-1)!;
-    const p = t % this.levels.at(-2)!.patchSize;
-    const previous = Int32Array.from(this.window, (bytes) => (p === 0 ? 0 : bytes[t - 1]!));
+    const bytes = Int32Array.from(this.window, (row) => (previous === undefined ? 0 : row[previous]!));
     const feeds: Record<string, Tensor> = {
-      byte: new this.context.ort.Tensor('int32', previous, [this.batchSize]),
+      byte: new this.context.ort.Tensor('int32', bytes, [this.batchSize]),
       conditioning: local.conditioning!,
       ...local.cache.feeds(),
     };
-    if ((this.crossPatch.crossPatch ?? 0) > 0)
-      feeds.position = new this.context.ort.Tensor('int32', Int32Array.of(p), [1]);
-    const outputs = await this.context.session('local').run(feeds);
+    const session = this.context.session('local');
+    // With cross-patch attention the cache holds the end of the previous patch too: the position comes as an input.
+    if (session.inputNames.includes('position'))
+      feeds.position = new this.context.ort.Tensor('int32', Int32Array.of(position), [1]);
+    const outputs = await session.run(feeds);
     local.cache.update(outputs);
     return outputs.logits as Tensor;
+  }
+
+  /** Window columns as an int32 [B, n] tensor; none: [B, 0]. */
+  private columns(columns: Columns | undefined): Tensor {
+    return columns ? this.windowIds(columns.from, columns.to) : this.windowIds(0, 0);
   }
 }
 

@@ -7,7 +7,7 @@ import { handDown } from '../model-definition.js';
 import type { AnyModel } from '../models.js';
 import type { TransformerModel } from '../transformer-model.js';
 import type { DecoderOptions, IncrementalDecoder } from './incremental-decoder.js';
-import { PatchSchedule, type PatchSteps } from './patch-schedule.js';
+import { type Columns, PatchSchedule, type PatchSteps } from './patch-schedule.js';
 import { SlidingWindowDecoder } from './sliding-window-decoder.js';
 
 /** The decoder that suits the model: MEGABYTE's two-level cache, or the baseline's single one. */
@@ -39,11 +39,8 @@ abstract class WindowedDecoder<M extends AnyModel = AnyModel> extends SlidingWin
 }
 
 /**
- * MEGABYTE: the global model runs once per completed patch with its own KV cache, the local model
- * once per byte with a cache that starts fresh at each patch. Encoding a window of n bytes costs
- * one global pass over its whole patches (all at once) plus one local step per byte of the
- * unfinished patch (fewer than P). A middle level of a deeper hierarchy runs once per patch of
- * its own, with a cache that starts fresh at each patch of the level above.
+ * MEGABYTE on tfjs: runs the steps the decoding schedule (`PatchSchedule`) asks for, each level's
+ * step of the model definition with its KV caches.
  */
 class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
   /**
@@ -57,8 +54,8 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
     resetCaches: () => {
       for (const cache of [...this.levels[0]!.caches, ...this.levels.at(-1)!.caches]) cache.reset();
     },
-    outerStep: (from, to) => this.outerStep(from, to),
-    innerStep: (t) => this.innerStep(t),
+    patchStep: (i, patches, before, keepBelow) => this.patchStep(i, patches, before, keepBelow),
+    byteStep: (position, previous) => this.byteStep(position, previous),
     release: (logits) => logits.dispose(),
   };
 
@@ -97,72 +94,37 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
     }
   }
 
-  /** The global model reads the patches of window columns [from, to) and conditions the patch after them. */
-  private outerStep(from: number, to: number): void {
-    const global = this.model.global;
-    const history = global.embedder.history;
-    const out = tf.tidy(() => {
-      // Empty caches (a fresh window) take the pad patch first: its output conditions patch 0.
-      const ids = to > from ? this.windowIds(from, to) : undefined;
-      const before = ids && from > 0 ? this.windowIds(Math.max(0, from - history), from) : undefined;
-      return global.step(this.levels[0]!.caches, this.batchSize, ids, { before });
-    });
-    this.handDown(0, out);
-  }
-
-  /**
-   * Window position t is next: every middle level whose patch starts at t takes its step (the
-   * outer ones first, as each conditions the next), then the local model predicts byte t.
-   */
-  private innerStep(t: number): tf.Tensor2D {
-    const patchLevels = this.model.spec.patchLevels;
-    for (let i = 1; i < patchLevels.length; i++) {
-      if (t % patchLevels[i]!.patchSize === 0) this.middleStep(i, t);
-    }
-    return this.localStep(t);
-  }
-
-  /**
-   * Level i's output [B, 1, P*D] for the patch about to start conditions level i + 1, whose cache
-   * starts fresh for its new patch (the local level's keeps the end of the previous patch with
-   * cross-patch attention).
-   */
-  private handDown(i: number, out: tf.Tensor3D): void {
+  /** Patch level i's step (see `PatchSteps.patchStep`): its output, handed down, conditions level i + 1. */
+  private patchStep(i: number, patches?: Columns, before?: Columns, keepBelow = 0): void {
+    const state = this.levels[i]!;
     const below = this.levels[i + 1]!;
+    const conditioning = tf.tidy(() => {
+      const ids = (columns?: Columns) => columns && this.windowIds(columns.from, columns.to);
+      const out = this.model.patchLevels[i]!.step(state.caches, this.batchSize, ids(patches), {
+        before: ids(before),
+        ...(state.conditioning && { conditioning: state.conditioning }),
+      });
+      return handDown(this.model.ops(), this.model.spec, i, out) as tf.Tensor3D;
+    });
     below.conditioning?.dispose();
-    below.conditioning = tf.tidy(() => handDown(this.model.ops(), this.model.spec, i, out) as tf.Tensor3D);
-    const keep = i + 1 === this.levels.length - 1 ? this.model.spec.byteLevel.crossPatch : 0;
+    below.conditioning = conditioning;
     for (const cache of below.caches) {
-      if (keep > 0) cache.keepLast(keep);
+      if (keepBelow > 0) cache.keepLast(keepBelow);
       else cache.reset();
     }
-    out.dispose();
   }
 
-  /** Patch level i's (i > 0) step for its patch that starts at t, inside a patch of the level above. */
-  private middleStep(i: number, t: number): void {
-    const level = this.model.patchLevels[i]!;
-    const state = this.levels[i]!;
-    const size = level.spec.patchSize;
-    const inParent = t % level.spec.parent!.patchSize;
-    const out = tf.tidy(() => {
-      // The previous patch of this level, if it lies in the same parent patch (the caches are fresh otherwise).
-      const previous = inParent === 0 ? undefined : this.windowIds(t - size, t);
-      return level.step(state.caches, this.batchSize, previous, { conditioning: state.conditioning! });
-    });
-    this.handDown(i, out);
-  }
-
-  /** One local step at window position t: logits of byte t [B, V], from the bytes of its patch before t. */
-  private localStep(t: number): tf.Tensor2D {
+  /** The byte level's step (see `PatchSteps.byteStep`): logits [B, V]. */
+  private byteStep(position: number, previous: number | undefined): tf.Tensor2D {
     const { caches, conditioning } = this.levels.at(-1)!;
     return tf.tidy(() => {
-      const p = t % this.model.spec.byteLevel.patchSize;
-      // At p = 0 the pad stands for the previous byte: any id will do.
-      const previous = (
-        p === 0 ? tf.zeros([this.batchSize], 'int32') : tf.reshape(this.windowIds(t - 1, t), [-1])
+      // At position 0 the pad stands for the previous byte: any id will do.
+      const ids = (
+        previous === undefined
+          ? tf.zeros([this.batchSize], 'int32')
+          : tf.reshape(this.windowIds(previous, previous + 1), [-1])
       ) as tf.Tensor1D;
-      return this.model.local.step(caches, conditioning!, p, previous);
+      return this.model.local.step(caches, conditioning!, position, ids);
     });
   }
 }
