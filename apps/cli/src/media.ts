@@ -5,7 +5,7 @@ import {
   IMAGE_SCANS,
   type ImageLayout,
   type ImageScan,
-  imageByteLength,
+  imageFitProblem,
   MEDIA_FILE,
   type MediaSpec,
   MODALITIES,
@@ -136,25 +136,23 @@ function blockSideOf(config: ModelConfig): number {
   return side * side * 3 === patchSize ? side : DEFAULT_IMAGE_LAYOUT.patch;
 }
 
-/**
- * An image model sees whole images in every window (the context is a whole number of images) and,
- * in patch scan, one image block per model patch: otherwise patches would straddle blocks and the
- * scan would lose the locality it exists for.
- */
+/** Refuses a model that cannot read images of the layout (see `imageFitProblem`), naming the flags that fix it. */
 export function assertModelFitsImages(config: ModelConfig, layout: ImageLayout): void {
-  const { size, patch, scan } = layout;
-  const bytes = imageByteLength(layout);
-  if (config.contextLength % bytes !== 0) {
+  const { size, patch } = layout;
+  const problem = imageFitProblem(
+    { contextLength: config.contextLength, patchBytes: modelGeometry(config).stepBytes },
+    layout,
+  );
+  if (problem?.field === 'context') {
     throw new Error(
-      `the model's context is ${config.contextLength} bytes, not a whole number of ${size} x ${size} RGB images (${bytes} bytes each): ` +
-        `use --preset image-tiny (32 x 32, context 3072), a config with contextLength ${bytes}, or --image-size to match`,
+      `the model's context is ${problem.contextLength} bytes, not a whole number of ${size} x ${size} RGB images (${problem.imageBytes} bytes each): ` +
+        `use --preset image-tiny (32 x 32, context 3072), a config with contextLength ${problem.imageBytes}, or --image-size to match`,
     );
   }
-  const patchSize = modelGeometry(config).stepBytes; // the outermost patch; 1 for the baseline, which has none
-  if (scan === 'patch' && patchSize > 1 && patchSize !== patch * patch * 3) {
+  if (problem?.field === 'patch') {
     throw new Error(
-      `patch scan with ${patch} x ${patch} blocks needs the model's patch size P = ${patch} * ${patch} * 3 = ${patch * patch * 3} (one block per patch), but the model has P = ${patchSize}: ` +
-        `use --preset image-tiny (P = 48, 4 x 4 blocks), a config with patchSize ${patch * patch * 3}, or --scan raster`,
+      `patch scan with ${patch} x ${patch} blocks needs the model's patch size P = ${patch} * ${patch} * 3 = ${problem.blockBytes} (one block per patch), but the model has P = ${problem.patchBytes}: ` +
+        `use --preset image-tiny (P = 48, 4 x 4 blocks), a config with patchSize ${problem.blockBytes}, or --scan raster`,
     );
   }
 }

@@ -43,18 +43,14 @@ describe('layoutFromMedia', () => {
 
 describe('assertModelShowsImages', () => {
   it('needs a context of at least one image and, in patch scan, one block per model patch', () => {
-    expect(() =>
-      assertModelShowsImages({ kind: 'megabyte', contextLength: 48, patchSize: 12 }, PATCH, 'run/'),
-    ).not.toThrow();
-    expect(() =>
-      assertModelShowsImages({ kind: 'megabyte', contextLength: 32, patchSize: 12 }, PATCH, 'run/'),
-    ).toThrow(/\(48 bytes\) but the model's context is 32 bytes/);
-    expect(() =>
-      assertModelShowsImages({ kind: 'megabyte', contextLength: 48, patchSize: 4 }, PATCH, 'run/'),
-    ).toThrow(/needs model patches of 12 bytes, but the model's patch size is 4/);
-    expect(() =>
-      assertModelShowsImages({ kind: 'megabyte', contextLength: 48, patchSize: 4 }, RASTER, 'run/'),
-    ).not.toThrow();
+    expect(() => assertModelShowsImages({ contextLength: 48, patchBytes: 12 }, PATCH, 'run/')).not.toThrow();
+    expect(() => assertModelShowsImages({ contextLength: 32, patchBytes: 12 }, PATCH, 'run/')).toThrow(
+      /\(48 bytes\) but the model's context is 32 bytes/,
+    );
+    expect(() => assertModelShowsImages({ contextLength: 48, patchBytes: 4 }, PATCH, 'run/')).toThrow(
+      /needs model patches of 12 bytes, but the model's patch size is 4/,
+    );
+    expect(() => assertModelShowsImages({ contextLength: 48, patchBytes: 4 }, RASTER, 'run/')).not.toThrow();
   });
 });
 

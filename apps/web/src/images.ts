@@ -6,6 +6,7 @@ import {
   fitImageToSquare,
   type ImageLayout,
   imageByteLength,
+  imageFitProblem,
   MEDIA_FILE,
   parseSavedMedia,
   type RgbImage,
@@ -29,24 +30,23 @@ export function layoutFromMedia(text: string, name: string): ImageLayout {
 }
 
 /**
- * Throws unless the model can draw images of the layout: its context holds a whole image and, in
- * patch scan, each model patch is one block (what `megabyte train` checked when it wrote them).
+ * Throws unless the model can draw images of the layout (see `imageFitProblem`: what `megabyte
+ * train` checked when it wrote them). `patchBytes`: the model's outermost patch, 1 without patches.
  */
 export function assertModelShowsImages(
-  config: { kind: string; contextLength: number; patchSize?: number },
+  model: { contextLength: number; patchBytes: number },
   layout: ImageLayout,
   name: string,
 ): void {
-  const bytes = imageByteLength(layout);
-  if (config.contextLength < bytes) {
+  const problem = imageFitProblem(model, layout);
+  if (problem?.field === 'context') {
     throw new Error(
-      `${name}: its media.json describes ${layout.size} x ${layout.size} RGB images (${bytes} bytes) but the model's context is ${config.contextLength} bytes; the layout and the model do not belong together`,
+      `${name}: its media.json describes ${layout.size} x ${layout.size} RGB images (${problem.imageBytes} bytes) but the model's context is ${problem.contextLength} bytes, not a whole number of them; the layout and the model do not belong together`,
     );
   }
-  const block = layout.patch * layout.patch * 3;
-  if (layout.scan === 'patch' && config.kind === 'megabyte' && config.patchSize !== block) {
+  if (problem?.field === 'patch') {
     throw new Error(
-      `${name}: patch scan with ${layout.patch} x ${layout.patch} blocks needs model patches of ${block} bytes, but the model's patch size is ${config.patchSize}; the layout and the model do not belong together`,
+      `${name}: patch scan with ${layout.patch} x ${layout.patch} blocks needs model patches of ${problem.blockBytes} bytes, but the model's patch size is ${problem.patchBytes}; the layout and the model do not belong together`,
     );
   }
 }

@@ -587,12 +587,8 @@ function setModel(
 }
 
 /** What `assertModelShowsImages` checks of a model: its context and outermost patch. */
-function imageGeometry(model: AnyModel): { kind: string; contextLength: number; patchSize: number } {
-  return {
-    kind: model.config.kind,
-    contextLength: model.config.contextLength,
-    patchSize: model.geometry.stepBytes,
-  };
+function imageGeometry(model: AnyModel): { contextLength: number; patchBytes: number } {
+  return { contextLength: model.config.contextLength, patchBytes: model.geometry.stepBytes };
 }
 
 function modelInfo(): ModelInfo {

@@ -37,6 +37,8 @@ export {
 } from './image-header.js';
 export {
   describeImageLayout,
+  type ImageFitProblem,
+  imageFitProblem,
   MEDIA_FILE,
   type MediaSpec,
   MODALITIES,

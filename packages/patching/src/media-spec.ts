@@ -1,4 +1,4 @@
-import { assertImageLayout, type ImageLayout } from './image.js';
+import { assertImageLayout, type ImageLayout, imageByteLength } from './image.js';
 
 // What a model's bytes are besides bytes. A modality is a codec (image.ts, wav.ts) plus its spec
 // here: `megabyte train` writes the spec as media.json in the run directory, and the CLI's eval and
@@ -22,6 +22,30 @@ export type SavedMedia = MediaSpec & {
   readonly maxFiles?: number | undefined;
   readonly validationFraction?: number | undefined;
 };
+
+/** Why a model cannot read images of a layout (see `imageFitProblem`). */
+export type ImageFitProblem =
+  | { readonly field: 'context'; readonly imageBytes: number; readonly contextLength: number }
+  | { readonly field: 'patch'; readonly blockBytes: number; readonly patchBytes: number };
+
+/**
+ * Why a model cannot read images of `layout`, or undefined when it can. Every window holds whole
+ * images (the context is a whole number of them) and, in patch scan, each model patch is one
+ * image block: otherwise patches would straddle blocks and the scan would lose the locality it
+ * exists for. `patchBytes` is the model's outermost patch, 1 for a model without patches.
+ */
+export function imageFitProblem(
+  model: { readonly contextLength: number; readonly patchBytes: number },
+  layout: ImageLayout,
+): ImageFitProblem | undefined {
+  const imageBytes = imageByteLength(layout);
+  if (model.contextLength % imageBytes !== 0)
+    return { field: 'context', imageBytes, contextLength: model.contextLength };
+  const blockBytes = layout.patch * layout.patch * 3;
+  if (layout.scan === 'patch' && model.patchBytes > 1 && model.patchBytes !== blockBytes)
+    return { field: 'patch', blockBytes, patchBytes: model.patchBytes };
+  return undefined;
+}
 
 /** One line on a layout, e.g. `32 x 32 RGB, patch scan (4 x 4 blocks)` or `32 x 32 RGB, raster scan`. */
 export function describeImageLayout(layout: ImageLayout): string {
