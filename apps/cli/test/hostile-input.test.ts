@@ -316,9 +316,23 @@ describe('configs past each bound are refused before anything is allocated', () 
     const outcome = await megabyte(['info', '--model', dir]);
     expectRefused(
       outcome,
-      /config\.json describes a model of \d+ parameters, but the file holds \d+ in \d+ tensors/,
+      /its tensors do not fit config\.json \(the model needs \d+ parameters in 10262 tensors, the file holds \d+ in 32\)/,
     );
     expect(outcome.stderr).toContain(join(dir, 'model.safetensors'));
+  });
+
+  it('a header whose shapes differ from config.json is refused by tensor and shape, naming the file and the fix', async () => {
+    // The same global width (2 x 8 = 4 x 4) in patches of 2 bytes: the file's shapes, not its size, tell.
+    const other = { ...CONFIG, patchSize: 2, global: { ...global, byteDim: 8 } };
+    const dir = await checkpoint('other-shapes', JSON.stringify(other), weights);
+    const outcome = await megabyte(['info', '--model', dir]);
+    expectRefused(
+      outcome,
+      `cannot load ${join(dir, 'model.safetensors')}: its tensors do not fit config.json`,
+    );
+    expect(outcome.stderr).toContain('global.embed.bytes.weight: expected [258,8], file has [258,4]');
+    expect(outcome.stderr).toContain('local.embed.positions: expected [2,8], file has [4,8]');
+    expect(outcome.stderr).toContain('load the weights with the config.json saved next to them');
   });
 
   it('a training batch whose activations cannot fit is refused, naming --batch and a batch that fits', async () => {

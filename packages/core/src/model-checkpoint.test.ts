@@ -1,8 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { idsTensor } from './byte-model.js';
-import { CheckpointError } from './checkpoint/index.js';
+import {
+  CheckpointError,
+  type CheckpointTensor,
+  decodeCheckpointWeights,
+  encodeSafetensors,
+  type SafetensorsTensor,
+} from './checkpoint/index.js';
+import type { ModelConfigInput } from './config.js';
 import { decodeModel, encodeModel } from './model-checkpoint.js';
 import { createModel } from './models.js';
 import { microMegabyteConfig, microTransformerConfig } from './testing/index.js';
@@ -78,6 +88,103 @@ describe('loading a checkpoint that does not fit', () => {
     expect(() => decodeModel({ config: { ...microMegabyteConfig(), formatVersion: 99 }, weights })).toThrow(
       /formatVersion 99/,
     );
+    model.dispose();
+  });
+});
+
+/** The tensors of a freshly built model, as a safetensors writer takes them. */
+async function modelTensors(config: ModelConfigInput): Promise<Map<string, SafetensorsTensor>> {
+  const model = createModel(config, { seed: 3 });
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const p of model.parameters()) {
+    tensors.set(p.name, {
+      dtype: 'F32',
+      shape: p.variable.shape,
+      data: (await p.variable.data()) as Float32Array,
+    });
+  }
+  model.dispose();
+  return tensors;
+}
+
+/** What `fn` throws, and how many tfjs kernels it ran on the way (building a model runs one per parameter). */
+async function refusal(fn: () => unknown): Promise<{ error: CheckpointError; kernels: number }> {
+  let error: unknown;
+  const { kernels } = await tf.profile(() => {
+    try {
+      fn();
+    } catch (caught) {
+      error = caught;
+    }
+  });
+  expect(error).toBeInstanceOf(CheckpointError);
+  return { error: error as CheckpointError, kernels: kernels.length };
+}
+
+describe('the safetensors header is checked against the config before any model is built', () => {
+  it('names the file, every tensor of the wrong shape or dtype, missing or extra, and the fix', async () => {
+    const tensors = await modelTensors(microMegabyteConfig());
+    // Transposed: the same number of values, so only the shape tells.
+    const bytes = tensors.get('local.embed.bytes.weight')!;
+    tensors.set('local.embed.bytes.weight', { ...bytes, shape: [8, 258] } as SafetensorsTensor);
+    tensors.set('local.pad', { dtype: 'I32', shape: [8], data: new Int32Array(8) });
+    tensors.delete('global.norm.weight');
+    tensors.set('local.extra', { dtype: 'F32', shape: [3], data: new Float32Array(3) });
+    const weights = encodeSafetensors(tensors);
+    const { error, kernels } = await refusal(() =>
+      decodeModel({ config: microMegabyteConfig(), weights }, '/runs/a/best'),
+    );
+    expect(kernels).toBe(0);
+    expect(error.message).toMatch(
+      /^cannot load \/runs\/a\/best\/model\.safetensors: its tensors do not fit config\.json \(the model needs \d+ parameters in \d+ tensors, the file holds \d+ in \d+\): 4 problems:/,
+    );
+    expect(error.problems).toEqual([
+      'local.embed.bytes.weight: expected [258,8], file has [8,258]',
+      'tensor local.pad is I32, but parameters must be F32, F16, BF16 or F64',
+      'missing: global.norm.weight (expected [16])',
+      'unexpected: local.extra [3]',
+    ]);
+    expect(error.hint).toMatch(/load the weights with the config\.json saved next to them/);
+  });
+
+  it('refuses a config of 1.6e9 parameters against a file of a few thousand at the cost of the header', async () => {
+    const { weights } = await encodeModel(createModel(microMegabyteConfig(), { seed: 1 }));
+    // Global width 8 x 512 = 4096, 12 layers: 6.4 GB of float32 if it were built.
+    const huge = microMegabyteConfig({
+      contextLength: 8192,
+      patchSize: 8,
+      global: { byteDim: 512, layers: 12, heads: 16 },
+    });
+    const buffers = process.memoryUsage().arrayBuffers;
+    const { error, kernels } = await refusal(() => decodeModel({ config: huge, weights }, '/m'));
+    expect(kernels).toBe(0);
+    expect(process.memoryUsage().arrayBuffers - buffers).toBeLessThan(64 * 1024 ** 2);
+    expect(error.problems).toContain('global.embed.bytes.weight: expected [258,512], file has [258,4]');
+    expect(error.problems).toContain('global.layers.0.mlp.up.weight: expected [4096,8192], file has [16,32]');
+  });
+});
+
+describe('every checkpoint in the repository loads each parameter exactly as stored', () => {
+  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+  it.each([
+    'packages/model-default',
+    'models/image-tiny',
+    'packages/trainer/test/fixtures/two-level/checkpoints/step-0000004',
+    'packages/trainer/test/fixtures/three-level/checkpoints/step-0000004',
+    'python/tests/fixtures/conv',
+    'python/tests/fixtures/cross-patch',
+    'python/tests/fixtures/three-levels',
+    'python/tests/fixtures/transformer',
+  ])('%s', (dir) => {
+    const config = JSON.parse(readFileSync(join(repo, dir, 'config.json'), 'utf8'));
+    const weights = new Uint8Array(readFileSync(join(repo, dir, 'model.safetensors')));
+    const stored: Map<string, CheckpointTensor> = decodeCheckpointWeights(weights);
+    const model = decodeModel({ config, weights }, dir);
+    const names = model.parameters().map((p) => p.name);
+    expect(names.sort()).toEqual([...stored.keys()].sort());
+    for (const p of model.parameters()) {
+      expect(p.variable.dataSync()).toEqual(stored.get(p.name)!.data);
+    }
     model.dispose();
   });
 });

@@ -4,20 +4,13 @@ import {
   type CheckpointDtype,
   CheckpointError,
   type CheckpointTensor,
-  checkParameters,
   decodeCheckpointWeights,
   type EncodedCheckpoint,
   encodeCheckpoint,
 } from './checkpoint/index.js';
 import { ConfigError, type ModelConfig, validateConfig } from './config.js';
 import { type AnyModel, createModel } from './models.js';
-import { parameterBreakdown } from './parameter-count.js';
-
-/**
- * A model that needs more parameters than this (or than twice what the file holds) is refused
- * before it is built: building it would cost more memory than the file itself did.
- */
-const BUILD_TO_COMPARE_PARAMETERS = 2 ** 20;
+import { parameterShapes } from './parameter-count.js';
 
 /** Format version written into every config.json, so later readers can migrate old checkpoints. */
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -70,9 +63,9 @@ export function validateCheckpoint(
 
 /**
  * Rebuilds a model from a parsed config.json and the bytes of model.safetensors. Everything
- * {@link validateCheckpoint} checks comes before anything is built, and every parameter is then
- * checked for name and shape, so a mismatched or corrupt checkpoint is an error that lists all its
- * problems, never a wrong model.
+ * {@link validateCheckpoint} checks, every tensor's name, dtype and shape included, comes before
+ * anything is built, so a mismatched or corrupt checkpoint is an error that lists all its
+ * problems, never a wrong model nor memory spent on one.
  */
 export function decodeModel(
   checkpoint: { config: unknown; weights: Uint8Array },
@@ -81,12 +74,10 @@ export function decodeModel(
   const { config, tensors } = validateCheckpoint(checkpoint, source);
   const model = createModel(config);
   try {
-    checkParameters(
-      model.parameters().map((p) => ({ name: p.name, shape: p.variable.shape })),
-      tensors,
-    );
     for (const p of model.parameters()) {
-      const stored = tensors.get(p.name)!;
+      // The tensors were checked against parameterShapes(config), which tests hold equal to this.
+      const stored = tensors.get(p.name);
+      if (stored === undefined) throw new Error(`bug: parameterShapes(config) does not list ${p.name}`);
       tf.tidy(() => p.variable.assign(tf.tensor(stored.data, p.variable.shape, 'float32')));
     }
   } catch (error) {
@@ -103,8 +94,8 @@ function weightsSource(source: string): string {
 
 /**
  * Decodes model.safetensors and checks it against a validated config before any model is built:
- * the tensors' parameter count against the config's (a config far larger than the file is refused
- * here; a closer mismatch is listed tensor by tensor by `checkParameters` once built), and every
+ * the header's tensor names, dtypes and shapes against {@link parameterShapes} of the config (before
+ * any data is widened to float32, so a config far larger than the file costs nothing), then every
  * value for NaN or infinity, naming each tensor that has one.
  */
 export function checkCheckpointWeights(
@@ -112,17 +103,7 @@ export function checkCheckpointWeights(
   weights: Uint8Array,
   source = CHECKPOINT_WEIGHTS_FILE,
 ): Map<string, CheckpointTensor> {
-  const tensors = decodeCheckpointWeights(weights, source);
-  let stored = 0;
-  for (const tensor of tensors.values()) stored += tensor.data.length;
-  const expected = parameterBreakdown(config).total;
-  if (expected !== stored && expected > Math.max(2 * stored, BUILD_TO_COMPARE_PARAMETERS)) {
-    throw new CheckpointError(
-      `cannot load ${source}`,
-      `config.json describes a model of ${expected} parameters, but the file holds ${stored} in ${tensors.size} tensors`,
-      { hint: 'Load the weights with the config.json saved next to them.' },
-    );
-  }
+  const tensors = decodeCheckpointWeights(weights, source, parameterShapes(config));
   const problems: string[] = [];
   for (const [name, tensor] of tensors) {
     const bad = nonFiniteCount(tensor.data);

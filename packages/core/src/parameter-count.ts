@@ -1,12 +1,31 @@
 import {
   byteLevel,
+  levelScope,
   localPatchSize,
-  type MegabyteConfig,
   type ModelConfig,
   type ModelConfigInput,
   patchLevels,
   validateConfig,
 } from './config.js';
+
+/**
+ * One parameter a config implies, as `createModel` names and shapes it (tests check the list against
+ * built models): what checkpoints are checked against before a model is built, and what the
+ * parameter counts are summed from.
+ */
+export interface ParameterShape {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** Its level, outermost 0; the baseline transformer is one level. */
+  readonly level: number;
+  /**
+   * `embedding`: byte and position tables, pads, the start vector (looked up, not multiplied);
+   * `transformer`: the blocks and final norm of the level's transformer (a patch level runs it once
+   * per patch); `per-byte`: everything else, run once per byte (patch-encoder convolutions,
+   * projections from the level above, the head).
+   */
+  readonly role: 'embedding' | 'transformer' | 'per-byte';
+}
 
 /** Parameters by part, computed from the config alone (tests check it against built models). */
 export interface ParameterBreakdown {
@@ -21,64 +40,117 @@ export interface ParameterBreakdown {
   readonly total: number;
 }
 
-function transformerParameters(dim: number, layers: number, config: ModelConfig): number {
-  const hidden = Math.round(dim * config.mlpRatio);
-  const norm = config.norm === 'layernorm' ? 2 * dim : dim;
-  const bias = config.bias ? 1 : 0;
-  const attention = 4 * (dim * dim + bias * dim);
-  const mlp = dim * hidden + bias * hidden + hidden * dim + bias * dim;
-  return layers * (attention + mlp + 2 * norm) + norm;
+/** Builds the list of one level: names are `<scope>.<local name>` (no scope for the baseline). */
+class LevelShapes {
+  constructor(
+    private readonly out: ParameterShape[],
+    private readonly config: ModelConfig,
+    private readonly level: number,
+    private readonly scope: string,
+  ) {}
+
+  add(name: string, shape: number[], role: ParameterShape['role']): void {
+    const full = this.scope === '' ? name : `${this.scope}.${name}`;
+    this.out.push({ name: full, shape, level: this.level, role });
+  }
+
+  /** A `Linear` of the nn package: weight [in, out], bias [out] when the config has biases. */
+  linear(
+    name: string,
+    from: number,
+    to: number,
+    role: ParameterShape['role'],
+    bias = this.config.bias,
+  ): void {
+    this.add(`${name}.weight`, [from, to], role);
+    if (bias) this.add(`${name}.bias`, [to], role);
+  }
+
+  norm(name: string, dim: number): void {
+    this.add(`${name}.weight`, [dim], 'transformer');
+    if (this.config.norm === 'layernorm') this.add(`${name}.bias`, [dim], 'transformer');
+  }
+
+  /** The nn package's `Transformer`: pre-norm blocks, then a final norm. */
+  transformer(dim: number, layers: number): void {
+    const hidden = Math.round(dim * this.config.mlpRatio);
+    for (let i = 0; i < layers; i++) {
+      const block = `layers.${i}`;
+      this.norm(`${block}.attn_norm`, dim);
+      for (const w of ['wq', 'wk', 'wv', 'wo']) this.linear(`${block}.attn.${w}`, dim, dim, 'transformer');
+      this.norm(`${block}.mlp_norm`, dim);
+      this.linear(`${block}.mlp.up`, dim, hidden, 'transformer');
+      this.linear(`${block}.mlp.down`, hidden, dim, 'transformer');
+    }
+    this.norm('norm', dim);
+  }
+
+  /** The output head D -> V; none when tied to the byte embedding. */
+  head(dim: number): void {
+    if (!this.config.tieHead) this.linear('head', dim, this.config.vocabSize, 'per-byte', false);
+  }
+}
+
+/**
+ * Every parameter a config implies, in the order the model creates them, without building it: a
+ * list of names and shapes, so a config of any size costs only its own length here.
+ */
+export function parameterShapes(input: ModelConfigInput): ParameterShape[] {
+  const config = levelsForm(input);
+  const out: ParameterShape[] = [];
+  const V = config.vocabSize;
+  if (config.kind === 'transformer') {
+    const { dim } = config;
+    const shapes = new LevelShapes(out, config, 0, '');
+    shapes.add('embed.bytes.weight', [V, dim], 'embedding');
+    shapes.add('embed.positions', [config.contextLength, dim], 'embedding');
+    shapes.add('start', [dim], 'embedding');
+    shapes.transformer(dim, config.layers);
+    shapes.head(dim);
+    return out;
+  }
+  const count = config.levels.length;
+  patchLevels(config).forEach((level, i, levels) => {
+    const { patchSize: P, byteDim: D, convKernels = [] } = level;
+    const shapes = new LevelShapes(out, config, i, levelScope(i, count));
+    // Positions over what the level sees: the whole context, or one patch of the level above.
+    shapes.add('embed.bytes.weight', [V, D], 'embedding');
+    shapes.add(
+      'embed.positions',
+      [i === 0 ? config.contextLength : levels[i - 1]!.patchSize, D],
+      'embedding',
+    );
+    convKernels.forEach((k, j) => shapes.add(`embed.conv.${j}.weight`, [k * D, D], 'per-byte'));
+    shapes.add('pad', [P * D], 'embedding');
+    if (i > 0) shapes.linear('project', levels[i - 1]!.byteDim, D, 'per-byte');
+    shapes.transformer(P * D, level.layers);
+  });
+  const { dim } = byteLevel(config);
+  const shapes = new LevelShapes(out, config, count - 1, levelScope(count - 1, count));
+  shapes.linear('project', patchLevels(config).at(-1)!.byteDim, dim, 'per-byte');
+  shapes.add('embed.bytes.weight', [V, dim], 'embedding');
+  shapes.add('pad', [dim], 'embedding');
+  shapes.add('embed.positions', [localPatchSize(config), dim], 'embedding');
+  shapes.transformer(dim, byteLevel(config).layers);
+  shapes.head(dim);
+  return out;
+}
+
+function elements(shape: readonly number[]): number {
+  return shape.reduce((n, d) => n * d, 1);
 }
 
 /** Parameters of a model by part, from its config in any form. */
 export function parameterBreakdown(input: ModelConfigInput): ParameterBreakdown {
   const config = levelsForm(input);
-  const { vocabSize: V, contextLength: T } = config;
-  if (config.kind === 'transformer') {
-    const { dim } = config;
-    const embeddings = V * dim + T * dim + dim;
-    const local = transformerParameters(dim, config.layers, config) + (config.tieHead ? 0 : dim * V);
-    return { embeddings, global: 0, middle: 0, local, total: embeddings + local };
+  const last = config.kind === 'transformer' ? 0 : config.levels.length - 1;
+  const parts = { embeddings: 0, global: 0, middle: 0, local: 0 };
+  for (const { shape, level, role } of parameterShapes(config)) {
+    const part =
+      role === 'embedding' ? 'embeddings' : level === last ? 'local' : level === 0 ? 'global' : 'middle';
+    parts[part] += elements(shape);
   }
-  return megabyteBreakdown(config);
-}
-
-function megabyteBreakdown(config: MegabyteConfig): ParameterBreakdown {
-  const { vocabSize: V, contextLength: T } = config;
-  let embeddings = 0;
-  const perLevel = patchLevels(config).map((level, i, levels) => {
-    const { patchSize: P, byteDim: D } = level;
-    const span = i === 0 ? T : levels[i - 1]!.patchSize;
-    // Byte embeddings, positions over what the level sees, and the pad patch.
-    embeddings += V * D + span * D + P * D;
-    return patchLevelParameters(config, i) + transformerParameters(P * D, level.layers, config);
-  });
-  const [global = 0, ...middle] = perLevel;
-  const { dim, layers } = byteLevel(config);
-  embeddings += V * dim + dim + localPatchSize(config) * dim;
-  const local =
-    projection(config, patchLevels(config).at(-1)!.byteDim, dim) +
-    transformerParameters(dim, layers, config) +
-    (config.tieHead ? 0 : dim * V);
-  const middleTotal = middle.reduce((sum, n) => sum + n, 0);
-  return { embeddings, global, middle: middleTotal, local, total: embeddings + global + middleTotal + local };
-}
-
-/** A linear map's weights (and bias). */
-function projection(config: ModelConfig, from: number, to: number): number {
-  return from * to + (config.bias ? to : 0);
-}
-
-/**
- * What patch level i has besides its transformer and embeddings, all of it run once per byte:
- * the patch encoder's convolutions, or below the outermost level the projection of the parent's
- * per-byte slices.
- */
-function patchLevelParameters(config: MegabyteConfig, i: number): number {
-  const levels = patchLevels(config);
-  const { byteDim: D, convKernels = [] } = levels[i]!;
-  const convolutions = convKernels.reduce((sum, k) => sum + k * D * D, 0);
-  return convolutions + (i > 0 ? projection(config, levels[i - 1]!.byteDim, D) : 0);
+  return { ...parts, total: parts.embeddings + parts.global + parts.middle + parts.local };
 }
 
 /**
@@ -88,17 +160,19 @@ function patchLevelParameters(config: MegabyteConfig, i: number): number {
  */
 export function flopsPerByte(input: ModelConfigInput): number {
   const config = levelsForm(input);
-  const parts = parameterBreakdown(config);
-  if (config.kind === 'transformer') return 2 * parts.local;
-  // Convolutions and projections run once per byte, each level's transformer once per patch.
-  const perByte = patchLevels(config).reduce(
-    (sum, level, i) =>
-      sum +
-      patchLevelParameters(config, i) +
-      transformerParameters(level.patchSize * level.byteDim, level.layers, config) / level.patchSize,
+  if (config.kind === 'transformer') return 2 * parameterBreakdown(config).local;
+  // Per level: what runs once per byte, and the transformer, which a patch level runs once per patch.
+  const levels = config.levels.map(() => ({ perByte: 0, transformer: 0 }));
+  for (const { shape, level, role } of parameterShapes(config)) {
+    if (role !== 'embedding')
+      levels[level]![role === 'transformer' ? 'transformer' : 'perByte'] += elements(shape);
+  }
+  const local = levels.pop()!;
+  const perByte = levels.reduce(
+    (sum, { perByte, transformer }, i) => sum + perByte + transformer / patchLevels(config)[i]!.patchSize,
     0,
   );
-  return 2 * (perByte + parts.local);
+  return 2 * (perByte + local.perByte + local.transformer);
 }
 
 /**

@@ -93,7 +93,13 @@ export {
   megabyteSpec,
   patchLevelsForward,
 } from './model-definition.js';
-export { flopsPerByte, type ParameterBreakdown, parameterBreakdown } from './parameter-count.js';
+export {
+  flopsPerByte,
+  type ParameterBreakdown,
+  type ParameterShape,
+  parameterBreakdown,
+  parameterShapes,
+} from './parameter-count.js';
 export {
   type ByteScores,
   defaultStride,

@@ -193,9 +193,22 @@ describe('checkParameters', () => {
       'unexpected: local.extra [2,2]',
       'unexpected: scale []',
     ]);
-    expect(error.message).toMatch(/^checkpoint does not fit the model: 5 problems:\n/);
+    // expected 64*64*2 + 32*256 + 32; loaded 32*64 + 64*64 + 32 + 4 + 1 (a scalar has one element)
+    expect(error.message).toMatch(
+      /^checkpoint does not fit the model \(the model needs 16416 parameters in 4 tensors, the file holds 6181 in 5\): 5 problems:\n/,
+    );
     expect(error.hint).toMatch(/config.json does not match these weights/);
     expect(error.message.endsWith(error.hint!)).toBe(true);
+  });
+
+  it('names the file, and a parameter stored in an integer dtype', () => {
+    const loaded = new Map(expected.map(({ name, shape }) => [name, { shape, dtype: 'F16' }]));
+    expect(() => checkParameters(expected, loaded, '/runs/a/model.safetensors')).not.toThrow();
+    loaded.set('local.pad', { shape: [32], dtype: 'I32' });
+    const error = thrown(() => checkParameters(expected, loaded, '/runs/a/model.safetensors'));
+    expect(error.message).toMatch(
+      /^cannot load \/runs\/a\/model\.safetensors: its tensors do not fit config\.json \(the model needs 16416 parameters in 4 tensors, the file holds 16416 in 4\): tensor local\.pad is I32, but parameters must be F32, F16, BF16 or F64\n/,
+    );
   });
 
   it('says when no name matches at all', () => {

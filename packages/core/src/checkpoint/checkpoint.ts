@@ -156,12 +156,25 @@ export function decodeCheckpoint(
   return { config: config as Record<string, unknown>, tensors, metadata };
 }
 
-/** Decodes `model.safetensors`, widening every parameter to float32. */
+/** A parameter a model needs: what a checkpoint's tensors are checked against. */
+export interface ExpectedParameter {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+/**
+ * Decodes `model.safetensors`, widening every parameter to float32. With `expected`, the header's
+ * names, dtypes and shapes are first checked against it (see {@link checkParameters}), before any
+ * data is widened: a file that does not fit costs only its header.
+ */
 export function decodeCheckpointWeights(
   weights: Uint8Array,
   source = CHECKPOINT_WEIGHTS_FILE,
+  expected?: readonly ExpectedParameter[],
 ): Map<string, CheckpointTensor> {
-  return decodeFloatTensors(weights, source).tensors;
+  const decoded = decodeSafetensors(weights, source);
+  if (expected !== undefined) checkParameters(expected, decoded.tensors, source);
+  return floatTensors(decoded.tensors, source);
 }
 
 function decodeFloatTensors(
@@ -169,18 +182,28 @@ function decodeFloatTensors(
   source: string,
 ): { tensors: Map<string, CheckpointTensor>; metadata: Record<string, string> } {
   const decoded = decodeSafetensors(weights, source);
+  return { tensors: floatTensors(decoded.tensors, source), metadata: decoded.metadata };
+}
+
+function floatTensors(
+  decoded: ReadonlyMap<string, SafetensorsTensor>,
+  source: string,
+): Map<string, CheckpointTensor> {
   const tensors = new Map<string, CheckpointTensor>();
   const problems: string[] = [];
-  for (const [name, tensor] of decoded.tensors) {
+  for (const [name, tensor] of decoded) {
     const data = toFloat32(tensor);
-    if (data === undefined) {
-      problems.push(`tensor ${name} is ${tensor.dtype}, but parameters must be F32, F16, BF16 or F64`);
-    } else {
-      tensors.set(name, { dtype: tensor.dtype as StoredFloatDtype, shape: tensor.shape, data });
-    }
+    if (data === undefined) problems.push(dtypeProblem(name, tensor.dtype));
+    else tensors.set(name, { dtype: tensor.dtype as StoredFloatDtype, shape: tensor.shape, data });
   }
   if (problems.length > 0) throw new CheckpointError(`cannot load parameters from ${source}`, problems);
-  return { tensors, metadata: decoded.metadata };
+  return tensors;
+}
+
+const FLOAT_DTYPES: readonly string[] = ['F32', 'F16', 'BF16', 'F64'] satisfies StoredFloatDtype[];
+
+function dtypeProblem(name: string, dtype: string): string {
+  return `tensor ${name} is ${dtype}, but parameters must be ${FLOAT_DTYPES.slice(0, -1).join(', ')} or ${FLOAT_DTYPES.at(-1)}`;
 }
 
 function toFloat32(tensor: SafetensorsTensor): Float32Array | undefined {
@@ -203,12 +226,14 @@ function toFloat32(tensor: SafetensorsTensor): Float32Array | undefined {
 }
 
 /**
- * Checks loaded tensors against the parameters a model expects, and throws one
- * {@link CheckpointError} listing every missing, unexpected and mis-shaped tensor.
+ * Checks loaded tensors (or a safetensors header's entries) against the parameters a model
+ * expects, and throws one {@link CheckpointError} listing every tensor of the wrong shape or dtype,
+ * every missing and every unexpected one. `source` names the weights file in the message.
  */
 export function checkParameters(
-  expected: ReadonlyArray<{ name: string; shape: readonly number[] }>,
-  loaded: ReadonlyMap<string, { shape: readonly number[] }>,
+  expected: readonly ExpectedParameter[],
+  loaded: ReadonlyMap<string, { shape: readonly number[]; dtype?: string }>,
+  source?: string,
 ): void {
   const missing: string[] = [];
   const misshapen: string[] = [];
@@ -219,6 +244,8 @@ export function checkParameters(
     if (found === undefined) missing.push(`missing: ${name} (expected ${formatShape(shape)})`);
     else if (!sameShape(shape, found.shape)) {
       misshapen.push(`${name}: expected ${formatShape(shape)}, file has ${formatShape(found.shape)}`);
+    } else if (found.dtype !== undefined && !FLOAT_DTYPES.includes(found.dtype)) {
+      misshapen.push(dtypeProblem(name, found.dtype));
     }
   }
   const unexpected: string[] = [];
@@ -238,7 +265,21 @@ export function checkParameters(
       'The config.json does not match these weights (a different width, depth, patch size or ' +
       'vocabulary?): load the weights with the config.json saved next to them.';
   }
-  throw new CheckpointError('checkpoint does not fit the model', problems, { hint });
+  // The totals tell a different model from a damaged file when the list is too long to read.
+  const totals =
+    `the model needs ${elementTotal(expected)} parameters in ${expected.length} tensors, ` +
+    `the file holds ${elementTotal(loaded.values())} in ${loaded.size}`;
+  const context =
+    source === undefined
+      ? `checkpoint does not fit the model (${totals})`
+      : `cannot load ${source}: its tensors do not fit config.json (${totals})`;
+  throw new CheckpointError(context, problems, { hint });
+}
+
+function elementTotal(tensors: Iterable<{ shape: readonly number[] }>): number {
+  let total = 0;
+  for (const { shape } of tensors) total += shape.reduce((n, d) => n * d, 1);
+  return total;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -4,6 +4,7 @@ export type {
   CheckpointTensor,
   EncodeCheckpointOptions,
   EncodedCheckpoint,
+  ExpectedParameter,
   NamedParameter,
   StoredFloatDtype,
 } from './checkpoint.js';
