@@ -1,4 +1,4 @@
-import type { Activation, NormKind } from '@megabyte/nn';
+import type { Activation, NormKind } from '@megabyte/nn/definition';
 import { VOCAB_SIZE } from '@megabyte/patching';
 import { configBoundProblems, parameterMemoryProblems } from './config-limits.js';
 

@@ -1,47 +1,35 @@
-import { GlobalModel } from '@megabyte/global';
-import { LocalModel } from '@megabyte/local';
-import { type Dropout, type NamedParameter, ParameterStore } from '@megabyte/nn';
+import { byteLevel } from '@megabyte/local';
+import { createParameters, type Dropout, type NamedParameter } from '@megabyte/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { ByteModel, sequenceNats } from './byte-model.js';
 import { type LegacyMegabyteConfig, type MegabyteConfig, validateConfig } from './config.js';
 import { createDecoder } from './generation/decoder.js';
 import type { DecoderOptions, IncrementalDecoder } from './generation/incremental-decoder.js';
-import { type MegabyteSpec, megabyteLogits, megabyteSpec, patchLevelsForward } from './model-definition.js';
+import {
+  type MegabyteSpec,
+  megabyteLogits,
+  megabyteSpec,
+  modelParameters,
+  patchLevelsForward,
+} from './model-definition.js';
 
 /**
- * MEGABYTE (Yu et al. 2023) as a list of levels, outermost first: the global transformer over
- * patches of P bytes, any middle levels (each a global model run inside every patch of the level
- * above, over smaller patches), and the local transformer that predicts the bytes of each patch.
+ * MEGABYTE (Yu et al. 2023) on tfjs: the parameters its levels declare and the forward pass they
+ * define (model-definition.ts), outermost level first: the global transformer over patches of P
+ * bytes, any middle levels (each run inside every patch of the level above, over smaller
+ * patches), and the local transformer that predicts the bytes of each patch.
  */
 export class MegabyteModel extends ByteModel<MegabyteConfig> {
-  /** Every level above the byte level, outermost (the global model) first. */
-  readonly patchLevels: readonly GlobalModel[];
-  readonly local: LocalModel;
-
   private constructor(
     config: MegabyteConfig,
-    /** The levels as the model definition reads them (see model-definition.ts). */
+    /** The levels as the model definition reads them. */
     readonly spec: MegabyteSpec,
-    patchLevels: GlobalModel[],
-    local: LocalModel,
     params: NamedParameter[],
   ) {
     super(config, params);
-    this.patchLevels = patchLevels;
-    this.local = local;
   }
 
-  /** The outermost level, over patches of the whole context. */
-  get global(): GlobalModel {
-    return this.patchLevels[0]!;
-  }
-
-  /** The levels between global and local, outermost first; empty for the paper's two levels. */
-  get middle(): readonly GlobalModel[] {
-    return this.patchLevels.slice(1);
-  }
-
-  /** Builds the levels a config lists, outermost first; `config` may be in either form (see `validateConfig`). */
+  /** A model with the parameters of the levels a config lists; `config` may be in either form (see `validateConfig`). */
   static create(
     config: MegabyteConfig | LegacyMegabyteConfig,
     options: { seed?: number } = {},
@@ -49,20 +37,8 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
     const checked = validateConfig(config);
     if (checked.kind !== 'megabyte')
       throw new Error('MegabyteModel.create needs a config of kind "megabyte"');
-    const store = ParameterStore.create(options.seed ?? 0);
-    const spec = megabyteSpec(checked);
-    const init = { mlpRatio: checked.mlpRatio, initStd: checked.initStd };
-    const patchModels = spec.patchLevels.map(
-      (level) =>
-        new GlobalModel(store.scope(level.prefix), level, {
-          ...init,
-          vocabSize: checked.vocabSize,
-          // Each patch level runs inside one patch of the level above (the outermost: the context).
-          positions: level.parent?.patchSize ?? checked.contextLength,
-        }),
-    );
-    const localModel = new LocalModel(store.scope(spec.byteLevel.prefix), spec.byteLevel, init);
-    return new MegabyteModel(checked, spec, patchModels, localModel, store.parameters());
+    const params = createParameters(modelParameters(checked), options.seed ?? 0);
+    return new MegabyteModel(checked, megabyteSpec(checked), params);
   }
 
   protected logits(ids: tf.Tensor2D, dropout: Dropout): tf.Tensor3D {
@@ -98,7 +74,8 @@ export class MegabyteModel extends ByteModel<MegabyteConfig> {
           const chunkRows = tf.slice(rows, [from, 0], [first + size - from, bytesPerRow]);
           const chunkOut = tf.slice(out, [from, 0, 0], [first + size - from, 1, out.shape[2]]);
           const sequence = { patchesPerSequence, firstRow: from };
-          const nats = sequenceNats(this.local.apply(chunkOut, chunkRows, undefined, sequence), chunkRows);
+          const logits = byteLevel(ops, local, chunkOut, chunkRows, sequence) as tf.Tensor3D; // [rows, P, V]
+          const nats = sequenceNats(logits, chunkRows);
           return tf.slice(nats, [first - from, 0], [size, bytesPerRow]); // [size, bytes per row]
         }),
       );

@@ -1,10 +1,21 @@
-import { conditionOnParent, type PatchLevelSpec, patchLevel } from '@megabyte/global/definition';
+import { conditionOnParent, type PatchLevelSpec, patchLevel, patchLevelParameters } from '@megabyte/global';
 import {
   type ByteLevelSpec,
   byteLevel as byteLevelForward,
+  byteLevelParameters,
   projectConditioning,
-} from '@megabyte/local/definition';
-import { type LayerCache, type Ops, outputHead, type StackSpec, stack } from '@megabyte/nn/definition';
+} from '@megabyte/local';
+import {
+  embeddingParameter,
+  headParameters,
+  type LayerCache,
+  type Ops,
+  outputHead,
+  type ParameterSpec,
+  type StackSpec,
+  stack,
+  stackParameters,
+} from '@megabyte/nn/definition';
 import {
   byteLevel,
   levelScope,
@@ -59,6 +70,43 @@ export function megabyteSpec(config: MegabyteConfig): MegabyteSpec {
       stack: stackOf(levelScope(count - 1, count), bytes.dim, bytes),
     },
   };
+}
+
+/** A parameter of a model, with its level (outermost 0; the baseline is one level). */
+export interface ModelParameter extends ParameterSpec {
+  readonly level: number;
+}
+
+/**
+ * Every parameter a config implies, in the order checkpoints list them, as each level's
+ * definition declares it: what a model is built from, without building anything.
+ */
+export function modelParameters(config: ModelConfig): ModelParameter[] {
+  const { vocabSize, mlpRatio, initStd } = config;
+  const atLevel = (level: number) => (p: ParameterSpec) => ({ ...p, level });
+  if (config.kind === 'transformer') {
+    const { dim, contextLength } = config;
+    return [
+      embeddingParameter('embed.bytes.weight', [vocabSize, dim], initStd),
+      embeddingParameter('embed.positions', [contextLength, dim], initStd),
+      embeddingParameter('start', [dim], initStd),
+      ...stackParameters(baselineSpec(config), mlpRatio, initStd),
+      ...headParameters('', { dim, vocabSize, tied: config.tieHead }, initStd),
+    ].map(atLevel(0));
+  }
+  const spec = megabyteSpec(config);
+  return [
+    ...spec.patchLevels.flatMap((level, i) =>
+      patchLevelParameters(level, {
+        vocabSize,
+        // Each patch level runs inside one patch of the level above (the outermost: the context).
+        positions: level.parent?.patchSize ?? config.contextLength,
+        mlpRatio,
+        initStd,
+      }).map(atLevel(i)),
+    ),
+    ...byteLevelParameters(spec.byteLevel, { mlpRatio, initStd }).map(atLevel(spec.patchLevels.length)),
+  ];
 }
 
 /** The baseline's transformer. */

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { patchLevel } from '@megabyte/global';
 import { checkGradients } from '@megabyte/nn/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { referenceLogits } from '../test/reference-forward.js';
@@ -278,7 +279,9 @@ describe('MEGABYTE shifts', () => {
   it('keeps the global output for patch k independent of every byte in patches >= k', () => {
     const model = createModel(microMegabyte, { seed: 9 }) as MegabyteModel;
     const ids = randomIds(16, 8);
-    const globalOf = (x: number[]) => tf.tidy(() => model.global.apply(idsTensor(x, 1, 16)).arraySync()[0]!);
+    const global = model.spec.patchLevels[0]!;
+    const globalOf = (x: number[]) =>
+      tf.tidy(() => (patchLevel(model.ops(), global, idsTensor(x, 1, 16)) as tf.Tensor3D).arraySync()[0]!);
     const base = globalOf(ids);
     for (const k of [0, 1, 2, 3]) {
       const changed = ids.map((v, t) => (t >= k * 4 ? (v + 1) % 256 : v));
@@ -297,12 +300,9 @@ describe('MEGABYTE shifts', () => {
     const middleOf = (x: number[]) =>
       tf.tidy(() => {
         const input = idsTensor(x, 1, 16);
-        const level = model.middle[0]!;
-        const out = level.apply(
-          tf.reshape(input, [2, 8]) as tf.Tensor2D,
-          undefined,
-          model.global.apply(input),
-        );
+        const [global, middle] = model.spec.patchLevels;
+        const ops = model.ops();
+        const out = patchLevel(ops, middle!, tf.reshape(input, [2, 8]), patchLevel(ops, global!, input));
         return out.arraySync() as number[][][];
       });
     const base = middleOf(ids);

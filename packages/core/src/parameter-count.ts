@@ -1,31 +1,8 @@
-import {
-  byteLevel,
-  levelScope,
-  localPatchSize,
-  type ModelConfig,
-  type ModelConfigInput,
-  patchLevels,
-  validateConfig,
-} from './config.js';
+import { type ModelConfig, type ModelConfigInput, patchLevels, validateConfig } from './config.js';
+import { type ModelParameter, modelParameters } from './model-definition.js';
 
-/**
- * One parameter a config implies, as `createModel` names and shapes it (tests check the list against
- * built models): what checkpoints are checked against before a model is built, and what the
- * parameter counts are summed from.
- */
-export interface ParameterShape {
-  readonly name: string;
-  readonly shape: readonly number[];
-  /** Its level, outermost 0; the baseline transformer is one level. */
-  readonly level: number;
-  /**
-   * `embedding`: byte and position tables, pads, the start vector (looked up, not multiplied);
-   * `transformer`: the blocks and final norm of the level's transformer (a patch level runs it once
-   * per patch); `per-byte`: everything else, run once per byte (patch-encoder convolutions,
-   * projections from the level above, the head).
-   */
-  readonly role: 'embedding' | 'transformer' | 'per-byte';
-}
+/** One parameter a config implies (see `modelParameters`): name, shape, level and role. */
+export type ParameterShape = ModelParameter;
 
 /** Parameters by part, computed from the config alone (tests check it against built models). */
 export interface ParameterBreakdown {
@@ -40,100 +17,12 @@ export interface ParameterBreakdown {
   readonly total: number;
 }
 
-/** Builds the list of one level: names are `<scope>.<local name>` (no scope for the baseline). */
-class LevelShapes {
-  constructor(
-    private readonly out: ParameterShape[],
-    private readonly config: ModelConfig,
-    private readonly level: number,
-    private readonly scope: string,
-  ) {}
-
-  add(name: string, shape: number[], role: ParameterShape['role']): void {
-    const full = this.scope === '' ? name : `${this.scope}.${name}`;
-    this.out.push({ name: full, shape, level: this.level, role });
-  }
-
-  /** A `Linear` of the nn package: weight [in, out], bias [out] when the config has biases. */
-  linear(
-    name: string,
-    from: number,
-    to: number,
-    role: ParameterShape['role'],
-    bias = this.config.bias,
-  ): void {
-    this.add(`${name}.weight`, [from, to], role);
-    if (bias) this.add(`${name}.bias`, [to], role);
-  }
-
-  norm(name: string, dim: number): void {
-    this.add(`${name}.weight`, [dim], 'transformer');
-    if (this.config.norm === 'layernorm') this.add(`${name}.bias`, [dim], 'transformer');
-  }
-
-  /** The nn package's `Transformer`: pre-norm blocks, then a final norm. */
-  transformer(dim: number, layers: number): void {
-    const hidden = Math.round(dim * this.config.mlpRatio);
-    for (let i = 0; i < layers; i++) {
-      const block = `layers.${i}`;
-      this.norm(`${block}.attn_norm`, dim);
-      for (const w of ['wq', 'wk', 'wv', 'wo']) this.linear(`${block}.attn.${w}`, dim, dim, 'transformer');
-      this.norm(`${block}.mlp_norm`, dim);
-      this.linear(`${block}.mlp.up`, dim, hidden, 'transformer');
-      this.linear(`${block}.mlp.down`, hidden, dim, 'transformer');
-    }
-    this.norm('norm', dim);
-  }
-
-  /** The output head D -> V; none when tied to the byte embedding. */
-  head(dim: number): void {
-    if (!this.config.tieHead) this.linear('head', dim, this.config.vocabSize, 'per-byte', false);
-  }
-}
-
 /**
- * Every parameter a config implies, in the order the model creates them, without building it: a
- * list of names and shapes, so a config of any size costs only its own length here.
+ * Every parameter a config in any form implies, in the order the model creates them, without
+ * building it: a list of names and shapes, so a config of any size costs only its own length here.
  */
 export function parameterShapes(input: ModelConfigInput): ParameterShape[] {
-  const config = levelsForm(input);
-  const out: ParameterShape[] = [];
-  const V = config.vocabSize;
-  if (config.kind === 'transformer') {
-    const { dim } = config;
-    const shapes = new LevelShapes(out, config, 0, '');
-    shapes.add('embed.bytes.weight', [V, dim], 'embedding');
-    shapes.add('embed.positions', [config.contextLength, dim], 'embedding');
-    shapes.add('start', [dim], 'embedding');
-    shapes.transformer(dim, config.layers);
-    shapes.head(dim);
-    return out;
-  }
-  const count = config.levels.length;
-  patchLevels(config).forEach((level, i, levels) => {
-    const { patchSize: P, byteDim: D, convKernels = [] } = level;
-    const shapes = new LevelShapes(out, config, i, levelScope(i, count));
-    // Positions over what the level sees: the whole context, or one patch of the level above.
-    shapes.add('embed.bytes.weight', [V, D], 'embedding');
-    shapes.add(
-      'embed.positions',
-      [i === 0 ? config.contextLength : levels[i - 1]!.patchSize, D],
-      'embedding',
-    );
-    convKernels.forEach((k, j) => shapes.add(`embed.conv.${j}.weight`, [k * D, D], 'per-byte'));
-    shapes.add('pad', [P * D], 'embedding');
-    if (i > 0) shapes.linear('project', levels[i - 1]!.byteDim, D, 'per-byte');
-    shapes.transformer(P * D, level.layers);
-  });
-  const { dim } = byteLevel(config);
-  const shapes = new LevelShapes(out, config, count - 1, levelScope(count - 1, count));
-  shapes.linear('project', patchLevels(config).at(-1)!.byteDim, dim, 'per-byte');
-  shapes.add('embed.bytes.weight', [V, dim], 'embedding');
-  shapes.add('pad', [dim], 'embedding');
-  shapes.add('embed.positions', [localPatchSize(config), dim], 'embedding');
-  shapes.transformer(dim, byteLevel(config).layers);
-  shapes.head(dim);
-  return out;
+  return modelParameters(levelsForm(input));
 }
 
 function elements(shape: readonly number[]): number {

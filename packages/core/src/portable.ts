@@ -3,8 +3,8 @@
 // so an ONNX user never loads (or installs) tfjs.
 
 // The model definition over `Ops`, which @megabyte/onnx records into graphs.
-export { convHistory, type PatchLevelSpec, patchStep } from '@megabyte/global/definition';
-export { type ByteLevelSpec, byteStep } from '@megabyte/local/definition';
+export { convHistory, type PatchLevelSpec, patchStep } from '@megabyte/global';
+export { type ByteLevelSpec, byteStep } from '@megabyte/local';
 export type { LayerCache, Ops, StackSpec } from '@megabyte/nn/definition';
 export * from './checkpoint/index.js';
 export {

@@ -1,33 +1,18 @@
-import {
-  type Dropout,
-  Embedding,
-  type KVCache,
-  Linear,
-  type NamedParameter,
-  ParameterStore,
-  Transformer,
-} from '@megabyte/nn';
+import { createParameters, type Dropout, type KVCache, type NamedParameter } from '@megabyte/nn';
 import * as tf from '@tensorflow/tfjs-core';
 import { ByteModel } from './byte-model.js';
 import { type TransformerConfig, validateConfig } from './config.js';
 import { createDecoder } from './generation/decoder.js';
 import type { DecoderOptions, IncrementalDecoder } from './generation/incremental-decoder.js';
-import { baselineLogits, baselineStep } from './model-definition.js';
+import { baselineLogits, baselineStep, modelParameters } from './model-definition.js';
 
 /**
- * The baseline: a byte-level decoder-only transformer. Like MEGABYTE it shifts its input inside
- * (a learned start vector, then bytes 0..T-2), so position t predicts byte t.
+ * The baseline on tfjs: a byte-level decoder-only transformer (see `baselineLogits`). Like
+ * MEGABYTE it shifts its input inside (a learned start vector, then bytes 0..T-2), so position t
+ * predicts byte t.
  */
 export class TransformerModel extends ByteModel<TransformerConfig> {
-  private constructor(
-    config: TransformerConfig,
-    readonly bytes: Embedding,
-    readonly positions: tf.Variable, // [T, D]
-    readonly start: tf.Variable, // [D]
-    readonly transformer: Transformer,
-    readonly head: Linear | undefined,
-    params: NamedParameter[],
-  ) {
+  private constructor(config: TransformerConfig, params: NamedParameter[]) {
     super(config, params);
   }
 
@@ -35,30 +20,7 @@ export class TransformerModel extends ByteModel<TransformerConfig> {
     const checked = validateConfig(config);
     if (checked.kind !== 'transformer')
       throw new Error('TransformerModel.create needs a config of kind "transformer"');
-    const store = ParameterStore.create(options.seed ?? 0);
-    const { vocabSize, dim, initStd: std } = checked;
-    const bytes = new Embedding(store.scope('embed').scope('bytes'), { count: vocabSize, dim, std });
-    const positions = store.add(
-      'embed.positions',
-      [checked.contextLength, dim],
-      { kind: 'normal', std },
-      { decay: false },
-    );
-    const start = store.add('start', [dim], { kind: 'normal', std }, { decay: false });
-    const transformer = new Transformer(store, {
-      dim,
-      layers: checked.layers,
-      heads: checked.heads,
-      mlpRatio: checked.mlpRatio,
-      activation: checked.activation,
-      norm: checked.norm,
-      bias: checked.bias,
-      initStd: std,
-    });
-    const head = checked.tieHead
-      ? undefined
-      : new Linear(store.scope('head'), { inFeatures: dim, outFeatures: vocabSize, bias: false, std });
-    return new TransformerModel(checked, bytes, positions, start, transformer, head, store.parameters());
+    return new TransformerModel(checked, createParameters(modelParameters(checked), options.seed ?? 0));
   }
 
   protected logits(ids: tf.Tensor2D, dropout: Dropout): tf.Tensor3D {

@@ -1,12 +1,12 @@
-export { GlobalModel, type PatchLevelInit } from './global-model.js';
-export { PatchEmbedder, type PatchEmbedderOptions } from './patch-embedder.js';
 export {
   conditionOnParent,
   convHistory,
   embedBytes,
   embedPatches,
+  type PatchLevelInit,
   type PatchLevelSpec,
   patchLevel,
+  patchLevelParameters,
   patchStep,
   shiftPatches,
 } from './patch-level.js';

@@ -1,11 +1,15 @@
 import {
   causalConv,
+  embeddingParameter,
   gelu,
   type LayerCache,
   linear,
+  linearParameters,
   type Ops,
+  type ParameterSpec,
   type StackSpec,
   stack,
+  stackParameters,
 } from '@megabyte/nn/definition';
 
 /**
@@ -28,6 +32,51 @@ export interface PatchLevelSpec {
   readonly parent?: { readonly patchSize: number; readonly byteDim: number } | undefined;
   /** The level's transformer, of width W. */
   readonly stack: StackSpec;
+}
+
+/** What a patch level's parameters need beyond its spec. */
+export interface PatchLevelInit {
+  readonly vocabSize: number;
+  /** Bytes seen at once (learned positions): the context, or for a middle level the patch above. */
+  readonly positions: number;
+  /** Hidden width of each MLP as a multiple of the level's width W. */
+  readonly mlpRatio: number;
+  readonly initStd: number;
+}
+
+/**
+ * The level's parameters, in the order checkpoints list them: byte and position embeddings, the
+ * patch encoder's convolutions [k*D, D], the pad patch [W], a middle level's projection D' -> D,
+ * then its transformer.
+ */
+export function patchLevelParameters(level: PatchLevelSpec, init: PatchLevelInit): ParameterSpec[] {
+  const { prefix, byteDim: D, patchSize: P, stack } = level;
+  const std = init.initStd;
+  const convs = level.convKernels.map(
+    (k, i): ParameterSpec => ({
+      name: `${prefix}.embed.conv.${i}.weight`,
+      shape: [k * D, D],
+      init: { kind: 'normal', std },
+      decay: true,
+      role: 'per-byte',
+    }),
+  );
+  const project = level.parent
+    ? linearParameters(
+        `${prefix}.project`,
+        { from: level.parent.byteDim, to: D, bias: stack.bias },
+        std,
+        'per-byte',
+      )
+    : [];
+  return [
+    embeddingParameter(`${prefix}.embed.bytes.weight`, [init.vocabSize, D], std),
+    embeddingParameter(`${prefix}.embed.positions`, [init.positions, D], std),
+    ...convs,
+    embeddingParameter(`${prefix}.pad`, [P * D], std),
+    ...project,
+    ...stackParameters(stack, init.mlpRatio, std),
+  ];
 }
 
 /** Bytes before a patch that its vector depends on through the convolutions. */

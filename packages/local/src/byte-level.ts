@@ -1,11 +1,16 @@
 import {
   type CrossPatch,
+  embeddingParameter,
+  headParameters,
   type LayerCache,
   linear,
+  linearParameters,
   type Ops,
   outputHead,
+  type ParameterSpec,
   type StackSpec,
   stack,
+  stackParameters,
 } from '@megabyte/nn/definition';
 
 /**
@@ -28,6 +33,35 @@ export interface ByteLevelSpec {
   readonly crossPatch: number;
   /** The level's transformer, of width D_L. */
   readonly stack: StackSpec;
+}
+
+/** What the byte level's parameters need beyond its spec. */
+export interface ByteLevelInit {
+  /** Hidden width of each MLP as a multiple of D_L. */
+  readonly mlpRatio: number;
+  readonly initStd: number;
+}
+
+/**
+ * The level's parameters, in the order checkpoints list them: the projection D' -> D_L, the byte
+ * embedding [V, D_L], the pad, the positions [P, D_L], the transformer and the head.
+ */
+export function byteLevelParameters(level: ByteLevelSpec, init: ByteLevelInit): ParameterSpec[] {
+  const { prefix, stack, vocabSize } = level;
+  const std = init.initStd;
+  return [
+    ...linearParameters(
+      `${prefix}.project`,
+      { from: level.aboveByteDim, to: stack.dim, bias: stack.bias },
+      std,
+      'per-byte',
+    ),
+    embeddingParameter(`${prefix}.embed.bytes.weight`, [vocabSize, stack.dim], std),
+    embeddingParameter(`${prefix}.pad`, [stack.dim], std),
+    embeddingParameter(`${prefix}.embed.positions`, [level.patchSize, stack.dim], std),
+    ...stackParameters(stack, init.mlpRatio, std),
+    ...headParameters(prefix, { dim: stack.dim, vocabSize, tied: level.tieHead }, std),
+  ];
 }
 
 /** Step 4: slice p of each patch's output above, projected to D_L. [R, K, P*D'] -> [R*K, P, D_L] */

@@ -1,8 +1,9 @@
 export {
+  type ByteLevelInit,
   type ByteLevelSpec,
   byteLevel,
+  byteLevelParameters,
   byteStep,
   projectConditioning,
   shiftBytes,
 } from './byte-level.js';
-export { type ByteLevelInit, LocalModel } from './local-model.js';

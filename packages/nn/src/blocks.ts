@@ -41,6 +41,119 @@ export interface StackContext<T, S> {
   readonly crossPatch?: CrossPatch<S> | undefined;
 }
 
+/** How a parameter starts: a normal truncated at two standard deviations, zeros or ones. */
+export type Initializer =
+  | { readonly kind: 'normal'; readonly std: number }
+  | { readonly kind: 'zeros' }
+  | { readonly kind: 'ones' };
+
+/**
+ * One parameter of the definition, declared next to the code that reads it: what a model is built
+ * from, what checkpoints are checked against and what parameter counts are summed from.
+ */
+export interface ParameterSpec {
+  /** The checkpoint name, e.g. `global.layers.0.attn.wq.weight`. */
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly init: Initializer;
+  /** Whether weight decay applies: not to norms, biases, embeddings and pads. */
+  readonly decay: boolean;
+  /**
+   * `embedding`: looked up, not multiplied (byte and position tables, pads, the start vector);
+   * `transformer`: a level's blocks and final norm; `per-byte`: run once per byte (patch-encoder
+   * convolutions, projections from the level above, the head).
+   */
+  readonly role: 'embedding' | 'transformer' | 'per-byte';
+}
+
+/** A learned table or vector that is looked up (or added), normal(std), without weight decay. */
+export function embeddingParameter(name: string, shape: readonly number[], std: number): ParameterSpec {
+  return { name, shape, init: { kind: 'normal', std }, decay: false, role: 'embedding' };
+}
+
+/** `linear`'s weight [in, out] (normal(std), decayed) and bias [out] (zeros). */
+export function linearParameters(
+  prefix: string,
+  shape: { readonly from: number; readonly to: number; readonly bias: boolean },
+  std: number,
+  role: ParameterSpec['role'],
+): ParameterSpec[] {
+  const weight: ParameterSpec = {
+    name: `${prefix}.weight`,
+    shape: [shape.from, shape.to],
+    init: { kind: 'normal', std },
+    decay: true,
+    role,
+  };
+  if (!shape.bias) return [weight];
+  return [weight, { name: `${prefix}.bias`, shape: [shape.to], init: { kind: 'zeros' }, decay: false, role }];
+}
+
+/** `norm`'s gain (ones) and, for LayerNorm, bias (zeros). */
+export function normParameters(kind: NormKind, prefix: string, dim: number): ParameterSpec[] {
+  const gain: ParameterSpec = {
+    name: `${prefix}.weight`,
+    shape: [dim],
+    init: { kind: 'ones' },
+    decay: false,
+    role: 'transformer',
+  };
+  if (kind === 'rmsnorm') return [gain];
+  return [
+    gain,
+    { name: `${prefix}.bias`, shape: [dim], init: { kind: 'zeros' }, decay: false, role: 'transformer' },
+  ];
+}
+
+/**
+ * `stack`'s parameters: per block the attention's projections and the MLP (hidden width
+ * mlpRatio * D), the residual output projections initialised with std / sqrt(2 * layers) so the
+ * residual stream's variance does not grow with depth; then the final norm.
+ */
+export function stackParameters(spec: StackSpec, mlpRatio: number, std: number): ParameterSpec[] {
+  const { dim, layers, bias } = spec;
+  const hidden = Math.round(dim * mlpRatio);
+  const residualStd = std / Math.sqrt(2 * layers);
+  const out: ParameterSpec[] = [];
+  for (let i = 0; i < layers; i++) {
+    const layer = scoped(spec.prefix, `layers.${i}`);
+    out.push(...normParameters(spec.norm, `${layer}.attn_norm`, dim));
+    for (const name of ['wq', 'wk', 'wv', 'wo']) {
+      const projectionStd = name === 'wo' ? residualStd : std;
+      out.push(
+        ...linearParameters(
+          `${layer}.attn.${name}`,
+          { from: dim, to: dim, bias },
+          projectionStd,
+          'transformer',
+        ),
+      );
+    }
+    out.push(...normParameters(spec.norm, `${layer}.mlp_norm`, dim));
+    out.push(...linearParameters(`${layer}.mlp.up`, { from: dim, to: hidden, bias }, std, 'transformer'));
+    out.push(
+      ...linearParameters(`${layer}.mlp.down`, { from: hidden, to: dim, bias }, residualStd, 'transformer'),
+    );
+  }
+  out.push(...normParameters(spec.norm, scoped(spec.prefix, 'norm'), dim));
+  return out;
+}
+
+/** `outputHead`'s matrix D -> V (no bias), none when tied to the byte embedding. */
+export function headParameters(
+  prefix: string,
+  shape: { readonly dim: number; readonly vocabSize: number; readonly tied: boolean },
+  std: number,
+): ParameterSpec[] {
+  if (shape.tied) return [];
+  return linearParameters(
+    scoped(prefix, 'head'),
+    { from: shape.dim, to: shape.vocabSize, bias: false },
+    std,
+    'per-byte',
+  );
+}
+
 /** `${prefix}.${name}`, or `name` at the root. */
 export function scoped(prefix: string, name: string | number): string {
   return prefix === '' ? String(name) : `${prefix}.${name}`;

@@ -1,39 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matMul } from './matmul.js';
-import type { ParameterStore } from './parameters.js';
-
-export interface EmbeddingOptions {
-  readonly count: number;
-  readonly dim: number;
-  readonly std: number;
-}
-
-/** A lookup table of `count` vectors of size `dim`. */
-export class Embedding {
-  readonly table: tf.Variable; // [count, dim]
-
-  constructor(
-    private readonly store: ParameterStore,
-    readonly options: EmbeddingOptions,
-  ) {
-    this.table = store.add(
-      'weight',
-      [options.count, options.dim],
-      { kind: 'normal', std: options.std },
-      { decay: false },
-    );
-  }
-
-  /** ids [...] -> vectors [..., dim] */
-  apply(ids: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => this.store.ops().gather(this.table, ids));
-  }
-
-  /** The transposed table as an output head (weight tying): h [..., dim] -> scores [..., count] */
-  unembed<T extends tf.Tensor>(h: T): T {
-    return tf.tidy(() => this.store.ops().matMulTransposed(h, this.table) as T);
-  }
-}
 
 /**
  * Row lookup. The gradient of `gather` needs the UnsortedSegmentSum kernel, which some backends

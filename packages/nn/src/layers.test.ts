@@ -3,15 +3,23 @@ import '@tensorflow/tfjs-backend-cpu';
 import './register-gradients.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  linear,
+  linearParameters,
+  norm,
+  normParameters,
+  type StackSpec,
+  stack,
+  stackParameters,
+} from './definition.js';
+import {
   causalMask,
-  type KVCache,
-  LayerNorm,
-  Linear,
+  createParameters,
+  KVCache,
   lookup,
   lookupWithDenseGradient,
+  type NamedParameter,
   ParameterStore,
-  RMSNorm,
-  Transformer,
+  TfjsOps,
 } from './index.js';
 import { checkGradients } from './testing/index.js';
 
@@ -19,16 +27,33 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-const tinyTransformer = {
+const tinyStack: StackSpec = {
+  prefix: '',
   dim: 8,
   layers: 2,
   heads: 2,
-  mlpRatio: 2,
   activation: 'gelu',
   norm: 'layernorm',
   bias: true,
-  initStd: 0.3,
-} as const;
+};
+
+/** The tfjs executor over a list of parameters. */
+function opsOver(params: readonly NamedParameter[]): TfjsOps {
+  const byName = new Map(params.map((p) => [p.name, p.variable]));
+  return new TfjsOps((name) => byName.get(name)!);
+}
+
+/** A two-layer transformer stack's parameters, and the stack's definition run on them by tfjs. */
+function tinyTransformer(seed: number) {
+  const params = createParameters(stackParameters(tinyStack, 2, 0.3), seed);
+  const ops = opsOver(params);
+  return {
+    params,
+    apply: (x: tf.Tensor3D, caches?: readonly KVCache[]) =>
+      tf.tidy(() => stack(ops, tinyStack, x, { caches }) as tf.Tensor3D),
+    createCaches: () => Array.from({ length: tinyStack.layers }, () => new KVCache()),
+  };
+}
 
 describe('parameters', () => {
   it('names parameters hierarchically and seeds them by name, not by creation order', () => {
@@ -56,24 +81,35 @@ describe('parameters', () => {
 
 describe('linear and norms', () => {
   it('computes x W + b and normalises by hand-checked values', () => {
-    const store = ParameterStore.create(0);
-    const linear = new Linear(store.scope('lin'), { inFeatures: 2, outFeatures: 2, bias: true, std: 1 });
-    linear.weight.assign(
+    const params = createParameters(
+      [
+        ...linearParameters('lin', { from: 2, to: 2, bias: true }, 1, 'transformer'),
+        ...normParameters('layernorm', 'ln', 2),
+        ...normParameters('rmsnorm', 'rms', 2),
+      ],
+      0,
+    );
+    const [weight, bias] = params.map((p) => p.variable);
+    weight!.assign(
       tf.tensor2d([
         [1, 2],
         [3, 4],
       ]),
     );
-    linear.bias!.assign(tf.tensor1d([0.5, -0.5]));
-    expect(linear.apply(tf.tensor3d([[[1, 1]]])).arraySync()).toEqual([[[4.5, 5.5]]]);
+    bias!.assign(tf.tensor1d([0.5, -0.5]));
+    const ops = opsOver(params);
+    expect((linear(ops, 'lin', tf.tensor3d([[[1, 1]]]), true) as tf.Tensor3D).arraySync()).toEqual([
+      [[4.5, 5.5]],
+    ]);
 
-    const ln = new LayerNorm(store.scope('ln'), 2);
-    const normalised = ln.apply(tf.tensor2d([[1, 3]])).dataSync();
+    const normalised = norm(ops, 'layernorm', 'ln', tf.tensor2d([[1, 3]])).dataSync();
     // mean 2, variance 1: (x - 2) / sqrt(1 + 1e-5)
     expect(normalised[0]).toBeCloseTo(-1 / Math.sqrt(1 + 1e-5), 6);
-    const rms = new RMSNorm(store.scope('rms'), 2);
-    expect(rms.apply(tf.tensor2d([[3, 4]])).dataSync()[1]).toBeCloseTo(4 / Math.sqrt(12.5 + 1e-5), 6);
-    tf.dispose(store.parameters().map((p) => p.variable));
+    expect(norm(ops, 'rmsnorm', 'rms', tf.tensor2d([[3, 4]])).dataSync()[1]).toBeCloseTo(
+      4 / Math.sqrt(12.5 + 1e-5),
+      6,
+    );
+    tf.dispose(params.map((p) => p.variable));
   });
 });
 
@@ -86,8 +122,7 @@ describe('causal attention', () => {
   });
 
   it('never lets position t see positions after t', () => {
-    const store = ParameterStore.create(3);
-    const model = new Transformer(store, tinyTransformer);
+    const model = tinyTransformer(3);
     const x = tf.randomNormal([2, 6, 8], 0, 1, 'float32', 5) as tf.Tensor3D;
     const base = model.apply(x).arraySync();
     for (const t of [0, 3, 5]) {
@@ -104,12 +139,11 @@ describe('causal attention', () => {
         }
       }
     }
-    tf.dispose([x, ...store.parameters().map((p) => p.variable)]);
+    tf.dispose([x, ...model.params.map((p) => p.variable)]);
   });
 
   it('gives the same outputs one position at a time with a KV cache as in one pass', () => {
-    const store = ParameterStore.create(4);
-    const model = new Transformer(store, tinyTransformer);
+    const model = tinyTransformer(4);
     const x = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 6) as tf.Tensor3D;
     const full = model.apply(x).arraySync();
     const caches = model.createCaches();
@@ -121,9 +155,7 @@ describe('causal attention', () => {
       [3, 1],
       [4, 1],
     ] as const) {
-      pieces.push(
-        tf.tidy(() => model.apply(tf.slice(x, [0, start, 0], [2, size, 8]), { caches }).arraySync()),
-      );
+      pieces.push(tf.tidy(() => model.apply(tf.slice(x, [0, start, 0], [2, size, 8]), caches).arraySync()));
     }
     const incremental = [0, 1].map((b) => pieces.flatMap((piece) => piece[b]!));
     incremental.forEach((row, b) =>
@@ -131,12 +163,11 @@ describe('causal attention', () => {
     );
     expect(caches[0]!.length).toBe(5);
     caches.forEach((c) => c.dispose());
-    tf.dispose([x, ...store.parameters().map((p) => p.variable)]);
+    tf.dispose([x, ...model.params.map((p) => p.variable)]);
   });
 
   it('leaks no tensors through forward, backward and cached decoding', () => {
-    const store = ParameterStore.create(5);
-    const model = new Transformer(store, tinyTransformer);
+    const model = tinyTransformer(5);
     const x = tf.randomNormal([1, 4, 8]) as tf.Tensor3D;
     const step = () => {
       const { value, grads } = tf.variableGrads(() => tf.mean(model.apply(x)) as tf.Scalar);
@@ -144,7 +175,7 @@ describe('causal attention', () => {
       tf.dispose(Object.values(grads));
       const caches: KVCache[] = model.createCaches();
       tf.tidy(() => {
-        model.apply(tf.slice(x, [0, 0, 0], [1, 1, 8]), { caches });
+        model.apply(tf.slice(x, [0, 0, 0], [1, 1, 8]), caches);
       });
       caches.forEach((c) => c.dispose());
     };
@@ -153,18 +184,17 @@ describe('causal attention', () => {
     step();
     step();
     expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([x, ...store.parameters().map((p) => p.variable)]);
+    tf.dispose([x, ...model.params.map((p) => p.variable)]);
   });
 
   it('has gradients that match finite differences', () => {
-    const store = ParameterStore.create(6);
-    const model = new Transformer(store, tinyTransformer);
+    const model = tinyTransformer(6);
     const x = tf.randomNormal([2, 4, 8], 0, 1, 'float32', 9) as tf.Tensor3D;
     const target = tf.randomNormal([2, 4, 8], 0, 1, 'float32', 10);
     const loss = () => tf.mean(tf.square(tf.sub(model.apply(x), target))) as tf.Scalar;
-    const result = checkGradients(loss, store.parameters(), { probesPerVariable: 2, epsilon: 1e-2 });
+    const result = checkGradients(loss, model.params, { probesPerVariable: 2, epsilon: 1e-2 });
     expect(result.maxRelativeError).toBeLessThan(2e-2);
-    tf.dispose([x, target, ...store.parameters().map((p) => p.variable)]);
+    tf.dispose([x, target, ...model.params.map((p) => p.variable)]);
   });
 });
 

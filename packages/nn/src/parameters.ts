@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Dropout } from './dropout.js';
-import { TfjsOps } from './tfjs-ops.js';
+import type { Initializer, ParameterSpec } from './blocks.js';
+
+export type { Initializer } from './blocks.js';
 
 /** A trainable tensor with the stable hierarchical name checkpoints use. */
 export interface NamedParameter {
@@ -11,11 +12,6 @@ export interface NamedParameter {
   readonly decay: boolean;
 }
 
-export type Initializer =
-  | { readonly kind: 'normal'; readonly std: number }
-  | { readonly kind: 'zeros' }
-  | { readonly kind: 'ones' };
-
 /**
  * Creates the parameters of a model under hierarchical names. Each parameter's initial values
  * come from a seed derived from the model seed and the parameter's name, so initialisation does
@@ -24,43 +20,28 @@ export type Initializer =
 export class ParameterStore {
   private constructor(
     private readonly seed: number,
-    /** The checkpoint name of this view's scope, e.g. `global.layers.0.attn` (empty at the root). */
-    readonly prefix: string,
+    private readonly prefix: string,
     private readonly created: NamedParameter[],
-    private readonly byName: Map<string, tf.Variable>,
   ) {}
 
   static create(seed: number): ParameterStore {
-    return new ParameterStore(seed, '', [], new Map());
+    return new ParameterStore(seed, '', []);
   }
 
   /** A view that creates parameters under `prefix.name`. */
   scope(name: string | number): ParameterStore {
-    return new ParameterStore(this.seed, this.qualify(String(name)), this.created, this.byName);
-  }
-
-  /** The parameter of this full checkpoint name (from any scope of the store). */
-  get(fullName: string): tf.Variable {
-    const variable = this.byName.get(fullName);
-    if (!variable) throw new Error(`no parameter named ${fullName} in this model`);
-    return variable;
-  }
-
-  /** The tfjs executor of the model definition, reading this store's parameters. */
-  ops(dropout?: Dropout): TfjsOps {
-    return new TfjsOps((name) => this.get(name), dropout);
+    return new ParameterStore(this.seed, this.qualify(String(name)), this.created);
   }
 
   add(name: string, shape: number[], init: Initializer, options: { decay: boolean }): tf.Variable {
     const fullName = this.qualify(name);
-    if (this.byName.has(fullName)) {
+    if (this.created.some((p) => p.name === fullName)) {
       throw new Error(`parameter ${fullName} is defined twice`);
     }
     const initial = initialValues(shape, init, seedFor(this.seed, fullName));
     const variable = tf.variable(initial, true);
     initial.dispose();
     this.created.push({ name: fullName, variable, decay: options.decay });
-    this.byName.set(fullName, variable);
     return variable;
   }
 
@@ -72,6 +53,13 @@ export class ParameterStore {
   private qualify(name: string): string {
     return this.prefix === '' ? name : `${this.prefix}.${name}`;
   }
+}
+
+/** The variables of a model definition's parameters (see `ParameterSpec`), each seeded by its name. */
+export function createParameters(specs: readonly ParameterSpec[], seed: number): NamedParameter[] {
+  const store = ParameterStore.create(seed);
+  for (const p of specs) store.add(p.name, [...p.shape], p.init, { decay: p.decay });
+  return store.parameters();
 }
 
 /** Normal initialisation truncated at two standard deviations, as in the paper. */

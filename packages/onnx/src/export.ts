@@ -89,13 +89,6 @@ export function graphFileName(base: string, role: GraphRole): string {
 export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxExport {
   const { base = 'model', weightType = 'float32' } = options;
   const config = model.config;
-  // Stage options added to the model after the exporter (cross-patch attention, ...) fail here by name.
-  const unsupported = config.kind === 'megabyte' ? unsupportedStageOptions(config) : [];
-  if (unsupported.length > 0) {
-    throw new Error(
-      `export: ${unsupported.join(', ')} ${unsupported.length > 1 ? 'are' : 'is'} not covered by the ONNX export yet; export a model without ${unsupported.length > 1 ? 'them' : 'it'}, or score it with tfjs`,
-    );
-  }
   const parameters = new Map(model.parameters().map((p) => [p.name, p.variable]));
   const weights: WeightSource = (name) => {
     const variable = parameters.get(name);
@@ -140,31 +133,6 @@ export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxE
     },
     graphs,
   };
-}
-
-/** The options of patch levels and of the byte level that the graphs implement; off values are fine. */
-const EXPORTED_PATCH_OPTIONS = ['patchSize', 'byteDim', 'layers', 'heads', 'convKernels'];
-const EXPORTED_BYTE_OPTIONS = ['dim', 'layers', 'heads', 'crossPatch'];
-
-/** Level options the graphs would silently leave out (e.g. added to the model after the exporter). */
-function unsupportedStageOptions(config: MegabyteConfig): string[] {
-  return config.levels.flatMap((level, i) => {
-    const stage = levelScope(i, config.levels.length);
-    const known = i === config.levels.length - 1 ? EXPORTED_BYTE_OPTIONS : EXPORTED_PATCH_OPTIONS;
-    return Object.entries(level)
-      .filter(([name, value]) => !known.includes(name) && isOn(value))
-      .map(([name, value]) => `${stage}.${name} (${JSON.stringify(value)})`);
-  });
-}
-
-function isOn(value: unknown): boolean {
-  return !(
-    value === undefined ||
-    value === null ||
-    value === 0 ||
-    value === false ||
-    (Array.isArray(value) && value.length === 0)
-  );
 }
 
 /** Cache tensors' [heads, headDim] and layer count of each decoding graph. */

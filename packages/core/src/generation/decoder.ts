@@ -1,4 +1,6 @@
-import type { KVCache } from '@megabyte/nn';
+import { patchStep } from '@megabyte/global';
+import { byteStep } from '@megabyte/local';
+import { KVCache } from '@megabyte/nn';
 import { PAD_ID } from '@megabyte/patching';
 import * as tf from '@tensorflow/tfjs-core';
 import { idsTensor } from '../byte-model.js';
@@ -62,10 +64,8 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
   constructor(model: MegabyteModel, slide: number | undefined) {
     super(model, slide);
     this.schedule = new PatchSchedule(model.config);
-    this.levels = [...model.patchLevels, model.local].map((level) => ({
-      caches: level.createCaches(),
-      conditioning: undefined,
-    }));
+    const stacks = [...model.spec.patchLevels, model.spec.byteLevel].map((level) => level.stack);
+    this.levels = stacks.map((stack) => ({ caches: layerCaches(stack.layers), conditioning: undefined }));
   }
 
   protected encode(): Promise<tf.Tensor2D> {
@@ -98,13 +98,22 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
   private patchStep(i: number, patches?: Columns, before?: Columns, keepBelow = 0): void {
     const state = this.levels[i]!;
     const below = this.levels[i + 1]!;
+    const { spec } = this.model;
     const conditioning = tf.tidy(() => {
+      const ops = this.model.ops();
       const ids = (columns?: Columns) => columns && this.windowIds(columns.from, columns.to);
-      const out = this.model.patchLevels[i]!.step(state.caches, this.batchSize, ids(patches), {
-        before: ids(before),
-        ...(state.conditioning && { conditioning: state.conditioning }),
-      });
-      return handDown(this.model.ops(), this.model.spec, i, out) as tf.Tensor3D;
+      const cached = state.caches[0]?.length ?? 0;
+      const context = { before: ids(before), conditioning: state.conditioning };
+      const out = patchStep(
+        ops,
+        spec.patchLevels[i]!,
+        state.caches,
+        cached,
+        this.batchSize,
+        ids(patches),
+        context,
+      );
+      return handDown(ops, spec, i, out) as tf.Tensor3D;
     });
     below.conditioning?.dispose();
     below.conditioning = conditioning;
@@ -124,14 +133,21 @@ class MegabyteDecoder extends WindowedDecoder<MegabyteModel> {
           ? tf.zeros([this.batchSize], 'int32')
           : tf.reshape(this.windowIds(previous, previous + 1), [-1])
       ) as tf.Tensor1D;
-      return this.model.local.step(caches, conditioning!, position, ids);
+      return byteStep(
+        this.model.ops(),
+        this.model.spec.byteLevel,
+        caches,
+        conditioning!,
+        position,
+        ids,
+      ) as tf.Tensor2D;
     });
   }
 }
 
 /** The baseline transformer: one KV cache; encoding a window is one pass over all its bytes. */
 class TransformerDecoder extends WindowedDecoder<TransformerModel> {
-  private readonly caches = this.model.transformer.createCaches();
+  private readonly caches = layerCaches(this.model.config.layers);
 
   protected encode(): tf.Tensor2D {
     for (const cache of this.caches) cache.reset();
@@ -183,4 +199,9 @@ class UncachedDecoder extends WindowedDecoder {
   protected selectRows(): void {}
 
   dispose(): void {}
+}
+
+/** One empty KV cache per layer of a stack. */
+function layerCaches(layers: number): KVCache[] {
+  return Array.from({ length: layers }, () => new KVCache());
 }

@@ -1,4 +1,4 @@
-import { convHistory } from '@megabyte/global/definition';
+import { convHistory } from '@megabyte/global';
 import { type MegabyteConfig, patchLevels } from '../config.js';
 import { ModelGeometry } from '../geometry.js';
 import { megabyteSpec } from '../model-definition.js';
