@@ -5,6 +5,7 @@ import {
   type MegabyteConfig,
   type ModelConfig,
   megabyteSpec,
+  validateConfig,
 } from '@megabyte/core/portable';
 import type { WeightSource, WeightType } from './graph-builder.js';
 import {
@@ -88,7 +89,9 @@ export function graphFileName(base: string, role: GraphRole): string {
  */
 export function exportModel(model: AnyModel, options: ExportOptions = {}): OnnxExport {
   const { base = 'model', weightType = 'float32' } = options;
-  const config = model.config;
+  // The graphs are recorded from the definition of the model the config describes: an option the
+  // definition does not know (a hand-made config that skipped validation) is refused by name.
+  const config = validateConfig(model.config);
   const parameters = new Map(model.parameters().map((p) => [p.name, p.variable]));
   const weights: WeightSource = (name) => {
     const variable = parameters.get(name);
