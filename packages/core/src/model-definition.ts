@@ -179,7 +179,7 @@ export function baselineLogits<T, S>(ops: Ops<T, S>, config: TransformerConfig, 
 export function baselineStep<T, S>(
   ops: Ops<T, S>,
   config: TransformerConfig,
-  caches: readonly LayerCache<T>[],
+  caches: readonly LayerCache<T, S>[],
   cached: S | number,
   batch: S | number,
   ids: T | undefined,

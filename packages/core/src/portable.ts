@@ -5,7 +5,7 @@
 // The model definition over `Ops`, which @megabyte/onnx records into graphs.
 export { convHistory, type PatchLevelSpec, patchStep } from '@megabyte/global';
 export { type ByteLevelSpec, byteStep } from '@megabyte/local';
-export type { LayerCache, Ops, StackSpec } from '@megabyte/nn/definition';
+export type { AttentionFrame, LayerCache, Ops, StackSpec } from '@megabyte/nn/definition';
 export * from './checkpoint/index.js';
 export {
   type ByteLevelConfig,

@@ -158,7 +158,7 @@ export function patchLevel<T, S>(ops: Ops<T, S>, level: PatchLevelSpec, ids: T, 
 export function patchStep<T, S>(
   ops: Ops<T, S>,
   level: PatchLevelSpec,
-  caches: readonly LayerCache<T>[],
+  caches: readonly LayerCache<T, S>[],
   cached: S | number,
   batch: S | number,
   ids: T | undefined,

@@ -113,7 +113,7 @@ export function byteLevel<T, S>(
 export function byteStep<T, S>(
   ops: Ops<T, S>,
   level: ByteLevelSpec,
-  caches: readonly LayerCache<T>[],
+  caches: readonly LayerCache<T, S>[],
   conditioning: T,
   position: S | number,
   previous: T,

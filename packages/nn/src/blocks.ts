@@ -1,4 +1,4 @@
-import type { LayerCache, Ops } from './ops.js';
+import type { AttentionFrame, LayerCache, Ops } from './ops.js';
 
 /**
  * The building blocks of both models, defined once over `Ops` (see ops.ts): tfjs runs them, the
@@ -36,7 +36,7 @@ export interface CrossPatch<S> {
 
 export interface StackContext<T, S> {
   /** One cache per layer, for incremental decoding. */
-  readonly caches?: readonly LayerCache<T>[] | undefined;
+  readonly caches?: readonly LayerCache<T, S>[] | undefined;
   /** Training and scoring only, not with caches. */
   readonly crossPatch?: CrossPatch<S> | undefined;
 }
@@ -198,16 +198,35 @@ export function mlp<T, S>(
 }
 
 /**
+ * How every layer of a stack masks its attention: after the positions cached, or with cross-patch
+ * attention after the last r positions of the row before, hidden from rows that start a sequence.
+ * x [B, T, D], the stack's input
+ */
+export function attentionFrame<T, S>(
+  ops: Ops<T, S>,
+  x: T,
+  context: StackContext<T, S>,
+): AttentionFrame<T, S> {
+  const queries = ops.size(x, 1);
+  const cross = context.crossPatch;
+  if (!cross) return { queries, past: context.caches?.[0]?.length ?? 0 };
+  const { positions: r, patchesPerSequence, firstRow = 0 } = cross;
+  const keyMask = ops.sequenceStartMask(x, patchesPerSequence, firstRow, r, ops.plus(queries, r)); // [R, 1, 1, r+T]
+  return { queries, past: r, previousRow: r, keyMask };
+}
+
+/**
  * Causal multi-head self-attention: position t attends to positions <= t, after the positions in
- * `cache` (to which the new keys and values are appended). x [B, T, D] -> [B, T, D]
+ * `cache` (to which the new keys and values are appended), masked as `frame` says.
+ * x [B, T, D] -> [B, T, D]
  */
 export function attention<T, S>(
   ops: Ops<T, S>,
   spec: Pick<StackSpec, 'dim' | 'heads' | 'bias'>,
   prefix: string,
   x: T,
-  cache?: LayerCache<T>,
-  crossPatch?: CrossPatch<S>,
+  frame: AttentionFrame<T, S>,
+  cache?: LayerCache<T, S>,
 ): T {
   const headDim = spec.dim / spec.heads;
   // [B, T, D] -> [B, H, T, Dh]
@@ -220,14 +239,11 @@ export function attention<T, S>(
   let k = heads('wk');
   let v = heads('wv');
   if (cache) ({ keys: k, values: v } = cache.append(k, v)); // [B, H, S+T, Dh]
-  let keyMask: T | undefined;
-  if (crossPatch) {
-    const { positions: r, patchesPerSequence, firstRow = 0 } = crossPatch;
-    k = withPreviousRow(ops, k, spec.heads, headDim, r); // [R, H, r+T, Dh]
-    v = withPreviousRow(ops, v, spec.heads, headDim, r);
-    keyMask = ops.sequenceStartMask(k, patchesPerSequence, firstRow, r); // [R, 1, 1, r+T]
+  if (frame.previousRow) {
+    k = withPreviousRow(ops, k, spec.heads, headDim, frame.previousRow); // [R, H, r+T, Dh]
+    v = withPreviousRow(ops, v, spec.heads, headDim, frame.previousRow);
   }
-  const attended = ops.causalAttention(q, k, v, headDim, keyMask); // [B, H, T, Dh]
+  const attended = ops.causalAttention(q, k, v, headDim, frame); // [B, H, T, Dh]
   const merged = ops.reshape(ops.transpose(attended, [0, 2, 1, 3]), [0, 0, spec.dim]); // [B, T, D]
   return linear(ops, `${prefix}.wo`, merged, spec.bias);
 }
@@ -248,20 +264,21 @@ export function block<T, S>(
   spec: StackSpec,
   prefix: string,
   x: T,
-  cache?: LayerCache<T>,
-  crossPatch?: CrossPatch<S>,
+  frame: AttentionFrame<T, S>,
+  cache?: LayerCache<T, S>,
 ): T {
   const normed = norm(ops, spec.norm, `${prefix}.attn_norm`, x);
-  const attended = ops.add(x, ops.dropout(attention(ops, spec, `${prefix}.attn`, normed, cache, crossPatch)));
+  const attended = ops.add(x, ops.dropout(attention(ops, spec, `${prefix}.attn`, normed, frame, cache)));
   const mlpIn = norm(ops, spec.norm, `${prefix}.mlp_norm`, attended);
   return ops.add(attended, ops.dropout(mlp(ops, spec, `${prefix}.mlp`, mlpIn)));
 }
 
 /** A stack of pre-norm blocks followed by a final norm: [B, T, D] -> [B, T, D]. */
 export function stack<T, S>(ops: Ops<T, S>, spec: StackSpec, x: T, context: StackContext<T, S> = {}): T {
+  const frame = attentionFrame(ops, x, context);
   let h = x;
   for (let i = 0; i < spec.layers; i++) {
-    h = block(ops, spec, scoped(spec.prefix, `layers.${i}`), h, context.caches?.[i], context.crossPatch);
+    h = block(ops, spec, scoped(spec.prefix, `layers.${i}`), h, frame, context.caches?.[i]);
   }
   return norm(ops, spec.norm, scoped(spec.prefix, 'norm'), h);
 }

@@ -3,6 +3,7 @@
 export {
   type Activation,
   attention,
+  attentionFrame,
   block,
   type CrossPatch,
   causalConv,
@@ -24,4 +25,4 @@ export {
   stack,
   stackParameters,
 } from './blocks.js';
-export type { LayerCache, Ops } from './ops.js';
+export type { AttentionFrame, LayerCache, Ops } from './ops.js';

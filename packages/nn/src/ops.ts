@@ -43,17 +43,19 @@ export interface Ops<T, S> {
   layerNorm(x: T, gain: T, bias: T): T;
   rmsNorm(x: T, gain: T): T;
   /**
-   * softmax(q k^T / sqrt(Dh) + mask) v with the causal mask for queries that follow
-   * `keys - queries` earlier positions, plus an optional additive mask of keys per row.
-   * q [B, H, n, Dh], k and v [B, H, S+n, Dh], keyMask [B, 1, 1, S+n] -> [B, H, n, Dh]
+   * softmax(q k^T / sqrt(Dh) + mask) v, masked as `frame` says (the same for every layer of a
+   * stack): the n queries follow `frame.past` earlier keys and see keys up to their own position,
+   * and `frame.keyMask` hides keys from whole rows.
+   * q [B, H, n, Dh], k and v [B, H, past+n, Dh] -> [B, H, n, Dh]
    */
-  causalAttention(q: T, k: T, v: T, headDim: number, keyMask?: T): T;
+  causalAttention(q: T, k: T, v: T, headDim: number, frame: AttentionFrame<T, S>): T;
   /**
-   * The additive key mask of cross-patch attention for keys [R, H, K, Dh] -> [R, 1, 1, K]: -1e9
-   * over the first `hidden` keys of row i if row `firstRow + i` starts a sequence of
-   * `perSequence` rows (and of row 0, which has no row before it here), 0 elsewhere.
+   * The additive key mask of cross-patch attention [R, 1, 1, K] for the R rows of `rows` (any
+   * tensor with rows on axis 0) and `keys` keys: -1e9 over the first `hidden` keys of row i if row
+   * `firstRow + i` starts a sequence of `perSequence` rows (and of row 0, which has no row before
+   * it here), 0 elsewhere.
    */
-  sequenceStartMask(keys: T, perSequence: S | number, firstRow: number, hidden: number): T;
+  sequenceStartMask(rows: T, perSequence: S | number, firstRow: number, hidden: number, keys: S | number): T;
 
   // Layout.
   /** Row lookup: table [V, D], ids [...] -> [..., D] */
@@ -79,6 +81,20 @@ export interface Ops<T, S> {
  * ones are appended and the whole cache comes back (tfjs: @megabyte/nn's KVCache; a graph: the
  * layer's past inputs, whose concatenation becomes its present outputs).
  */
-export interface LayerCache<T> {
+export interface LayerCache<T, S = number> {
+  /** Positions cached before this step. */
+  readonly length: S | number;
   append(keys: T, values: T): { keys: T; values: T };
+}
+
+/** How every attention layer of a stack masks, worked out once per stack (see `attentionFrame`). */
+export interface AttentionFrame<T, S> {
+  /** The new positions n. */
+  readonly queries: S | number;
+  /** Keys before the first new position: cached ones, or the previous patch's with cross-patch attention. */
+  readonly past: S | number;
+  /** Cross-patch attention: positions of the previous row prepended to each row's keys. */
+  readonly previousRow?: number;
+  /** [R, 1, 1, past+n]: keys hidden from whole rows. */
+  readonly keyMask?: T;
 }

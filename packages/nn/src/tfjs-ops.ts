@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Dropout, NO_DROPOUT } from './dropout.js';
 import { lookup } from './embedding.js';
 import { matMul } from './matmul.js';
-import type { Ops } from './ops.js';
+import type { AttentionFrame, Ops } from './ops.js';
 import { causalAttention } from './scaled-dot-product.js';
 
 const NORM_EPSILON = 1e-5;
@@ -103,23 +103,29 @@ export class TfjsOps implements Ops<tf.Tensor, number> {
     k: tf.Tensor,
     v: tf.Tensor,
     _headDim: number,
-    keyMask?: tf.Tensor,
+    frame: AttentionFrame<tf.Tensor, number>,
   ): tf.Tensor {
     return causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, {
-      past: k.shape[2]! - q.shape[2]!,
+      past: frame.past,
       dropout: this.dropoutMasks,
-      keyMask: keyMask as tf.Tensor4D | undefined,
+      keyMask: frame.keyMask as tf.Tensor4D | undefined,
     });
   }
 
-  sequenceStartMask(keys: tf.Tensor, perSequence: number, firstRow: number, hidden: number): tf.Tensor {
-    const [rows, , width] = keys.shape as [number, number, number];
-    const mask = new Float32Array(rows * width);
+  sequenceStartMask(
+    rowsLike: tf.Tensor,
+    perSequence: number,
+    firstRow: number,
+    hidden: number,
+    keys: number,
+  ): tf.Tensor {
+    const rows = rowsLike.shape[0]!;
+    const mask = new Float32Array(rows * keys);
     for (let row = 0; row < rows; row++) {
       if (row === 0 || (firstRow + row) % perSequence === 0)
-        mask.fill(MASKED, row * width, row * width + hidden);
+        mask.fill(MASKED, row * keys, row * keys + hidden);
     }
-    return tf.tensor4d(mask, [rows, 1, 1, width]);
+    return tf.tensor4d(mask, [rows, 1, 1, keys]);
   }
 
   gather(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {

@@ -1,4 +1,4 @@
-import type { LayerCache, Ops } from '@megabyte/core/portable';
+import type { AttentionFrame, LayerCache, Ops } from '@megabyte/core/portable';
 import type { GraphBuilder } from './graph-builder.js';
 import type { ValueInfoDef } from './onnx-proto.js';
 
@@ -14,6 +14,8 @@ const INT64 = 7;
  * where the config fixes it (turned into a constant on use).
  */
 export class GraphOps implements Ops<string, string> {
+  private readonly masks = new Map<string, string>();
+
   constructor(private readonly g: GraphBuilder) {}
 
   weight(name: string): string {
@@ -92,19 +94,30 @@ export class GraphOps implements Ops<string, string> {
     return this.g.mul(this.g.mul(x, scale), gain);
   }
 
-  causalAttention(q: string, k: string, v: string, headDim: number, keyMask?: string): string {
+  causalAttention(
+    q: string,
+    k: string,
+    v: string,
+    headDim: number,
+    frame: AttentionFrame<string, string>,
+  ): string {
     const g = this.g;
     const scores = g.mul(g.matMul(q, g.transpose(k, [0, 1, 3, 2])), g.float(1 / Math.sqrt(headDim))); // [B, H, n, S+n]
-    const fresh = g.shape(q, 2, 3);
-    let masked = g.add(scores, this.causalMask(fresh, g.op('Sub', [g.shape(k, 2, 3), fresh])));
-    if (keyMask) masked = g.add(masked, keyMask);
+    let masked = g.add(scores, this.causalMask(this.dim(frame.queries), this.dim(frame.past)));
+    if (frame.keyMask) masked = g.add(masked, frame.keyMask);
     return g.matMul(g.op('Softmax', [masked], { axis: { int: -1 } }), v);
   }
 
-  sequenceStartMask(keys: string, perSequence: string | number, firstRow: number, hidden: number): string {
+  sequenceStartMask(
+    rowsLike: string,
+    perSequence: string | number,
+    firstRow: number,
+    hidden: number,
+    keys: string | number,
+  ): string {
     if (firstRow !== 0) throw new Error('graph ops: cross-patch rows start at a sequence in a graph');
     const g = this.g;
-    const rows = g.shape(keys, 0, 1);
+    const rows = g.shape(rowsLike, 0, 1);
     const perRow = typeof perSequence === 'number' ? g.ints([perSequence]) : perSequence;
     const sequences = g.op('Div', [rows, perRow]);
     // 1 at the first patch of each sequence, 0 elsewhere: [R/K, K] -> [R, 1, 1, 1]
@@ -117,7 +130,7 @@ export class GraphOps implements Ops<string, string> {
     );
     const hiddenRows = g.mul(g.reshape(first, [-1, 1, 1, 1]), g.float(-MASKED));
     const expanded = g.op('Expand', [hiddenRows, g.ints([1, 1, 1, hidden])]); // [R, 1, 1, hidden]
-    const rest = g.op('Sub', [g.shape(keys, 2, 3), g.ints([hidden])]);
+    const rest = this.minus(keys, hidden);
     return g.op('Pad', [expanded, g.concat([g.ints([0, 0, 0, 0, 0, 0, 0]), rest], 0)]); // [R, 1, 1, r+n]
   }
 
@@ -162,11 +175,29 @@ export class GraphOps implements Ops<string, string> {
     return this.g.op('Where', [this.g.op('Equal', [p, this.g.ints([0])]), atStart, elsewhere]);
   }
 
-  /** [n, S + n] additive mask: query i sees keys j <= S + i. `fresh` (n) and `cached` (S) are int64 [1]. */
+  /**
+   * [n, S + n] additive mask: query i sees keys j <= S + i. `fresh` (n) and `cached` (S) are int64
+   * [1]. Made once per pair: every layer of a stack shares its frame, so its mask.
+   */
   private causalMask(fresh: string, cached: string): string {
+    const key = `${fresh}|${cached}`;
+    let mask = this.masks.get(key);
+    if (mask === undefined) {
+      mask = this.buildCausalMask(fresh, cached);
+      this.masks.set(key, mask);
+    }
+    return mask;
+  }
+
+  private buildCausalMask(fresh: string, cached: string): string {
     const ones = this.filled(this.g.concat([fresh, this.g.add(cached, fresh)], 0), 1);
     const lower = this.g.op('Trilu', [ones, this.g.reshape(cached, [])], { upper: { int: 0 } });
     return this.g.mul(this.g.op('Sub', [lower, this.g.float(1)]), this.g.float(MASKED));
+  }
+
+  /** A size as an int64 [1] value. */
+  private dim(size: string | number): string {
+    return typeof size === 'number' ? this.g.ints([size]) : size;
   }
 
   /** A float32 tensor of the given (int64 1-D) shape, every element `value`. */
@@ -192,14 +223,21 @@ export class GraphOps implements Ops<string, string> {
  * One layer's KV cache in a decoding graph: `past_key_i` / `past_value_i` inputs [B, H, S, Dh];
  * the concatenation with the new keys and values becomes the `present_*` outputs.
  */
-export class GraphCache implements LayerCache<string> {
+export class GraphCache implements LayerCache<string, string> {
   present: { keys: string; values: string } | undefined;
+  private cached: string | undefined;
 
   constructor(
     private readonly g: GraphBuilder,
     readonly pastKeys: string,
     readonly pastValues: string,
   ) {}
+
+  /** S, from the past keys' shape. */
+  get length(): string {
+    this.cached ??= this.g.shape(this.pastKeys, 2, 3);
+    return this.cached;
+  }
 
   append(keys: string, values: string): { keys: string; values: string } {
     this.present = {
