@@ -49,7 +49,7 @@ describe('the levels form', () => {
       /levels\[1\]\.kernels: not an option of a patch level \(its options: patchSize, byteDim, layers, heads, convKernels\)/,
     );
     expect(problemsOf({ ...config, levels: [global, middle, { ...local, crosspatch: 2 }] })).toMatch(
-      /levels\[2\]\.crosspatch: not an option of the byte level \(its options: dim, layers, heads, crossPatch\)/,
+      /levels\[2\]\.crosspatch: not an option of the byte level \(its options: dim, layers, heads, crossPatch, rotary\)/,
     );
     expect(problemsOf({ ...threeLevelLegacy, local: { ...threeLevelLegacy.local, cross: 1 } })).toMatch(
       /local\.cross: not an option of the byte level/,
@@ -74,6 +74,20 @@ describe('the levels form', () => {
     expect(problemsOf({ ...config, levels: [global, { ...middle, convKernels: [3] }, local] })).toMatch(
       /levels\[1\]\.convKernels: only the outermost level has the convolutional patch encoder/,
     );
+  });
+
+  it('names a rotary option that is not a boolean or a head width that has no pairs to turn', () => {
+    const config = validateConfig(threeLevelLegacy) as MegabyteConfig;
+    const [global, middle, local] = config.levels;
+    expect(problemsOf({ ...config, levels: [global, middle, { ...local, rotary: 'yes' }] })).toMatch(
+      /levels\[2\]\.rotary: expected true or false, got "yes"/,
+    );
+    expect(
+      problemsOf({ ...config, levels: [global, middle, { dim: 12, layers: 1, heads: 4, rotary: true }] }),
+    ).toMatch(
+      /levels\[2\]\.rotary: rotary embeddings turn pairs of a head's 3 dimensions; make dim \/ heads even/,
+    );
+    expect(problemsOf({ ...config, levels: [global, middle, { ...local, rotary: true }] })).toBe('');
   });
 
   it('rejects a list that is not one, too short, or given beside the legacy fields', () => {

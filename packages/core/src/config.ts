@@ -50,6 +50,12 @@ export interface ByteLevelConfig extends StageConfig {
    * positions of the previous patch. 0 or absent: off.
    */
   readonly crossPatch?: number;
+  /**
+   * Rotary position embeddings (RoPE) in the byte level's attention, as the paper's cross-patch
+   * attention has them: queries and keys are turned by their positions, so a key of the previous
+   * patch sits before the patch instead of sharing a position with one of its bytes. Off when absent.
+   */
+  readonly rotary?: boolean;
 }
 
 export type LevelConfig = PatchLevelConfig | ByteLevelConfig;
@@ -331,6 +337,15 @@ export function validateConfig(input: unknown): ModelConfig {
         (cross as number) > above
       )
         problems.push(`${path}.crossPatch: ${cross} is more than the local patch of ${above} bytes`);
+      if (fields.rotary !== undefined && typeof fields.rotary !== 'boolean')
+        problems.push(`${path}.rotary: expected true or false, got ${describe(fields.rotary)}`);
+      if (fields.rotary === true && typeof fields.dim === 'number' && typeof fields.heads === 'number') {
+        const headDim = fields.dim / fields.heads;
+        if (headDim % 2 !== 0)
+          problems.push(
+            `${path}.rotary: rotary embeddings turn pairs of a head's ${headDim} dimensions; make dim / heads even`,
+          );
+      }
       return;
     }
     const patchSize = fields.patchSize;
@@ -392,7 +407,7 @@ function withinLimits(
 }
 
 const PATCH_LEVEL_OPTIONS = ['patchSize', 'byteDim', 'layers', 'heads', 'convKernels'];
-const BYTE_LEVEL_OPTIONS = ['dim', 'layers', 'heads', 'crossPatch'];
+const BYTE_LEVEL_OPTIONS = ['dim', 'layers', 'heads', 'crossPatch', 'rotary'];
 /** In the legacy form the global level's patch size sits at the top, and only it has convolutions. */
 const LEGACY_GLOBAL_OPTIONS = ['byteDim', 'layers', 'heads', 'convKernels'];
 const LEGACY_MIDDLE_OPTIONS = ['patchSize', 'byteDim', 'layers', 'heads'];

@@ -58,6 +58,9 @@ export function megabyteSpec(config: MegabyteConfig): MegabyteSpec {
     return spec;
   });
   const bytes = byteLevel(config);
+  const crossPatch = bytes.crossPatch ?? 0;
+  // A byte-level step sees its patch and, with cross-patch attention, the end of the one before.
+  const rotary = bytes.rotary ? { positions: crossPatch + above!.patchSize } : undefined;
   return {
     patchLevels: patch,
     byteLevel: {
@@ -66,8 +69,8 @@ export function megabyteSpec(config: MegabyteConfig): MegabyteSpec {
       aboveByteDim: above!.byteDim,
       vocabSize: config.vocabSize,
       tieHead: config.tieHead,
-      crossPatch: bytes.crossPatch ?? 0,
-      stack: stackOf(levelScope(count - 1, count), bytes.dim, bytes),
+      crossPatch,
+      stack: { ...stackOf(levelScope(count - 1, count), bytes.dim, bytes), rotary },
     },
   };
 }

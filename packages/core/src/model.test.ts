@@ -42,6 +42,11 @@ const microCrossPatch = microMegabyteConfig({
   initStd: 0.5,
   local: { dim: 8, layers: 2, heads: 2, crossPatch: 2 },
 });
+// Rotary position embeddings in the local attention, with cross-patch attention as in the paper.
+const microRotary = microMegabyteConfig({
+  initStd: 0.5,
+  local: { dim: 8, layers: 2, heads: 2, crossPatch: 2, rotary: true },
+});
 // Four levels, down to local patches of 2 bytes.
 const microFourLevel = microMegabyteConfig({
   initStd: 0.5,
@@ -174,6 +179,7 @@ describe.each([
   ['MEGABYTE, four levels', microFourLevel],
   ['MEGABYTE with a convolutional patch encoder', microConvolutional],
   ['MEGABYTE with cross-patch attention', microCrossPatch],
+  ['MEGABYTE with cross-patch attention and rotary embeddings', microRotary],
   ['baseline transformer', microTransformer],
 ] as const)('%s', (_, config) => {
   it('matches a forward pass computed from the equations in plain JavaScript', () => {

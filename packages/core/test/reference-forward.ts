@@ -99,10 +99,17 @@ function megabyte(config: LegacyMegabyteConfig, get: Getter, vector: VectorGette
       return add(add(projected, previous), localPositions[p]!);
     });
     const record: Matrix[] = [];
-    const localOut = stack(config, get, vector, 'local', config.local.layers, config.local.heads, localIn, {
-      before: previousPatch,
-      record,
-    });
+    const localOut = stack(
+      config,
+      get,
+      vector,
+      'local',
+      config.local.layers,
+      config.local.heads,
+      localIn,
+      { before: previousPatch, record },
+      config.local.rotary === true,
+    );
     const keep = config.local.crossPatch ?? 0;
     previousPatch = keep > 0 ? record.map((rows) => rows.slice(-keep)) : undefined;
     return head(config, get, 'local', localOut);
@@ -141,6 +148,7 @@ function stack(
   heads: number,
   x: Matrix,
   crossPatch?: { readonly before: Matrix[] | undefined; readonly record: Matrix[] },
+  rotary = false,
 ): Matrix {
   const name = (n: string) => (prefix ? `${prefix}.${n}` : n);
   const norm = (h: Matrix, n: string) =>
@@ -158,7 +166,7 @@ function stack(
     const input = norm(h, `${at}.attn_norm`);
     // Cross-patch attention: keys and values also from the previous patch's last positions.
     crossPatch?.record.push(input);
-    const a = attention(get, name(`${at}.attn`), input, heads, config.bias, crossPatch?.before?.[l]);
+    const a = attention(get, name(`${at}.attn`), input, heads, config.bias, crossPatch?.before?.[l], rotary);
     h = h.map((row, t) => add(row, a[t]!));
     const up = linear(get, name(`${at}.mlp.up`), norm(h, `${at}.mlp_norm`), config.bias).map((row) =>
       row.map((v) => (config.activation === 'gelu' ? gelu(v) : Math.max(0, v))),
@@ -176,6 +184,7 @@ function attention(
   heads: number,
   bias: boolean,
   before: Matrix = [],
+  rotary = false,
 ): Matrix {
   const q = linear(get, `${prefix}.wq`, x, bias);
   const k = linear(get, `${prefix}.wk`, [...before, ...x], bias);
@@ -186,10 +195,12 @@ function attention(
   const out: Matrix = x.map(() => Array(dim).fill(0));
   for (let head = 0; head < heads; head++) {
     const cols = (row: number[]) => row.slice(head * dh, (head + 1) * dh);
+    // RoPE: the earlier patch's keys first, so key s sits at position s and query t at seen + t.
+    const turn = (vector: number[], position: number) => (rotary ? turnPairs(vector, position) : vector);
     for (let t = 0; t < x.length; t++) {
       const scores = Array.from(
         { length: seen + t + 1 },
-        (_, s) => dot(cols(q[t]!), cols(k[s]!)) / Math.sqrt(dh),
+        (_, s) => dot(turn(cols(q[t]!), seen + t), turn(cols(k[s]!), s)) / Math.sqrt(dh),
       );
       const max = Math.max(...scores);
       const exp = scores.map((s) => Math.exp(s - max));
@@ -203,6 +214,18 @@ function attention(
     }
   }
   return linear(get, `${prefix}.wo`, out, bias);
+}
+
+/** Rotary embedding of one head's vector: pair (2i, 2i+1) turned by position * 10000^(-2i/d). */
+function turnPairs(vector: number[], position: number): number[] {
+  const out = [...vector];
+  for (let i = 0; i + 1 < vector.length; i += 2) {
+    const angle = position / 10000 ** (i / vector.length);
+    const [a, b] = [vector[i]!, vector[i + 1]!];
+    out[i] = a * Math.cos(angle) - b * Math.sin(angle);
+    out[i + 1] = a * Math.sin(angle) + b * Math.cos(angle);
+  }
+  return out;
 }
 
 function linear(get: Getter, prefix: string, x: Matrix, bias: boolean): Matrix {

@@ -20,6 +20,8 @@ export interface StackSpec {
   readonly activation: Activation;
   readonly norm: NormKind;
   readonly bias: boolean;
+  /** Rotary position embeddings in the attention (see `rotate`), over at most `positions` keys. */
+  readonly rotary?: { readonly positions: number } | undefined;
 }
 
 /**
@@ -222,7 +224,7 @@ export function attentionFrame<T, S>(
  */
 export function attention<T, S>(
   ops: Ops<T, S>,
-  spec: Pick<StackSpec, 'dim' | 'heads' | 'bias'>,
+  spec: Pick<StackSpec, 'dim' | 'heads' | 'bias' | 'rotary'>,
   prefix: string,
   x: T,
   frame: AttentionFrame<T, S>,
@@ -235,7 +237,7 @@ export function attention<T, S>(
       ops.reshape(linear(ops, `${prefix}.${name}`, x, spec.bias), [0, 0, spec.heads, headDim]),
       [0, 2, 1, 3],
     );
-  const q = heads('wq');
+  let q = heads('wq');
   let k = heads('wk');
   let v = heads('wv');
   if (cache) ({ keys: k, values: v } = cache.append(k, v)); // [B, H, S+T, Dh]
@@ -243,9 +245,47 @@ export function attention<T, S>(
     k = withPreviousRow(ops, k, spec.heads, headDim, frame.previousRow); // [R, H, r+T, Dh]
     v = withPreviousRow(ops, v, spec.heads, headDim, frame.previousRow);
   }
+  if (spec.rotary) {
+    // Keys (cached ones too: caches hold them unturned) sit at 0..S+T-1 and queries at S..: a key of
+    // the previous patch is then r - j positions before the patch, not at one of its positions.
+    q = rotate(ops, q, frame.past, headDim, spec.rotary.positions);
+    k = rotate(ops, k, 0, headDim, spec.rotary.positions);
+  }
   const attended = ops.causalAttention(q, k, v, headDim, frame); // [B, H, T, Dh]
   const merged = ops.reshape(ops.transpose(attended, [0, 2, 1, 3]), [0, 0, spec.dim]); // [B, T, D]
   return linear(ops, `${prefix}.wo`, merged, spec.bias);
+}
+
+const ROTARY_BASE = 10000;
+
+/**
+ * RoPE (Su et al. 2021): x [B, H, n, Dh] at positions first..first+n-1, each pair (x[2i], x[2i+1])
+ * turned by the angle position * 10000^(-2i/Dh), so that a turned query and key score by the
+ * difference of their positions. The angles of positions 0..count-1 are a constant table,
+ * computed in float64 as in the PyTorch twin.
+ */
+export function rotate<T, S>(ops: Ops<T, S>, x: T, first: S | number, headDim: number, count: number): T {
+  const pairs = headDim / 2;
+  const cos = new Float32Array(count * pairs);
+  const sin = new Float32Array(count * pairs);
+  for (let position = 0; position < count; position++) {
+    for (let i = 0; i < pairs; i++) {
+      const angle = position * ROTARY_BASE ** (-(2 * i) / headDim);
+      cos[position * pairs + i] = Math.cos(angle);
+      sin[position * pairs + i] = Math.sin(angle);
+    }
+  }
+  const end = ops.plus(first, ops.size(x, 2));
+  const table = (values: Float32Array) => ops.slice(ops.constant(values, [count, pairs, 1]), 0, first, end); // [n, Dh/2, 1]
+  const [c, s] = [table(cos), table(sin)];
+  const split = ops.reshape(x, [0, 0, 0, pairs, 2]); // [B, H, n, Dh/2, 2]
+  const even = ops.slice(split, 4, 0, 1);
+  const odd = ops.slice(split, 4, 1, 2);
+  const turned = ops.concat(
+    [ops.add(ops.mul(even, c), ops.mul(ops.mul(odd, s), -1)), ops.add(ops.mul(even, s), ops.mul(odd, c))],
+    4,
+  );
+  return ops.reshape(turned, [0, 0, 0, headDim]);
 }
 
 /**

@@ -19,6 +19,7 @@ export {
   normParameters,
   outputHead,
   type ParameterSpec,
+  rotate,
   type StackContext,
   type StackSpec,
   scoped,

@@ -70,6 +70,8 @@ export interface Ops<T, S> {
   padFront(x: T, before: number): T;
   /** Zeros of a shape fixed by the config. */
   zeros(shape: readonly number[]): T;
+  /** A float32 constant, row-major, of a shape fixed by the config. */
+  constant(values: Float32Array, shape: readonly number[]): T;
   /** vector [W] -> [rows, 1, W] */
   repeatRows(vector: T, rows: S | number): T;
   /** `atStart` where `position` is 0, else `elsewhere` (same shape). */

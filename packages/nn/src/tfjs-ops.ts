@@ -172,6 +172,10 @@ export class TfjsOps implements Ops<tf.Tensor, number> {
     return tf.zeros([...shape]);
   }
 
+  constant(values: Float32Array, shape: readonly number[]): tf.Tensor {
+    return tf.tensor(values, [...shape], 'float32');
+  }
+
   repeatRows(vector: tf.Tensor, rows: number): tf.Tensor {
     return tf.tile(tf.reshape(vector, [1, 1, vector.size]), [rows, 1, 1]);
   }

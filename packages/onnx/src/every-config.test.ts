@@ -62,6 +62,10 @@ const CONFIGS: Record<string, ModelConfigInput> = {
     middle: [{ patchSize: 4, byteDim: 4, layers: 1, heads: 2 }],
     local: { dim: 8, layers: 2, heads: 2, crossPatch: 3 },
   }),
+  'cross-patch, rotary': microMegabyteConfig({
+    initStd: 0.5,
+    local: { dim: 8, layers: 2, heads: 2, crossPatch: 2, rotary: true },
+  }),
   'conv encoder': microMegabyteConfig({
     initStd: 0.5,
     global: { byteDim: 4, layers: 1, heads: 2, convKernels: [3, 5] },

@@ -94,6 +94,11 @@ export class GraphBuilder {
     return this.constant('int64', [], BigInt64Array.of(BigInt(value)));
   }
 
+  /** A float32 constant of the given shape (deduplicated by value). */
+  tensor(values: Float32Array, shape: readonly number[]): string {
+    return this.constant('float32', [...shape], values);
+  }
+
   /** A 0-D float32 constant. */
   float(value: number): string {
     return this.constant('float32', [], Float32Array.of(value));

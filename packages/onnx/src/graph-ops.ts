@@ -162,6 +162,10 @@ export class GraphOps implements Ops<string, string> {
     return this.filled(this.g.ints(shape), 0);
   }
 
+  constant(values: Float32Array, shape: readonly number[]): string {
+    return this.g.tensor(values, shape);
+  }
+
   repeatRows(vector: string, rows: string | number): string {
     const count = typeof rows === 'number' ? this.g.ints([rows]) : rows;
     return this.g.op('Expand', [

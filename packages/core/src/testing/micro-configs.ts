@@ -69,6 +69,10 @@ export function graphOptionConfigs(initStd: number = COMMON.initStd): Record<str
       middle: [{ patchSize: 4, byteDim: 4, layers: 1, heads: 2 }],
       local: { dim: 8, layers: 2, heads: 2, crossPatch: 2 },
     }),
+    'cross-patch, rotary': microMegabyteConfig({
+      initStd,
+      local: { dim: 8, layers: 2, heads: 2, crossPatch: 2, rotary: true },
+    }),
     transformer: microTransformerConfig({ initStd, layers: 2 }),
   };
 }
