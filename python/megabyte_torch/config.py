@@ -33,7 +33,7 @@ COMMON_KEYS = {"kind", "contextLength", "formatVersion", *COMMON_DEFAULTS}
 MEGABYTE_KEYS = COMMON_KEYS | {"levels", "patchSize", "global", "middle", "local"}
 TRANSFORMER_KEYS = COMMON_KEYS | {"dim", "layers", "heads"}
 PATCH_LEVEL_KEYS = {"patchSize", "byteDim", "layers", "heads", "convKernels"}
-BYTE_LEVEL_KEYS = {"dim", "layers", "heads", "crossPatch"}
+BYTE_LEVEL_KEYS = {"dim", "layers", "heads", "crossPatch", "rotary"}
 
 
 class ConfigError(ValueError):
@@ -67,6 +67,9 @@ class ByteLevel:
     layers: int
     heads: int
     cross_patch: int = 0
+    # Rotary position embeddings in the local attention (megabyte_torch only, being measured: see
+    # bench_rotary.py). Absent or false: learned absolute positions only, as megabyte-ts has.
+    rotary: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class ModelConfig:
         local = {"dim": self.byte_level.dim, "layers": self.byte_level.layers, "heads": self.byte_level.heads}
         if self.byte_level.cross_patch:
             local["crossPatch"] = self.byte_level.cross_patch
+        if self.byte_level.rotary:
+            local["rotary"] = True
         patch_levels = []
         for level in self.patch_levels:
             entry: dict[str, Any] = {"patchSize": level.patch_size, "byteDim": level.byte_dim,
@@ -325,9 +330,17 @@ def _check_levels(levels: list[tuple[str, dict[str, Any]]], context_length: int,
     cross = local.get("crossPatch", 0)
     if check.integer(f"{path}.crossPatch", cross, 0) and int(cross) > above:
         check.problems.append(f"{path}.crossPatch: {cross} is more than the local patch of {above} bytes")
+    rotary = local.get("rotary", False)
+    if not isinstance(rotary, bool):
+        check.problems.append(f"{path}.rotary: expected true or false, got {_describe(rotary)}")
+    elif rotary and not check.problems and int(local["dim"]) // int(local["heads"]) % 2:
+        check.problems.append(
+            f"{path}.rotary: rotary embeddings turn pairs of a head's {int(local['dim']) // int(local['heads'])} "
+            "dimensions, which must be even: change dim or heads")
     if check.problems:
         return (), ByteLevel(0, 0, 0)
-    return tuple(patch_levels), ByteLevel(int(local["dim"]), int(local["layers"]), int(local["heads"]), int(cross))
+    return tuple(patch_levels), ByteLevel(int(local["dim"]), int(local["layers"]), int(local["heads"]), int(cross),
+                                          rotary)
 
 
 def hidden_dim(dim: int, mlp_ratio: float) -> int:

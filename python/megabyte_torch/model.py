@@ -7,6 +7,10 @@ level (`global.layers.0.attn.wq.weight`, `local.norm.weight`). What must match b
 meaning: concatenating patch embedder, the global shift behind a learned pad patch, the local shift
 behind a learned pad vector, pre-norm blocks with norm epsilon 1e-5, GELU in its tanh form, and
 cross-patch attention that hides the previous patch from a sequence's first patch.
+
+One option exists here only, to be measured before megabyte-ts adopts it (`bench_rotary.py`):
+the byte level's `rotary`, rotary position embeddings in the local model's attention, as the
+paper's cross-patch attention has them. megabyte-ts refuses such a config by name.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from torch import nn
 from .config import PAD_ID, ModelConfig, PatchLevel, hidden_dim
 
 NORM_EPSILON = 1e-5
+ROTARY_BASE = 10000.0
 _SDPA = getattr(F, "scaled_dot_product_attention", None)
 
 
@@ -98,11 +103,29 @@ class CausalConv(nn.Module):
         return out.transpose(1, 2)
 
 
+@functools.lru_cache(maxsize=64)
+def rotary_angles(first: int, count: int, head_dim: int, dtype: torch.dtype,
+                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin [count, Dh/2] of positions first..first+count-1 times base^(-2i/Dh), pair i."""
+    frequencies = ROTARY_BASE ** (-torch.arange(0, head_dim, 2, dtype=torch.float64, device=device) / head_dim)
+    angles = torch.arange(first, first + count, dtype=torch.float64, device=device)[:, None] * frequencies
+    return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def rotate(x: torch.Tensor, first: int) -> torch.Tensor:
+    """RoPE (Su et al. 2021): x [B, H, S, Dh] at positions first..first+S-1, each pair (x[2i], x[2i+1])
+    turned by position * base^(-2i/Dh). A rotated query and key score by their positions' difference."""
+    cos, sin = rotary_angles(first, x.shape[2], x.shape[3], x.dtype, x.device)
+    even, odd = x[..., 0::2], x[..., 1::2]
+    return torch.stack([even * cos - odd * sin, even * sin + odd * cos], -1).flatten(-2)
+
+
 class Attention(nn.Module):
-    def __init__(self, dim: int, heads: int, bias: bool, std: float, output_std: float):
+    def __init__(self, dim: int, heads: int, bias: bool, std: float, output_std: float, rotary: bool = False):
         super().__init__()
         self.heads = heads
         self.head_dim = dim // heads
+        self.rotary = rotary
         self.wq = Linear(dim, dim, bias, std)
         self.wk = Linear(dim, dim, bias, std)
         self.wv = Linear(dim, dim, bias, std)
@@ -124,6 +147,10 @@ class Attention(nn.Module):
         if cross is not None:
             k, v, key_mask = cross.with_previous_row(k, v)  # [R, H, r+T, Dh]
             past = cross.positions
+        if self.rotary:
+            # Keys (cached ones too: caches hold them unrotated) sit at 0..S-1 and queries at past..,
+            # so a key of the previous patch is r - j bytes before the patch, never at a patch position.
+            q, k = rotate(q, past), rotate(k, 0)
         out = causal_attention(q, k, v, past, key_mask, dropout)
         return self.wo(out.transpose(1, 2).reshape(batch, length, dim))
 
@@ -208,12 +235,12 @@ class Mlp(nn.Module):
 class Block(nn.Module):
     """Pre-norm block: x + attn(norm(x)), then x + mlp(norm(x))."""
 
-    def __init__(self, config: ModelConfig, dim: int, heads: int, layers: int):
+    def __init__(self, config: ModelConfig, dim: int, heads: int, layers: int, rotary: bool = False):
         super().__init__()
         std = config.init_std
         output_std = std / math.sqrt(2 * layers)
         self.attn_norm = make_norm(config.norm, dim)
-        self.attn = Attention(dim, heads, config.bias, std, output_std)
+        self.attn = Attention(dim, heads, config.bias, std, output_std, rotary)
         self.mlp_norm = make_norm(config.norm, dim)
         self.mlp = Mlp(dim, hidden_dim(dim, config.mlp_ratio), config.activation, config.bias, std, output_std)
 
@@ -225,8 +252,8 @@ class Block(nn.Module):
 class Stack(nn.Module):
     """A level's transformer: its blocks under `layers.<i>` and its final norm under `norm`."""
 
-    def init_stack(self, config: ModelConfig, dim: int, heads: int, layers: int) -> None:
-        self.layers = nn.ModuleList(Block(config, dim, heads, layers) for _ in range(layers))
+    def init_stack(self, config: ModelConfig, dim: int, heads: int, layers: int, rotary: bool = False) -> None:
+        self.layers = nn.ModuleList(Block(config, dim, heads, layers, rotary) for _ in range(layers))
         self.norm = make_norm(config.norm, dim)
         self.dropout_rate = config.dropout
 
@@ -310,7 +337,7 @@ class LocalModel(Stack):
         self.embed.bytes = Embedding(config.vocab_size, level.dim, std)
         self.embed.positions = _normal([patch_size, level.dim], std)
         self.pad = _normal([level.dim], std)
-        self.init_stack(config, level.dim, level.heads, level.layers)
+        self.init_stack(config, level.dim, level.heads, level.layers, level.rotary)
         if not config.tie_head:
             self.head = Linear(level.dim, config.vocab_size, False, std)
 

@@ -63,12 +63,12 @@ def test_float16_and_bfloat16_weights_load_widened(tmp_path):
 def test_an_unknown_option_is_named(tmp_path):
     directory = copy_fixture("cross-patch", tmp_path)
     config = json.loads((directory / "config.json").read_text())
-    config["local"]["rotary"] = True
+    config["local"]["alibi"] = True
     config["sparsity"] = 0.5
     (directory / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError) as error:
         load_checkpoint(str(directory))
-    assert "local.rotary: unknown option" in str(error.value)
+    assert "local.alibi: unknown option" in str(error.value)
     assert "sparsity: unknown option" in str(error.value)
 
 
