@@ -129,9 +129,10 @@ def test_the_benchmark_trains_each_variant_from_the_same_weights_and_writes_its_
     assert main(["--data", str(text), "--steps", "2", "--batch", "2", "--warmup", "1", "--eval-windows", "1",
                  "--json", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert [r["variant"] for r in result["runs"]] == ["no cross-patch", "cross-patch", "cross-patch rotary"]
-    assert [r["config"]["levels"][-1].get("rotary", False) for r in result["runs"]] == [False, False, True]
-    assert [r["config"]["levels"][-1].get("crossPatch", 0) for r in result["runs"]] == [0, 4, 4]
+    assert [r["variant"] for r in result["runs"]] == ["no cross-patch", "cross-patch", "cross-patch rotary",
+                                                      "rotary only"]
+    assert [r["config"]["levels"][-1].get("rotary", False) for r in result["runs"]] == [False, False, True, True]
+    assert [r["config"]["levels"][-1].get("crossPatch", 0) for r in result["runs"]] == [0, 4, 4, 0]
     assert all(0 < r["heldOutBitsPerByte"] < 9 for r in result["runs"])
     assert "cross-patch rotary" in capsys.readouterr().out.split("held-out bits per byte")[-1]
     # No variant adds a parameter, so the seed gives each the same initial weights.
