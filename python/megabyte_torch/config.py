@@ -67,8 +67,8 @@ class ByteLevel:
     layers: int
     heads: int
     cross_patch: int = 0
-    # Rotary position embeddings in the local attention (megabyte_torch only, being measured: see
-    # bench_rotary.py). Absent or false: learned absolute positions only, as megabyte-ts has.
+    # Rotary position embeddings in the local attention (see bench_rotary.py for what they change).
+    # Absent or false: learned absolute positions only.
     rotary: bool = False
 
 

@@ -8,9 +8,9 @@ meaning: concatenating patch embedder, the global shift behind a learned pad pat
 behind a learned pad vector, pre-norm blocks with norm epsilon 1e-5, GELU in its tanh form, and
 cross-patch attention that hides the previous patch from a sequence's first patch.
 
-One option exists here only, to be measured before megabyte-ts adopts it (`bench_rotary.py`):
-the byte level's `rotary`, rotary position embeddings in the local model's attention, as the
-paper's cross-patch attention has them. megabyte-ts refuses such a config by name.
+The byte level's `rotary` turns queries and keys of the local attention by their positions (RoPE,
+as the paper's cross-patch attention has it), as megabyte-ts's `rotate` does; `bench_rotary.py`
+measures what it changes.
 """
 
 from __future__ import annotations

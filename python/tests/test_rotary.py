@@ -1,4 +1,4 @@
-"""Rotary position embeddings in the local attention (the byte level's `rotary`, megabyte_torch only)."""
+"""Rotary position embeddings in the local attention (the byte level's `rotary`, as in megabyte-ts)."""
 
 import json
 import os

@@ -1,7 +1,8 @@
 /**
  * The checkpoints that python/tests/fixtures holds for the PyTorch twin's parity tests:
  * tiny models made by @megabyte/core with every option the twin must match (three levels,
- * cross-patch attention, the convolutional encoder, tied head, relu/rmsnorm/bias, the baseline).
+ * cross-patch attention with and without rotary embeddings, the convolutional encoder, tied head,
+ * relu/rmsnorm/bias, the baseline).
  * A large init std makes the logits far from uniform, so that a wrong detail shows. Written by
  * make-python-fixtures.ts.
  */
@@ -40,6 +41,14 @@ export const PYTHON_FIXTURES: Record<string, ModelConfigInput> = {
     patchSize: 4,
     global: { byteDim: 6, layers: 1, heads: 3 },
     local: { dim: 12, layers: 2, heads: 2, crossPatch: 3 },
+  },
+  rotary: {
+    ...COMMON,
+    kind: 'megabyte',
+    contextLength: 24,
+    patchSize: 4,
+    global: { byteDim: 6, layers: 1, heads: 3 },
+    local: { dim: 12, layers: 2, heads: 2, crossPatch: 3, rotary: true },
   },
   conv: {
     ...COMMON,
