@@ -1,8 +1,13 @@
 // What runs a model: onnxruntime-web for exported models (the default one included), tfjs for
 // checkpoints and for models trained in the page.
-import { type AnyModel, type GenerationModel, type ModelConfig, parameterBreakdown } from '@megabyte/core';
+import {
+  type AnyModel,
+  type GenerationModel,
+  type ModelConfig,
+  parameterBreakdown,
+  scoreBytes,
+} from '@megabyte/core';
 import type { OnnxModel } from '@megabyte/onnx';
-import { evaluateStream } from '@megabyte/trainer';
 
 export interface Engine {
   /** e.g. `onnxruntime-web (wasm)` or `tfjs (wasm)`. */
@@ -20,14 +25,17 @@ export function parameterCount(config: ModelConfig): number {
   return parameterBreakdown(config).total;
 }
 
-/** A tfjs model; scoring uses sliding windows so every byte after the first window has half a context. */
+/**
+ * A tfjs model; scoring is core's `scoreBytes`, as for exported models: sliding windows, so every
+ * byte after the first window has half a context.
+ */
 export function tfjsEngine(model: AnyModel, backend: string): Engine {
   return {
     name: `tfjs (${backend})`,
     config: model.config,
     decoder: model,
     async score(bytes, from) {
-      const { surprisal } = await evaluateStream(model, Int32Array.from(bytes), { mode: 'sliding' });
+      const { surprisal } = await scoreBytes(model, bytes);
       return surprisal.subarray(from);
     },
     async dispose() {},
