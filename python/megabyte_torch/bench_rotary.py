@@ -4,15 +4,15 @@
       --steps 600 --seeds 0 1 --threads 1 --json bench-rotary.json
 
 The paper's cross-patch attention lets the local model attend to the last r positions of the
-previous patch, with rotary embeddings. megabyte-ts has only learned absolute positions inside a
-patch, added to the local input, so a key of the previous patch at position p carries the same
-position as the patch's own key at p. This trains one small MEGABYTE once per variant and seed, with
+previous patch, with rotary embeddings. With learned absolute positions only, added to the local
+input, a key of the previous patch at position p carries the same position as the patch's own key
+at p. This trains one small MEGABYTE once per variant and seed, with
 the same initial weights (no variant adds a parameter), the same windows and the same recipe
 (`megabyte_torch.train`: AdamW, warm-up then cosine), and scores each on the held-out tail of the
 data (the last --validation share of the file, non-overlapping windows of the context):
 
   no cross-patch       learned positions, the local model sees its own patch only
-  cross-patch          + the last r positions of the previous patch (what megabyte-ts has)
+  cross-patch          + the last r positions of the previous patch (learned positions only)
   cross-patch rotary   + rotary embeddings in the local attention (byte level `rotary: true`)
   rotary only          rotary embeddings without cross-patch: how much of the gain is rotary's own
 
