@@ -17,7 +17,8 @@ from typing import Any
 PAD_ID = 256
 BOUNDARY_ID = 257
 VOCAB_SIZE = 258
-CHECKPOINT_FORMAT_VERSION = 1
+# 2: a byte level with cross-patch attention and no "rotary" has rotary embeddings (1: it had none).
+CHECKPOINT_FORMAT_VERSION = 2
 
 COMMON_DEFAULTS: dict[str, Any] = {
     "vocabSize": VOCAB_SIZE,
@@ -120,8 +121,8 @@ class ModelConfig:
         local = {"dim": self.byte_level.dim, "layers": self.byte_level.layers, "heads": self.byte_level.heads}
         if self.byte_level.cross_patch:
             local["crossPatch"] = self.byte_level.cross_patch
-        if self.byte_level.rotary:
-            local["rotary"] = True
+        if self.byte_level.rotary or self.byte_level.cross_patch:
+            local["rotary"] = self.byte_level.rotary
         patch_levels = []
         for level in self.patch_levels:
             entry: dict[str, Any] = {"patchSize": level.patch_size, "byteDim": level.byte_dim,
@@ -192,9 +193,9 @@ def parse_config(raw: Any) -> ModelConfig:
     if not isinstance(raw, dict):
         raise ConfigError([f"a model config must be a JSON object, got {_describe(raw)}"])
     version = raw.get("formatVersion", CHECKPOINT_FORMAT_VERSION)
-    if version != CHECKPOINT_FORMAT_VERSION:
+    if version not in (1, CHECKPOINT_FORMAT_VERSION):
         raise ConfigError([
-            f"formatVersion: the file has {_describe(version)}, megabyte_torch reads "
+            f"formatVersion: the file has {_describe(version)}, megabyte_torch reads 1 and "
             f"{CHECKPOINT_FORMAT_VERSION}: upgrade megabyte_torch to read it"])
     kind = raw.get("kind", "megabyte")
     if kind not in ("megabyte", "transformer"):
@@ -246,7 +247,7 @@ def parse_config(raw: Any) -> ModelConfig:
     levels = _legacy_levels(raw, check) if legacy else _levels(raw, check)
     if check.problems:
         raise ConfigError(check.problems)
-    patch_levels, byte_level = _check_levels(levels, common["context_length"], check)
+    patch_levels, byte_level = _check_levels(levels, common["context_length"], check, rotary_by_default=version != 1)
     if check.problems:
         raise ConfigError(check.problems)
     return ModelConfig(**common, patch_levels=patch_levels, byte_level=byte_level, legacy_form=legacy)
@@ -296,7 +297,7 @@ def _levels(raw: dict[str, Any], check: _Checker) -> list[tuple[str, dict[str, A
 
 
 def _check_levels(levels: list[tuple[str, dict[str, Any]]], context_length: int,
-                  check: _Checker) -> tuple[tuple[PatchLevel, ...], ByteLevel]:
+                  check: _Checker, rotary_by_default: bool = True) -> tuple[tuple[PatchLevel, ...], ByteLevel]:
     patch_levels: list[PatchLevel] = []
     above = context_length
     for index, (path, level) in enumerate(levels[:-1]):
@@ -330,7 +331,8 @@ def _check_levels(levels: list[tuple[str, dict[str, Any]]], context_length: int,
     cross = local.get("crossPatch", 0)
     if check.integer(f"{path}.crossPatch", cross, 0) and int(cross) > above:
         check.problems.append(f"{path}.crossPatch: {cross} is more than the local patch of {above} bytes")
-    rotary = local.get("rotary", False)
+    # Absent: rotary embeddings with cross-patch attention (format 1 had none), none without it.
+    rotary = local.get("rotary", rotary_by_default and isinstance(cross, int) and cross > 0)
     if not isinstance(rotary, bool):
         check.problems.append(f"{path}.rotary: expected true or false, got {_describe(rotary)}")
     elif rotary and not check.problems and int(local["dim"]) // int(local["heads"]) % 2:

@@ -31,12 +31,14 @@ import torch.distributed as dist
 
 from . import safetensors
 from .checkpoint import CheckpointError, load_checkpoint, read_config, save_checkpoint
-from .config import CHECKPOINT_FORMAT_VERSION, ConfigError, ModelConfig, parse_config
+from .config import ConfigError, ModelConfig, parse_config
 from .data import Corpus, RandomWindowSampler, read_corpus_directory, split_corpus
 from .model import ByteModel, create_model
 from .optim import adamw, learning_rate_at
 
 TRAINER_FILE = "trainer.json"
+# trainer.json's own format (a model config's is config.CHECKPOINT_FORMAT_VERSION).
+TRAINER_FORMAT_VERSION = 1
 OPTIMIZER_FILE = "optimizer.safetensors"
 METRICS_FILE = "metrics.jsonl"
 
@@ -149,11 +151,11 @@ def read_trainer_file(directory: str) -> dict:
             trainer = json.load(file)
     except (OSError, json.JSONDecodeError) as error:
         raise CheckpointError(f"cannot resume from {directory}", [f"{TRAINER_FILE}: {error}"]) from error
-    version = trainer.get("formatVersion", CHECKPOINT_FORMAT_VERSION) if isinstance(trainer, dict) else None
-    if version != CHECKPOINT_FORMAT_VERSION:
+    version = trainer.get("formatVersion", TRAINER_FORMAT_VERSION) if isinstance(trainer, dict) else None
+    if version != TRAINER_FORMAT_VERSION:
         raise CheckpointError(f"cannot resume from {directory}",
                               [f"{TRAINER_FILE}: formatVersion {version!r}; megabyte_torch reads "
-                               f"{CHECKPOINT_FORMAT_VERSION}"], "Upgrade megabyte_torch to resume this run.")
+                               f"{TRAINER_FORMAT_VERSION}"], "Upgrade megabyte_torch to resume this run.")
     problems = [f"{TRAINER_FILE}: {field}: expected an integer >= 0, got {trainer.get(field)!r}"
                 for field in ("step", "optimizerStep") if not (isinstance(trainer.get(field), int) and trainer[field] >= 0)]
     problems += [f"{TRAINER_FILE}: {field}: expected an object" for field in ("sampler", "options")

@@ -13,12 +13,12 @@ from megabyte_torch.model import rotate
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
 
-def config(**local):
+def config(formatVersion=2, **local):
     """Two levels, P = 4, over 24 bytes: six patches, so cross-patch attention crosses five boundaries."""
     return parse_config({
         "kind": "megabyte", "contextLength": 24, "patchSize": 4, "initStd": 0.5, "mlpRatio": 2,
         "global": {"byteDim": 4, "layers": 1, "heads": 2},
-        "local": {"dim": 8, "layers": 2, "heads": 2, **local},
+        "local": {"dim": 8, "layers": 2, "heads": 2, **local}, "formatVersion": formatVersion,
     })
 
 
@@ -88,7 +88,7 @@ def test_cached_decoding_equals_the_forward_pass(cross_patch):
 
 def test_rotary_adds_no_parameter_and_changes_the_logits():
     torch.manual_seed(0)
-    learned = create_model(config(crossPatch=2)).eval()
+    learned = create_model(config(crossPatch=2, rotary=False)).eval()
     torch.manual_seed(0)
     rotary = create_model(config(crossPatch=2, rotary=True)).eval()
     assert {n: t.shape for n, t in learned.state_dict().items()} == {n: t.shape for n, t in rotary.state_dict().items()}
@@ -99,11 +99,15 @@ def test_rotary_adds_no_parameter_and_changes_the_logits():
 
 
 def test_the_option_round_trips_and_old_configs_keep_their_meaning():
-    assert config(crossPatch=2).byte_level.rotary is False
-    assert "rotary" not in config(crossPatch=2).to_json()["local"]
-    written = config(crossPatch=2, rotary=True).to_json()
-    assert written["local"]["rotary"] is True
-    assert parse_config(written) == config(crossPatch=2, rotary=True)
+    # Cross-patch attention comes with rotary embeddings unless a config says otherwise (format 2);
+    # a format-1 config.json meant none.
+    assert config(crossPatch=2).byte_level.rotary is True
+    assert config(crossPatch=2, formatVersion=1).byte_level.rotary is False
+    assert config().byte_level.rotary is False
+    for rotary in (True, False):
+        written = config(crossPatch=2, rotary=rotary).to_json()
+        assert written["local"]["rotary"] is rotary and written["formatVersion"] == 2
+        assert parse_config(written) == config(crossPatch=2, rotary=rotary)
     # The committed cross-patch fixture (written by megabyte-ts) still reads as learned positions only.
     assert load_checkpoint(os.path.join(FIXTURES, "cross-patch")).config.byte_level.rotary is False
     with open(os.path.join(FIXTURES, "cross-patch", "config.json")) as file:

@@ -53,7 +53,8 @@ export interface ByteLevelConfig extends StageConfig {
   /**
    * Rotary position embeddings (RoPE) in the byte level's attention, as the paper's cross-patch
    * attention has them: queries and keys are turned by their positions, so a key of the previous
-   * patch sits before the patch instead of sharing a position with one of its bytes. Off when absent.
+   * patch sits before the patch instead of sharing a position with one of its bytes. When absent:
+   * on with cross-patch attention, off without (checkpoints of format 1 meant off).
    */
   readonly rotary?: boolean;
 }

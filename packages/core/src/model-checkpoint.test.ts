@@ -13,6 +13,7 @@ import {
   type SafetensorsTensor,
 } from './checkpoint/index.js';
 import type { ModelConfigInput } from './config.js';
+import type { MegabyteModel } from './megabyte-model.js';
 import { decodeModel, encodeModel } from './model-checkpoint.js';
 import { createModel } from './models.js';
 import { microMegabyteConfig, microTransformerConfig } from './testing/index.js';
@@ -76,6 +77,22 @@ describe('loading a checkpoint that does not fit', () => {
     expect(problems).toMatch(/local\.head\.weight: expected \[16,258\], file has \[8,258\]/);
     expect(problems).toMatch(/missing: local\.layers\.1\./);
     expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
+  it('reads format 1 cross-patch attention without rotary embeddings and format 2 with them by default', async () => {
+    const config = microMegabyteConfig({ local: { dim: 8, layers: 1, heads: 2, crossPatch: 2 } });
+    const model = createModel(config, { seed: 1 }) as MegabyteModel;
+    expect(model.spec.byteLevel.stack.rotary).toEqual({ positions: 6 }); // r + P keys at most
+    const { weights } = await encodeModel(model);
+    const rotaryOf = (formatVersion: number) => {
+      const loaded = decodeModel({ config: { ...config, formatVersion }, weights }) as MegabyteModel;
+      const rotary = loaded.spec.byteLevel.stack.rotary !== undefined;
+      loaded.dispose();
+      return rotary;
+    };
+    expect(rotaryOf(1)).toBe(false);
+    expect(rotaryOf(2)).toBe(true);
     model.dispose();
   });
 

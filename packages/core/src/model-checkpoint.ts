@@ -12,8 +12,12 @@ import { ConfigError, type ModelConfig, validateConfig } from './config.js';
 import { type AnyModel, createModel } from './models.js';
 import { parameterShapes } from './parameter-count.js';
 
-/** Format version written into every config.json, so later readers can migrate old checkpoints. */
-export const CHECKPOINT_FORMAT_VERSION = 1;
+/**
+ * Format version written into every config.json, so later readers can migrate old checkpoints.
+ * 2: a byte level with cross-patch attention and no `rotary` has rotary embeddings (version 1
+ * had none; this reader reads both).
+ */
+export const CHECKPOINT_FORMAT_VERSION = 2;
 
 /** A model as the two files of a checkpoint: config.json text and model.safetensors bytes. */
 export function encodeModel(
@@ -38,16 +42,16 @@ export function validateCheckpoint(
   source = 'checkpoint',
 ): { config: ModelConfig; tensors: Map<string, CheckpointTensor> } {
   const { formatVersion, ...rest } = (checkpoint.config ?? {}) as Record<string, unknown>;
-  if (formatVersion !== undefined && formatVersion !== CHECKPOINT_FORMAT_VERSION) {
+  if (formatVersion !== undefined && formatVersion !== 1 && formatVersion !== CHECKPOINT_FORMAT_VERSION) {
     throw new CheckpointError(
       `cannot load ${source}`,
-      `config.json has formatVersion ${JSON.stringify(formatVersion)}; this version of megabyte-ts reads ${CHECKPOINT_FORMAT_VERSION}`,
+      `config.json has formatVersion ${JSON.stringify(formatVersion)}; this version of megabyte-ts reads 1 and ${CHECKPOINT_FORMAT_VERSION}`,
       { hint: 'Upgrade megabyte-ts to read it.' },
     );
   }
   let config: ModelConfig;
   try {
-    config = validateConfig(rest);
+    config = validateConfig(formatVersion === 1 ? withoutRotaryDefault(rest) : rest);
   } catch (error) {
     if (error instanceof ConfigError) {
       throw new CheckpointError(
@@ -125,4 +129,21 @@ function nonFiniteCount(values: Float32Array): number {
   // x - x is 0 for every finite x and NaN for NaN and the infinities.
   for (let i = 0; i < values.length; i++) if (values[i]! - values[i]! !== 0) bad++;
   return bad;
+}
+
+/**
+ * A format-1 config as it was meant: its cross-patch attention had no rotary embeddings, which
+ * format 2 gives a byte level that does not say `rotary` (either config form).
+ */
+function withoutRotaryDefault(config: Record<string, unknown>): Record<string, unknown> {
+  const off = (level: unknown) =>
+    level !== null &&
+    typeof level === 'object' &&
+    !('rotary' in level) &&
+    (level as { crossPatch?: unknown }).crossPatch
+      ? { ...level, rotary: false }
+      : level;
+  if (Array.isArray(config.levels))
+    return { ...config, levels: [...config.levels.slice(0, -1), off(config.levels.at(-1))] };
+  return 'local' in config ? { ...config, local: off(config.local) } : config;
 }

@@ -59,8 +59,10 @@ export function megabyteSpec(config: MegabyteConfig): MegabyteSpec {
   });
   const bytes = byteLevel(config);
   const crossPatch = bytes.crossPatch ?? 0;
-  // A byte-level step sees its patch and, with cross-patch attention, the end of the one before.
-  const rotary = bytes.rotary ? { positions: crossPatch + above!.patchSize } : undefined;
+  // Cross-patch attention turns queries and keys by position unless the level says rotary: false
+  // (the paper's form, and the better one in python/megabyte_torch/bench_rotary.py). A byte-level
+  // step sees its patch and, with cross-patch attention, the end of the one before.
+  const rotary = (bytes.rotary ?? crossPatch > 0) ? { positions: crossPatch + above!.patchSize } : undefined;
   return {
     patchLevels: patch,
     byteLevel: {

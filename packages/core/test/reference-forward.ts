@@ -108,7 +108,8 @@ function megabyte(config: LegacyMegabyteConfig, get: Getter, vector: VectorGette
       config.local.heads,
       localIn,
       { before: previousPatch, record },
-      config.local.rotary === true,
+      // Cross-patch attention turns queries and keys unless the level says rotary: false.
+      config.local.rotary ?? (config.local.crossPatch ?? 0) > 0,
     );
     const keep = config.local.crossPatch ?? 0;
     previousPatch = keep > 0 ? record.map((rows) => rows.slice(-keep)) : undefined;

@@ -62,9 +62,9 @@ const CONFIGS: Record<string, ModelConfigInput> = {
     middle: [{ patchSize: 4, byteDim: 4, layers: 1, heads: 2 }],
     local: { dim: 8, layers: 2, heads: 2, crossPatch: 3 },
   }),
-  'cross-patch, rotary': microMegabyteConfig({
+  'cross-patch, learned positions only': microMegabyteConfig({
     initStd: 0.5,
-    local: { dim: 8, layers: 2, heads: 2, crossPatch: 2, rotary: true },
+    local: { dim: 8, layers: 2, heads: 2, crossPatch: 2, rotary: false },
   }),
   'conv encoder': microMegabyteConfig({
     initStd: 0.5,

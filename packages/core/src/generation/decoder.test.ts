@@ -47,17 +47,17 @@ const crossPatchConfig = microMegabyteConfig({
   local: { dim: 16, layers: 2, heads: 2, crossPatch: 3 },
 });
 
-const rotaryConfig = microMegabyteConfig({
+const learnedPositionsConfig = microMegabyteConfig({
   contextLength: 32,
   initStd: 0.2,
   global: { byteDim: 8, layers: 2, heads: 2 },
-  local: { dim: 16, layers: 2, heads: 2, crossPatch: 3, rotary: true },
+  local: { dim: 16, layers: 2, heads: 2, crossPatch: 3, rotary: false },
 });
 
 const MODELS = [
   ['MEGABYTE', megabyteConfig],
   ['MEGABYTE with cross-patch attention', crossPatchConfig],
-  ['MEGABYTE with cross-patch attention and rotary embeddings', rotaryConfig],
+  ['MEGABYTE with cross-patch attention, learned positions only', learnedPositionsConfig],
   ['MEGABYTE with a convolutional patch encoder', convolutionalConfig],
   ['MEGABYTE with four levels', deepConfig],
   ['the baseline', transformerConfig],

@@ -69,9 +69,9 @@ export function graphOptionConfigs(initStd: number = COMMON.initStd): Record<str
       middle: [{ patchSize: 4, byteDim: 4, layers: 1, heads: 2 }],
       local: { dim: 8, layers: 2, heads: 2, crossPatch: 2 },
     }),
-    'cross-patch, rotary': microMegabyteConfig({
+    'cross-patch, learned positions only': microMegabyteConfig({
       initStd,
-      local: { dim: 8, layers: 2, heads: 2, crossPatch: 2, rotary: true },
+      local: { dim: 8, layers: 2, heads: 2, crossPatch: 2, rotary: false },
     }),
     transformer: microTransformerConfig({ initStd, layers: 2 }),
   };
