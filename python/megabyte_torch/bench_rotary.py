@@ -37,7 +37,8 @@ BASE_CONFIG = {
 }
 VARIANTS = {
     "no cross-patch": {},
-    "cross-patch": {"crossPatch": 4},
+    # Explicit: since checkpoint format 2 a byte level with crossPatch and no "rotary" has rotary.
+    "cross-patch": {"crossPatch": 4, "rotary": False},
     "cross-patch rotary": {"crossPatch": 4, "rotary": True},
     "rotary only": {"rotary": True},
 }
