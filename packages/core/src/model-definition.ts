@@ -9,6 +9,7 @@ import {
   embeddingParameter,
   headParameters,
   type LayerCache,
+  leadingVector,
   type Ops,
   outputHead,
   type ParameterSpec,
@@ -189,7 +190,7 @@ export function baselineStep<T, S>(
   batch: S | number,
   ids: T | undefined,
 ): T {
-  const start = ops.slice(ops.repeatRows(ops.weight('start'), batch), 1, 0, ops.isZero(cached)); // [B, 0 or 1, D]
+  const start = leadingVector(ops, 'start', batch, ops.isZero(cached)); // [B, 0 or 1, D]
   const fed = ids ? [ops.gather(ops.weight('embed.bytes.weight'), ids)] : []; // [B, n, D]
   const input = ops.concat([start, ...fed], 1);
   const end = ops.plus(cached, ops.size(input, 1));

@@ -3,6 +3,7 @@ import {
   embeddingParameter,
   gelu,
   type LayerCache,
+  leadingVector,
   linear,
   linearParameters,
   type Ops,
@@ -166,7 +167,7 @@ export function patchStep<T, S>(
 ): T {
   const first = ops.isZero(cached); // 1 on the first step
   const start = ops.times(ops.plus(ops.minus(cached, 1), first), level.patchSize);
-  const pad = ops.slice(ops.repeatRows(ops.weight(`${level.prefix}.pad`), batch), 1, 0, first); // [B, 0 or 1, W]
+  const pad = leadingVector(ops, `${level.prefix}.pad`, batch, first); // [B, 0 or 1, W]
   const patches = ids ? [embedPatches(ops, level, ids, start, context.before)] : []; // [B, n, W]
   let input = ops.concat([pad, ...patches], 1); // [B, n', W]
   if (context.conditioning) {

@@ -266,15 +266,7 @@ const ROTARY_BASE = 10000;
  */
 export function rotate<T, S>(ops: Ops<T, S>, x: T, first: S | number, headDim: number, count: number): T {
   const pairs = headDim / 2;
-  const cos = new Float32Array(count * pairs);
-  const sin = new Float32Array(count * pairs);
-  for (let position = 0; position < count; position++) {
-    for (let i = 0; i < pairs; i++) {
-      const angle = position * ROTARY_BASE ** (-(2 * i) / headDim);
-      cos[position * pairs + i] = Math.cos(angle);
-      sin[position * pairs + i] = Math.sin(angle);
-    }
-  }
+  const { cos, sin } = rotaryTable(headDim, count);
   const end = ops.plus(first, ops.size(x, 2));
   const table = (values: Float32Array) => ops.slice(ops.constant(values, [count, pairs, 1]), 0, first, end); // [n, Dh/2, 1]
   const [c, s] = [table(cos), table(sin)];
@@ -286,6 +278,40 @@ export function rotate<T, S>(ops: Ops<T, S>, x: T, first: S | number, headDim: n
     4,
   );
   return ops.reshape(turned, [0, 0, 0, headDim]);
+}
+
+const rotaryTables = new Map<string, { readonly cos: Float32Array; readonly sin: Float32Array }>();
+
+/** cos and sin [count, Dh/2] of `rotate`'s angles, made once per shape (a decoding step asks every layer). */
+function rotaryTable(
+  headDim: number,
+  count: number,
+): { readonly cos: Float32Array; readonly sin: Float32Array } {
+  const key = `${headDim}x${count}`;
+  let table = rotaryTables.get(key);
+  if (!table) {
+    const pairs = headDim / 2;
+    const cos = new Float32Array(count * pairs);
+    const sin = new Float32Array(count * pairs);
+    for (let position = 0; position < count; position++) {
+      for (let i = 0; i < pairs; i++) {
+        const angle = position * ROTARY_BASE ** (-(2 * i) / headDim);
+        cos[position * pairs + i] = Math.cos(angle);
+        sin[position * pairs + i] = Math.sin(angle);
+      }
+    }
+    table = { cos, sin };
+    rotaryTables.set(key, table);
+  }
+  return table;
+}
+
+/**
+ * A learned vector that goes first in a sequence (a pad patch, the start vector), as a decoding
+ * step's leading input rows [B, 0 or 1, D]: one row on the first step (`first` is 1), none after.
+ */
+export function leadingVector<T, S>(ops: Ops<T, S>, name: string, batch: S | number, first: S | number): T {
+  return ops.slice(ops.repeatRows(ops.weight(name), batch), 1, 0, first);
 }
 
 /**

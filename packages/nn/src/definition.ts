@@ -11,6 +11,7 @@ export {
   gelu,
   headParameters,
   type Initializer,
+  leadingVector,
   linear,
   linearParameters,
   mlp,
