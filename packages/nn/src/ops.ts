@@ -16,7 +16,7 @@ export interface Ops<T, S> {
   weight(name: string): T;
 
   // Sizes.
-  /** The size of `x` along `axis`. */
+  /** The size of `x` along `axis` (counted from the front). */
   size(x: T, axis: number): S;
   plus(a: S | number, b: S | number): S;
   minus(a: S | number, b: S | number): S;

@@ -29,7 +29,7 @@ export class TfjsOps implements Ops<tf.Tensor, number> {
   }
 
   size(x: tf.Tensor, axis: number): number {
-    return x.shape[axis < 0 ? x.rank + axis : axis]!;
+    return x.shape[axis]!;
   }
 
   plus(a: number, b: number): number {
